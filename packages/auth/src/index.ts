@@ -1,0 +1,2 @@
+export * from "./mint.js";
+export * from "./verify.js";

@@ -1,0 +1,29 @@
+/** One NATS connection per process, configured to ride out server restarts and failovers. */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+
+export type FabricConnectionOptions = {
+  /** One or more `nats://host:port` URLs; several let the client fail over inside a cluster. */
+  servers: string | string[];
+  /** Connection name shown by `nats server report connections`. */
+  name: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+};
+
+export async function connectToFabric(options: FabricConnectionOptions): Promise<NatsConnection> {
+  return connect({
+    servers: options.servers,
+    name: options.name,
+    user: options.user,
+    pass: options.pass,
+    token: options.token,
+    // Gateways and bridges are long-lived: never give up reconnecting, and retry quickly
+    // so a killed cluster node costs well under a second.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250, // ms
+    reconnectJitter: 100, // ms
+    pingInterval: 5_000, // ms
+    waitOnFirstConnect: true,
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * MCP session records in KV `fabric_sessions`, so any gateway replica can serve any request.
+ * Reads hit an in-memory mirror (invalidated by a KV watch) and fall back to KV on a miss,
+ * which covers a session created a moment ago on another replica.
+ */
+import type { KV, KvEntry } from "@nats-io/kv";
+import {
+  SessionRecordSchema,
+  epochSeconds,
+  keyForSession,
+  type SessionRecord,
+} from "@blender-fabric/protocol";
+import { KvMirror } from "./kv-mirror.js";
+import { updateWithRetry } from "./kv-update.js";
+
+/** A session's `last_seen` is written at most this often. Seconds. */
+const TOUCH_INTERVAL_SECONDS = 60;
+
+const decodeSession = (entry: KvEntry): SessionRecord | undefined => {
+  const parsed = SessionRecordSchema.safeParse(entry.json());
+  return parsed.success ? parsed.data : undefined;
+};
+
+export class SessionStore {
+  readonly #kv: KV;
+  readonly #mirror: KvMirror<SessionRecord>;
+  /** Sessions idle longer than this are gone (the bucket's max age removes them in KV). Seconds. */
+  readonly #idleLimitSeconds: number;
+
+  private constructor(kv: KV, mirror: KvMirror<SessionRecord>, idleLimitSeconds: number) {
+    this.#kv = kv;
+    this.#mirror = mirror;
+    this.#idleLimitSeconds = idleLimitSeconds;
+  }
+
+  static async open(kv: KV, idleLimitSeconds: number): Promise<SessionStore> {
+    return new SessionStore(kv, await KvMirror.start(kv, decodeSession), idleLimitSeconds);
+  }
+
+  async create(sessionId: string, record: SessionRecord): Promise<void> {
+    await this.#kv.create(keyForSession(sessionId), JSON.stringify(record));
+  }
+
+  /** The session, or undefined when unknown or idle past its limit. */
+  async get(sessionId: string): Promise<SessionRecord | undefined> {
+    const key = keyForSession(sessionId);
+    const record = (this.#mirror.get(key) ?? (await this.#mirror.load(key)))?.value;
+    if (!record || epochSeconds() - record.last_seen > this.#idleLimitSeconds) return undefined;
+    return record;
+  }
+
+  /** Read-modify-write of one session record; returns the new record, or undefined if gone. */
+  async update(
+    sessionId: string,
+    change: (record: SessionRecord) => SessionRecord,
+  ): Promise<SessionRecord | undefined> {
+    return updateWithRetry(this.#kv, keyForSession(sessionId), (current) => {
+      const parsed = SessionRecordSchema.safeParse(current);
+      return parsed.success ? change(parsed.data) : undefined;
+    });
+  }
+
+  /** Refreshes `last_seen` when it is older than a minute; cheap to call on every request. */
+  async touch(sessionId: string, record: SessionRecord): Promise<void> {
+    if (epochSeconds() - record.last_seen < TOUCH_INTERVAL_SECONDS) return;
+    await this.update(sessionId, (current) => ({ ...current, last_seen: epochSeconds() }));
+  }
+
+  async delete(sessionId: string): Promise<void> {
+    await this.#kv.delete(keyForSession(sessionId));
+  }
+
+  /** Calls `listener` whenever this session's record changes (undefined once deleted). */
+  onChange(sessionId: string, listener: (record: SessionRecord | undefined) => void): () => void {
+    const key = keyForSession(sessionId);
+    return this.#mirror.onChange((changedKey, record) => {
+      if (changedKey === key) listener(record);
+    });
+  }
+
+  stop(): void {
+    this.#mirror.stop();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Inputs of the five bus tools (seed 003: exact parameter names and defaults) and the
+ * structured error every tool returns for invalid arguments.
+ */
+import { z } from "zod";
+import { IdentifierSchema } from "./identifiers.js";
+import { PrioritySchema } from "./priority.js";
+
+export const RegisterClientInputSchema = z.object({
+  client_uuid: IdentifierSchema.describe("Your client's uuid on the bus."),
+  client_type: IdentifierSchema.describe('"blender", "llm", or another type name.'),
+  // Absent fields keep their registered values on re-registration (DESIGN.md: "absent
+  // optional fields keep old values"); a first registration defaults them as the seed does.
+  is_persistent: z.boolean().optional().describe("Default false. Sticky once registered."),
+  capabilities: z.array(z.string().min(1).max(64)).max(64).optional().describe("Default []."),
+  group_id: IdentifierSchema.nullable().optional().describe("Default null; null leaves the group."),
+});
+
+export const UnregisterClientInputSchema = z.object({
+  client_uuid: IdentifierSchema,
+});
+
+/** Largest `payload` accepted by `blender_send_message` unless configured otherwise. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/** `send_message` input; `maxPayloadBytes` bounds the JSON size of `payload`. */
+export function createSendMessageInputSchema(maxPayloadBytes: number) {
+  return z.object({
+    payload: z
+      .record(z.string(), z.unknown())
+      .refine((payload) => Buffer.byteLength(JSON.stringify(payload)) <= maxPayloadBytes, {
+        message: `must be at most ${maxPayloadBytes} bytes as JSON`,
+      })
+      .refine((payload) => payload.job_id === undefined || IdentifierSchema.safeParse(payload.job_id).success, {
+        message: "job_id must be a non-empty string without '.', '*', '>' or whitespace",
+      })
+      .describe("Opaque to the bus. A runnable job is {message_type: 'job_dispatch', job_id, script}."),
+    target_uuid: IdentifierSchema.nullable().default(null),
+    group_id: IdentifierSchema.nullable().default(null),
+    client_type: IdentifierSchema.nullable().default(null),
+    priority: PrioritySchema.default("info"),
+    from_uuid: IdentifierSchema.nullable().default(null),
+  });
+}
+
+export const JobUpdateInputSchema = z.object({
+  job_id: IdentifierSchema,
+  status: z
+    .string()
+    .regex(/^[a-z_]{1,32}$/, "must be a status word such as completed, failed, cancelled, running"),
+  result: z.string().default(""),
+  error: z.string().default(""),
+});
+
+export const ListAvailableClientsInputSchema = z.object({
+  include_stale: z.boolean().default(false),
+});
+
+/** What a tool returns when its arguments do not validate. */
+export type InvalidParamsResult = {
+  status: "invalid_params";
+  /** Dotted path of the first offending field, e.g. `payload` or `capabilities.2`. */
+  field: string;
+  error: string;
+  issues: { field: string; message: string }[];
+};
+
+export function toInvalidParamsResult(error: z.ZodError): InvalidParamsResult {
+  const issues = error.issues.map((issue) => ({
+    field: issue.path.map(String).join(".") || "(arguments)",
+    message: issue.message,
+  }));
+  const first = issues[0] ?? { field: "(arguments)", message: "invalid arguments" };
+  return {
+    status: "invalid_params",
+    field: first.field,
+    error: issues.map(({ field, message }) => `${field}: ${message}`).join("; "),
+    issues,
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * ClientInfo: a registered peer (an LLM session or a Blender bridge) as stored in
+ * `fabric_clients` and as shown by `blender_list_available_clients`.
+ */
+import { z } from "zod";
+
+export const ClientHealthSchema = z.object({
+  queue_depth: z.number().int().nonnegative(),
+  active_jobs: z.number().int().nonnegative(),
+});
+
+/** What the registry stores. `last_seen_seconds_ago` and `stale` are derived when read. */
+export const ClientRecordSchema = z.object({
+  uuid: z.string(),
+  client_type: z.string(),
+  label: z.string(),
+  is_persistent: z.boolean(),
+  capabilities: z.array(z.string()),
+  group_id: z.string().nullable(),
+  /** Seconds since the epoch. */
+  connected_at: z.number(),
+  /** Seconds since the epoch of the last registration or heartbeat. */
+  last_seen: z.number(),
+  pid: z.number().int().optional(),
+  hostname: z.string().optional(),
+  blend_file: z.string().optional(),
+  blender_version: z.string().optional(),
+  role: z.string().optional(),
+  parent_uuid: z.string().optional(),
+  health: ClientHealthSchema.optional(),
+  /** MCP session that registered the client, if any; never shown on the wire. */
+  session_id: z.string().optional(),
+});
+export type ClientRecord = z.infer<typeof ClientRecordSchema>;
+
+/** The wire shape (seed 003 `ClientInfo.to_dict()`, without the live session). */
+export type ClientInfo = Omit<ClientRecord, "session_id"> & {
+  last_seen_seconds_ago: number;
+  stale: boolean;
+};
+
+/** Derives the wire shape of a record at time `now` (ms). `staleAfter` is in seconds. */
+export function toClientInfo(record: ClientRecord, now: number, staleAfter: number): ClientInfo {
+  const { session_id: _sessionId, ...wire } = record;
+  const secondsAgo = Math.max(0, now / 1000 - record.last_seen);
+  return {
+    ...wire,
+    last_seen_seconds_ago: Math.round(secondsAgo * 1000) / 1000,
+    stale: secondsAgo > staleAfter,
+  };
+}

@@ -1,0 +1,64 @@
+/** Job records in `fabric_jobs` (DESIGN.md section 3). Status moves forward only. */
+import { z } from "zod";
+
+export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled", "lost"] as const;
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+  "lost",
+]);
+
+export const isTerminalJobStatus = (status: string): boolean =>
+  TERMINAL_JOB_STATUSES.has(status as JobStatus);
+
+/** queued -> running -> terminal; a terminal record never changes again. */
+export function canAdvanceJob(from: JobStatus, to: JobStatus): boolean {
+  if (isTerminalJobStatus(from)) return false;
+  if (from === "running") return to !== "queued";
+  return true;
+}
+
+/**
+ * `message` is for plain bus messages sent with a `from_uuid` (proposals, announcements):
+ * they are recorded so a later `blender_job_update` finds its originator, as in the seed.
+ */
+export const JobKindSchema = z.enum(["command", "script", "render", "message"]);
+export type JobKind = z.infer<typeof JobKindSchema>;
+
+export const JobRecordSchema = z.object({
+  job_id: z.string(),
+  bus_id: z.string(),
+  originator_uuid: z.string().nullable(),
+  target_uuid: z.string().nullable(),
+  kind: JobKindSchema,
+  command: z.string().nullable(),
+  status: JobStatusSchema,
+  /** 0..1 */
+  progress: z.number().min(0).max(1),
+  progress_message: z.string(),
+  result: z.unknown(),
+  error: z.string(),
+  /** Seconds since the epoch. */
+  created_at: z.number(),
+  /** Seconds since the epoch. */
+  updated_at: z.number(),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/** What bridges and `blender_job_update` publish on `user.<u>.job.<id>`. */
+export const JobEventSchema = z.object({
+  kind: z.literal("job_update"),
+  job_id: z.string(),
+  status: z.string(),
+  progress: z.number().min(0).max(1).optional(),
+  progress_message: z.string().optional(),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  /** Seconds since the epoch. */
+  timestamp: z.number(),
+});
+export type JobEvent = z.infer<typeof JobEventSchema>;

@@ -1,0 +1,42 @@
+/**
+ * NATS subject builders (DESIGN.md section 3). Every subject of a user lives under
+ * `user.<u>.>` so one permission rule isolates a tenant. Arguments are raw identifiers;
+ * each is encoded here, so callers can never build a subject from unencoded input.
+ */
+import { encodeToken } from "./tokens.js";
+
+const userPrefix = (userId: string) => `user.${encodeToken(userId)}`;
+
+/** `user.<u>.>`: everything of one user, e.g. for a tenant's NATS permissions. */
+export const subjectForUserTraffic = (userId: string) => `${userPrefix(userId)}.>`;
+
+/** Direct messages to one client. */
+export const subjectForClient = (userId: string, clientUuid: string) =>
+  `${userPrefix(userId)}.client.${encodeToken(clientUuid)}`;
+
+/** Messages to every member of a group. */
+export const subjectForGroup = (userId: string, groupId: string) =>
+  `${userPrefix(userId)}.group.${encodeToken(groupId)}`;
+
+/** Messages to every client of a type. */
+export const subjectForClientType = (userId: string, clientType: string) =>
+  `${userPrefix(userId)}.type.${encodeToken(clientType)}`;
+
+/** Messages to every client of the user. */
+export const subjectForBroadcast = (userId: string) => `${userPrefix(userId)}.broadcast`;
+
+/** Lifecycle updates of one job (running, progress, terminal). */
+export const subjectForJob = (userId: string, jobId: string) =>
+  `${userPrefix(userId)}.job.${encodeToken(jobId)}`;
+
+/** Farm work of one group (JetStream work-queue stream). */
+export const subjectForWork = (userId: string, groupId: string) =>
+  `${userPrefix(userId)}.work.${encodeToken(groupId)}`;
+
+/**
+ * Gateway-internal control subject of one MCP session: the replica holding the session's
+ * notification stream answers here after it has (re)subscribed. Not user traffic, so it
+ * lives outside `user.>`; the session id is a server-generated UUID, encoded all the same.
+ */
+export const subjectForSessionSync = (sessionId: string) =>
+  `fabric.session.${encodeToken(sessionId)}.sync`;

@@ -1,0 +1,138 @@
+/**
+ * Real nats-server processes for tests: one server, or a 3-node JetStream cluster, on random
+ * ports with a temporary store directory each. No NATS mocks anywhere in the fabric's tests.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { findProgram } from "./programs.js";
+import { findFreePort, waitFor } from "./ports.js";
+
+export type NatsNode = {
+  /** `nats://127.0.0.1:<port>` of this node's client listener. */
+  url: string;
+  /** Kills the process (SIGKILL, like a crash); its store directory survives for restart(). */
+  kill(): Promise<void>;
+  /** Starts the node again with the same configuration and ports. */
+  restart(): Promise<void>;
+};
+
+export type NatsServer = NatsNode & AsyncDisposable & { stop(): Promise<void> };
+
+export type NatsCluster = AsyncDisposable & {
+  nodes: NatsNode[];
+  /** Every node's URL, for clients that should fail over. */
+  urls: string[];
+  stop(): Promise<void>;
+};
+
+type NodeConfig = { directory: string; clientPort: number; text: string };
+
+async function launch(config: NodeConfig): Promise<ChildProcess> {
+  const configFile = join(config.directory, "server.conf");
+  writeFileSync(configFile, config.text);
+  const child = spawn(findProgram("nats-server"), ["-c", configFile], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await Promise.race([
+    waitFor(`nats-server on port ${config.clientPort}`, () => portsFileExists(config.directory)),
+    exited.then(() => {
+      throw new Error(`nats-server exited during start:\n${log}`);
+    }),
+  ]);
+  return child;
+}
+
+function portsFileExists(directory: string): boolean {
+  return readdirSync(directory).some((name) => name.endsWith(".ports"));
+}
+
+function createNode(config: NodeConfig): NatsNode & { stop(): Promise<void> } {
+  let child: ChildProcess | undefined;
+  const kill = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill("SIGKILL");
+    await exited;
+    for (const name of readdirSync(config.directory)) {
+      if (name.endsWith(".ports")) rmSync(join(config.directory, name));
+    }
+  };
+  return {
+    url: `nats://127.0.0.1:${config.clientPort}`,
+    kill,
+    async restart() {
+      await kill();
+      child = await launch(config);
+    },
+    async stop() {
+      await kill();
+      rmSync(config.directory, { recursive: true, force: true });
+    },
+  };
+}
+
+function nodeConfigText(directory: string, clientPort: number, extra = ""): string {
+  return [
+    `listen: 127.0.0.1:${clientPort}`,
+    `ports_file_dir: ${JSON.stringify(directory)}`,
+    `jetstream { store_dir: ${JSON.stringify(join(directory, "jetstream"))} }`,
+    extra,
+  ].join("\n");
+}
+
+/** Starts one nats-server with JetStream. */
+export async function startNatsServer(): Promise<NatsServer> {
+  const directory = mkdtempSync(join(tmpdir(), "fabric-nats-"));
+  const clientPort = await findFreePort();
+  const node = createNode({ directory, clientPort, text: nodeConfigText(directory, clientPort) });
+  await node.restart();
+  return { ...node, [Symbol.asyncDispose]: () => node.stop() };
+}
+
+/** Starts a 3-node JetStream cluster and waits until it has a meta leader. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const clientPorts = await Promise.all(Array.from({ length: size }, findFreePort));
+  const routePorts = await Promise.all(Array.from({ length: size }, findFreePort));
+  const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
+  const nodes = clientPorts.map((clientPort, index) => {
+    const directory = mkdtempSync(join(tmpdir(), `fabric-nats-${index}-`));
+    const cluster = [
+      `server_name: n${index}`,
+      `cluster { name: fabric, listen: 127.0.0.1:${routePorts[index]}, routes: ${JSON.stringify(routes)} }`,
+    ].join("\n");
+    return createNode({ directory, clientPort, text: nodeConfigText(directory, clientPort, cluster) });
+  });
+  await Promise.all(nodes.map((node) => node.restart()));
+  const urls = nodes.map((node) => node.url);
+  await waitForJetStream(urls);
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+  };
+  return { nodes, urls, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** Resolves once JetStream answers API requests (a cluster has elected its meta leader). */
+export async function waitForJetStream(urls: string[], timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers: urls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await waitFor("the JetStream meta leader", async () => {
+      await jsm.getAccountInfo();
+      return true;
+    }, timeoutMs, 250);
+  } finally {
+    await nc.close();
+  }
+}
+

@@ -1,0 +1,59 @@
+/** The gateway's HTTP surface: /mcp, /healthz, /readyz, /metrics. */
+import { Hono } from "hono";
+import { createTokenVerifier, type TokenVerifier } from "@blender-fabric/auth";
+import type { GatewayEnv } from "./env.js";
+import type { GatewayServices } from "./services.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { Logger } from "./logger.js";
+import { createToolCatalog } from "./mcp/tool-catalog.js";
+import { createBusTools } from "./tools/bus-tools.js";
+import { createAuthMiddleware } from "./http/auth-middleware.js";
+import { createSessionMiddleware } from "./http/session-middleware.js";
+import { createMcpEndpoint } from "./http/mcp-endpoint.js";
+import { createErrorHandler } from "./http/errors.js";
+
+export type GatewayAppOptions = {
+  env: GatewayEnv;
+  services: GatewayServices;
+  metrics: GatewayMetrics;
+  logger: Logger;
+};
+
+export function createTokenVerifierFromEnv(env: GatewayEnv): TokenVerifier {
+  if (env.FABRIC_JWKS_URL) {
+    return createTokenVerifier({
+      kind: "jwks",
+      jwksUrl: env.FABRIC_JWKS_URL,
+      issuer: env.FABRIC_JWT_ISSUER ?? "",
+      audience: env.FABRIC_JWT_AUDIENCE ?? "",
+    });
+  }
+  return createTokenVerifier({
+    kind: "secret",
+    secret: env.FABRIC_JWT_SECRET,
+    issuer: env.FABRIC_JWT_ISSUER,
+    audience: env.FABRIC_JWT_AUDIENCE,
+  });
+}
+
+export function createGatewayApp({ env, services, metrics, logger }: GatewayAppOptions): Hono {
+  const catalog = createToolCatalog(createBusTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }));
+  const app = new Hono();
+  app.onError(createErrorHandler(logger));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) => {
+    const ready = !services.nc.isClosed() && services.nc.info !== undefined;
+    return c.json({ status: ready ? "ready" : "not_ready" }, ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
+  );
+
+  const mcp = new Hono();
+  mcp.use(createAuthMiddleware(createTokenVerifierFromEnv(env)));
+  mcp.use(createSessionMiddleware(services.sessions));
+  mcp.on(["POST", "GET", "DELETE"], "/", createMcpEndpoint({ services, env, logger, metrics, catalog }));
+  app.route("/mcp", mcp);
+  return app;
+}

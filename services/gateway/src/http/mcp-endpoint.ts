@@ -1,0 +1,92 @@
+/**
+ * POST|GET|DELETE /mcp. Each request is served by a fresh SDK transport in stateless mode;
+ * the session itself was resolved from KV by the session middleware. A GET keeps its server
+ * alive as the session's notification stream until the client goes away.
+ */
+import type { Handler } from "hono";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { MESSAGE_BUS_LOGGER } from "@blender-fabric/protocol";
+import { createMcpServer, type McpServerDependencies } from "../mcp/create-mcp-server.js";
+import type { ToolContext } from "../mcp/tool-context.js";
+import { SessionStream } from "../delivery/session-stream.js";
+import type { GatewayServices } from "../services.js";
+import type { GatewayEnv } from "../env.js";
+import type { SessionVariables } from "./session-middleware.js";
+
+export type McpEndpointDependencies = McpServerDependencies & {
+  services: GatewayServices;
+  env: GatewayEnv;
+};
+
+export function createMcpEndpoint(
+  dependencies: McpEndpointDependencies,
+): Handler<{ Variables: SessionVariables }> {
+  const { services, env, logger, metrics } = dependencies;
+
+  return async function serveMcp(c) {
+    const session = c.get("session");
+    const context: ToolContext = {
+      services,
+      env,
+      identity: c.get("identity"),
+      sessionId: session.id,
+      session: session.record,
+    };
+
+    if (c.req.method === "DELETE") {
+      await closeSession(services, session.id, context.identity.userId);
+      return c.body(null, 200);
+    }
+
+    const server = createMcpServer(dependencies, context);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    await server.connect(transport);
+
+    if (c.req.method !== "GET") {
+      const response = await transport.handleRequest(c.req.raw, { parsedBody: c.get("body") });
+      await server.close();
+      return response;
+    }
+
+    const response = await transport.handleRequest(c.req.raw);
+    if (!response.ok) return response;
+    const stream = new SessionStream({
+      services,
+      sessionId: session.id,
+      userId: context.identity.userId,
+      heartbeatMs: env.FABRIC_HEARTBEAT_SECONDS * 1000,
+      logger,
+      deliver: (envelope) => {
+        metrics.deliveredMessages.inc();
+        void server
+          .notification({
+            method: "notifications/message",
+            params: { level: envelope.priority, logger: MESSAGE_BUS_LOGGER, data: envelope },
+          })
+          .catch((error: unknown) => logger.debug({ err: error }, "notification not sent"));
+      },
+    });
+    metrics.openStreams.inc();
+    const closeStream = () => {
+      stream.close();
+      metrics.openStreams.dec();
+      void server.close();
+    };
+    c.req.raw.signal.addEventListener("abort", closeStream, { once: true });
+    await stream.start();
+    return response;
+  };
+}
+
+/** DELETE /mcp: the session ends; its ephemeral clients leave the bus, persistent ones stay. */
+async function closeSession(services: GatewayServices, sessionId: string, userId: string) {
+  const record = await services.sessions.get(sessionId);
+  for (const uuid of record?.client_uuids ?? []) {
+    const client = await services.registry.get(userId, uuid);
+    if (client && !client.is_persistent) await services.registry.unregister(userId, uuid);
+  }
+  await services.sessions.delete(sessionId);
+}

@@ -1,0 +1,78 @@
+/**
+ * Builds the low-level SDK `Server` that serves one HTTP request. Replicas are stateless, so
+ * every request gets a fresh server and transport (the SDK's stateless mode); what makes
+ * that cheap is that the tool catalog and its JSON schemas are built once per process.
+ */
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  SetLevelRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { ToolCatalog } from "./tool-catalog.js";
+import { UnknownToolError } from "./tool-catalog.js";
+import type { ToolContext } from "./tool-context.js";
+import { requestSessionSync } from "../delivery/session-sync.js";
+import type { GatewayMetrics } from "../metrics.js";
+import type { Logger } from "../logger.js";
+
+export const SERVER_INFO = { name: "blender-fabric", version: "0.1.0" } as const;
+
+export type McpServerDependencies = {
+  catalog: ToolCatalog;
+  metrics: GatewayMetrics;
+  logger: Logger;
+};
+
+export function createMcpServer(dependencies: McpServerDependencies, context: ToolContext): Server {
+  const { catalog, metrics, logger } = dependencies;
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: {}, logging: {} },
+    instructions:
+      "Blender Fabric: many LLM sessions, many Blender instances, one bus per user. " +
+      "Register with blender_register_client to receive messages as notifications/message.",
+  });
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: catalog.tools }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const { name, arguments: args } = request.params;
+    const stopTimer = metrics.toolSeconds.startTimer({ tool: name });
+    try {
+      const result = await catalog.call(name, args, context);
+      const status = result.isError ? "invalid_params" : "ok";
+      metrics.toolCalls.inc({ tool: name, status });
+      return result;
+    } catch (error) {
+      if (error instanceof UnknownToolError) {
+        throw new McpError(ErrorCode.InvalidParams, error.message);
+      }
+      // An infrastructure fault (e.g. NATS unreachable) is still answered as a result so
+      // the LLM can tell the user; the details go to the log.
+      logger.error({ err: error, tool: name }, "tool failed");
+      metrics.toolCalls.inc({ tool: name, status: "error" });
+      const message = error instanceof Error ? error.message : String(error);
+      return {
+        content: [{ type: "text", text: JSON.stringify({ status: "error", error: message }) }],
+        isError: true,
+      };
+    } finally {
+      stopTimer();
+    }
+  });
+
+  // The level lives in the session record: the next request may land on another replica,
+  // and the replica holding the stream filters by it.
+  server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    await context.services.sessions.update(context.sessionId, (record) => ({
+      ...record,
+      log_level: request.params.level,
+    }));
+    await requestSessionSync(context.services.nc, context.sessionId);
+    return {};
+  });
+
+  return server;
+}

@@ -1,0 +1,228 @@
+/**
+ * The five bus tools of seed 003, with its parameter names and return shapes:
+ * register_client, unregister_client, send_message, job_update, list_available_clients.
+ */
+import {
+  JobUpdateInputSchema,
+  ListAvailableClientsInputSchema,
+  RegisterClientInputSchema,
+  UnregisterClientInputSchema,
+  createSendMessageInputSchema,
+  epochSeconds,
+  resolveRouting,
+  type JobKind,
+  type Routing,
+} from "@blender-fabric/protocol";
+import {
+  createEnvelope,
+  publishEnvelope,
+  publishJobEvent,
+  selectRecipients,
+} from "@blender-fabric/bus";
+import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
+import type { ToolContext } from "../mcp/tool-context.js";
+import { requestSessionSync } from "../delivery/session-sync.js";
+
+/** Adds or removes a client uuid in a session record, then resubscribes its stream. */
+async function changeSessionClients(
+  context: ToolContext,
+  sessionId: string,
+  change: (uuids: string[]) => string[],
+): Promise<void> {
+  await context.services.sessions.update(sessionId, (record) => ({
+    ...record,
+    client_uuids: change(record.client_uuids),
+  }));
+  await requestSessionSync(context.services.nc, sessionId);
+}
+
+const registerClient = defineTool({
+  name: "blender_register_client",
+  description:
+    "Join the caller's user bus, or update an existing registration in place. Messages " +
+    "addressed to the client arrive on this session's stream as notifications/message " +
+    "(logger _message_bus).",
+  inputSchema: RegisterClientInputSchema,
+  async handler(input, context) {
+    const { registry } = context.services;
+    const userId = context.identity.userId;
+    const previous = await registry.get(userId, input.client_uuid);
+    const record = await registry.register(userId, {
+      uuid: input.client_uuid,
+      client_type: input.client_type,
+      is_persistent: input.is_persistent,
+      capabilities: input.capabilities,
+      group_id: input.group_id,
+      session_id: context.sessionId,
+    });
+    // A uuid re-registered from a new session moves its traffic to the new session.
+    if (previous?.session_id && previous.session_id !== context.sessionId) {
+      await changeSessionClients(context, previous.session_id, (uuids) =>
+        uuids.filter((uuid) => uuid !== input.client_uuid),
+      );
+    }
+    await changeSessionClients(context, context.sessionId, (uuids) =>
+      uuids.includes(input.client_uuid) ? uuids : [...uuids, input.client_uuid],
+    );
+    return { status: "ok", client: registry.describe(record) };
+  },
+});
+
+const unregisterClient = defineTool({
+  name: "blender_unregister_client",
+  description: 'Leave the user bus. Idempotent: unknown uuids return {"status":"not_found"}.',
+  inputSchema: UnregisterClientInputSchema,
+  async handler(input, context) {
+    const { registry } = context.services;
+    const record = await registry.get(context.identity.userId, input.client_uuid);
+    const removed = await registry.unregister(context.identity.userId, input.client_uuid);
+    const owner = record?.session_id ?? context.sessionId;
+    if (removed) {
+      await changeSessionClients(context, owner, (uuids) =>
+        uuids.filter((uuid) => uuid !== input.client_uuid),
+      );
+    }
+    return { status: removed ? "ok" : "not_found", client_uuid: input.client_uuid };
+  },
+});
+
+/** What kind of job a payload starts, for the job record. */
+function jobKindOf(payload: Record<string, unknown>): { kind: JobKind; command: string | null } {
+  if (payload.message_type === "command_dispatch") {
+    return { kind: "command", command: typeof payload.command === "string" ? payload.command : null };
+  }
+  if (payload.message_type === "job_dispatch") return { kind: "script", command: null };
+  return { kind: "message", command: null };
+}
+
+/** The clients a routing reaches among the caller's registered clients. */
+async function recipientsOf(context: ToolContext, routing: Routing, fromUuid: string) {
+  const { registry } = context.services;
+  const clients = await registry.list(context.identity.userId);
+  return selectRecipients(routing, clients, fromUuid, (client) => registry.isStale(client));
+}
+
+function createSendMessage(maxPayloadBytes: number) {
+  return defineTool({
+    name: "blender_send_message",
+    description:
+      "Route a message on the caller's bus. Routing precedence: target_uuid > group_id > " +
+      "client_type > broadcast (no targeting field). Only broadcast excludes the sender. " +
+      "priority is an MCP log level. With from_uuid set, a later blender_job_update for the " +
+      "same job_id is routed back to from_uuid.",
+    inputSchema: createSendMessageInputSchema(maxPayloadBytes),
+    async handler(input, context) {
+      const userId = context.identity.userId;
+      const routing = resolveRouting(input);
+      const fromUuid = input.from_uuid ?? `server:${userId}`;
+      const jobId = typeof input.payload.job_id === "string" ? input.payload.job_id : undefined;
+      const envelope = createEnvelope({
+        userId,
+        fromUuid,
+        routing,
+        priority: input.priority,
+        payload: input.payload,
+        jobId,
+      });
+      const targets = await recipientsOf(context, routing, fromUuid);
+      if (input.from_uuid) {
+        // Written before publishing, so an immediate reply already finds its originator.
+        const now = epochSeconds();
+        await context.services.jobs.create({
+          job_id: envelope.job_id,
+          bus_id: userId,
+          originator_uuid: input.from_uuid,
+          target_uuid: envelope.target_uuid,
+          ...jobKindOf(input.payload),
+          status: "queued",
+          progress: 0,
+          progress_message: "",
+          result: null,
+          error: "",
+          created_at: now,
+          updated_at: now,
+        });
+      }
+      publishEnvelope(context.services.nc, envelope);
+      return {
+        status: "ok",
+        message_id: envelope.message_id,
+        job_id: envelope.job_id,
+        targets,
+        routing,
+      };
+    },
+  });
+}
+
+const jobUpdate = defineTool({
+  name: "blender_job_update",
+  description:
+    "Report a job's status to whoever dispatched it. Routed direct to the originator at " +
+    "priority notice, or broadcast when the originator is unknown. completed, failed and " +
+    "cancelled close the job.",
+  inputSchema: JobUpdateInputSchema,
+  async handler(input, context) {
+    const { jobs, nc } = context.services;
+    const userId = context.identity.userId;
+    const job = await jobs.get(userId, input.job_id);
+    const originator = job?.originator_uuid ?? undefined;
+    const routing: Routing = originator
+      ? { type: "direct", target_uuid: originator }
+      : { type: "broadcast" };
+    const fromUuid = context.session.client_uuids[0] ?? `server:${userId}`;
+    const targets = originator ? [originator] : await recipientsOf(context, routing, fromUuid);
+    if (job) {
+      await jobs.advance(userId, input.job_id, {
+        status: input.status,
+        result: input.result || undefined,
+        error: input.error || undefined,
+      });
+    }
+    publishEnvelope(
+      nc,
+      createEnvelope({
+        userId,
+        fromUuid,
+        routing,
+        priority: "notice",
+        jobId: input.job_id,
+        payload: { kind: "job_update", ...input },
+      }),
+    );
+    publishJobEvent(nc, userId, input);
+    return { status: "ok", delivered: originator ? "direct" : "broadcast", targets };
+  },
+});
+
+const listAvailableClients = defineTool({
+  name: "blender_list_available_clients",
+  description:
+    "Snapshot of the caller's user bus: persistent and ephemeral clients. Stale clients " +
+    "(silent past the stale limit) are hidden unless include_stale is true.",
+  inputSchema: ListAvailableClientsInputSchema,
+  async handler(input, context) {
+    const { registry } = context.services;
+    const now = Date.now();
+    const clients = (await registry.list(context.identity.userId))
+      .map((record) => registry.describe(record, now))
+      .filter((client) => input.include_stale || !client.stale)
+      .sort((a, b) => a.connected_at - b.connected_at || a.uuid.localeCompare(b.uuid));
+    return {
+      status: "ok",
+      user_id: context.identity.userId,
+      persistent: clients.filter((client) => client.is_persistent),
+      ephemeral: clients.filter((client) => !client.is_persistent),
+    };
+  },
+});
+
+export function createBusTools(options: { maxPayloadBytes: number }): ToolDefinition[] {
+  return [
+    registerClient,
+    unregisterClient,
+    createSendMessage(options.maxPayloadBytes),
+    jobUpdate,
+    listAvailableClients,
+  ];
+}
