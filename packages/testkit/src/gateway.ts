@@ -1,0 +1,102 @@
+/**
+ * Gateway replicas as real child processes (the same entry point production runs), so tests
+ * can kill and restart them. Each gets its own free port; readiness is its /readyz.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { findFreePort, waitFor } from "./ports.js";
+
+const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const gatewayEntry = join(repositoryRoot, "services", "gateway", "src", "main.ts");
+const tsxLoader = join(repositoryRoot, "node_modules", "tsx", "dist", "esm", "index.mjs");
+
+export type GatewayProcess = AsyncDisposable & {
+  /** e.g. `http://127.0.0.1:43121` */
+  baseUrl: string;
+  /** e.g. `http://127.0.0.1:43121/mcp` */
+  mcpUrl: string;
+  /** SIGKILL, like a crashed pod. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same environment. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export type GatewayProcessOptions = {
+  /** NATS server URLs the replica connects to. */
+  natsUrls: string[];
+  /** Extra FABRIC_* variables. */
+  env?: Record<string, string>;
+};
+
+/** The command that runs a TypeScript entry point of this repository from source. */
+export function sourceCommand(entry: string): string[] {
+  return [process.execPath, "--conditions=fabric-source", "--import", tsxLoader, entry];
+}
+
+export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
+  const port = await findFreePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let output = "";
+
+  const start = async () => {
+    const [command, ...args] = sourceCommand(gatewayEntry);
+    child = spawn(command!, args, {
+      env: {
+        ...process.env,
+        FABRIC_NATS_URL: options.natsUrls.join(","),
+        FABRIC_HTTP_PORT: String(port),
+        FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "warn",
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-8_000);
+      if (process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    const running = child;
+    await waitFor(`gateway on ${baseUrl}`, async () => {
+      if (running.exitCode !== null) throw new Error(`gateway exited:\n${output}`);
+      return (await fetch(`${baseUrl}/readyz`)).ok;
+    }, 30_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${output}`);
+    });
+  };
+
+  const kill = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill("SIGKILL");
+    await exited;
+  };
+
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3_000))]);
+    running.kill("SIGKILL");
+  };
+
+  await start();
+  return {
+    baseUrl,
+    mcpUrl: `${baseUrl}/mcp`,
+    kill,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,6 @@
+export * from "./programs.js";
+export * from "./ports.js";
+export * from "./nats-server.js";
+export * from "./gateway.js";
+export * from "./mcp-client.js";
+export { DEV_JWT_SECRET, mintToken } from "@blender-fabric/auth";

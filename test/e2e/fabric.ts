@@ -1,0 +1,101 @@
+/**
+ * A whole local fabric for an end-to-end test file: a real nats-server (or 3-node cluster),
+ * N gateway replica processes, a raw NATS connection for watching traffic, and MCP clients
+ * whose requests rotate across the replicas.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  FabricTestClient,
+  mintToken,
+  startGatewayProcess,
+  startNatsCluster,
+  startNatsServer,
+  type GatewayProcess,
+} from "@blender-fabric/testkit";
+
+export type Fabric = AsyncDisposable & {
+  natsUrls: string[];
+  gateways: GatewayProcess[];
+  /** A raw connection, e.g. to watch `user.>` like an operator with the nats CLI. */
+  nc: NatsConnection;
+  /** An MCP session of `userId` whose requests alternate over `replicas` (default: all). */
+  connect(userId: string, replicas?: GatewayProcess[]): Promise<FabricTestClient>;
+  /** Connects and waits until a replica holds the session's notification stream. */
+  connectListening(userId: string, replicas?: GatewayProcess[]): Promise<FabricTestClient>;
+  addGateway(): Promise<GatewayProcess>;
+  stopCluster?: () => Promise<void>;
+};
+
+export type FabricOptions = {
+  gateways?: number;
+  /** Three nats-server nodes with R3 buckets instead of one server. */
+  cluster?: boolean;
+  gatewayEnv?: Record<string, string>;
+};
+
+export async function startFabric(options: FabricOptions = {}): Promise<Fabric> {
+  const cluster = options.cluster ? await startNatsCluster() : undefined;
+  const single = cluster ? undefined : await startNatsServer();
+  const natsUrls = cluster ? cluster.urls : [single!.url];
+  const env = { ...(cluster ? { FABRIC_KV_REPLICAS: "3" } : {}), ...options.gatewayEnv };
+  const addGateway = () => startGatewayProcess({ natsUrls, env });
+  const gateways: GatewayProcess[] = [];
+  // One at a time: the first creates the buckets, the rest bind to them.
+  for (let index = 0; index < (options.gateways ?? 2); index += 1) gateways.push(await addGateway());
+  const nc = await connect({ servers: natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const clients: FabricTestClient[] = [];
+
+  const connectClient = async (userId: string, replicas = gateways) => {
+    const client = await FabricTestClient.connect({
+      mcpUrls: replicas.map((gateway) => gateway.mcpUrl),
+      token: await mintToken({ sub: userId }),
+      name: `test-${userId}`,
+    });
+    clients.push(client);
+    return client;
+  };
+
+  const stop = async () => {
+    await Promise.allSettled(clients.map((client) => client.close()));
+    await nc.close().catch(() => {});
+    await Promise.allSettled(gateways.map((gateway) => gateway.stop()));
+    await (cluster ? cluster.stop() : single!.stop());
+  };
+
+  return {
+    natsUrls,
+    gateways,
+    nc,
+    connect: connectClient,
+    async connectListening(userId, replicas) {
+      const client = await connectClient(userId, replicas);
+      await client.waitForStream(nc);
+      return client;
+    },
+    async addGateway() {
+      const gateway = await addGateway();
+      gateways.push(gateway);
+      return gateway;
+    },
+    stopCluster: cluster?.stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Collects every message on `subject` (e.g. `user.>`) for later assertions. */
+export function recordTraffic(nc: NatsConnection, subject: string) {
+  const seen: { subject: string; data: any }[] = [];
+  const subscription = nc.subscribe(subject, {
+    callback: (error, message) => {
+      if (!error) seen.push({ subject: message.subject, data: message.json() });
+    },
+  });
+  return {
+    seen,
+    /** Makes sure everything published before now has arrived. */
+    settle: () => nc.flush(),
+    stop: () => subscription.unsubscribe(),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
