@@ -92,8 +92,6 @@ export function recordTraffic(nc: NatsConnection, subject: string) {
   });
   return {
     seen,
-    /** Makes sure everything published before now has arrived. */
-    settle: () => nc.flush(),
     stop: () => subscription.unsubscribe(),
   };
 }
