@@ -11,10 +11,13 @@ import {
   startNatsCluster,
   startNatsServer,
   type GatewayProcess,
+  type NatsNode,
 } from "@blender-fabric/testkit";
 
 export type Fabric = AsyncDisposable & {
   natsUrls: string[];
+  /** The nats-server processes: one, or the three cluster nodes. */
+  natsNodes: NatsNode[];
   gateways: GatewayProcess[];
   /** A raw connection, e.g. to watch `user.>` like an operator with the nats CLI. */
   nc: NatsConnection;
@@ -23,7 +26,6 @@ export type Fabric = AsyncDisposable & {
   /** Connects and waits until a replica holds the session's notification stream. */
   connectListening(userId: string, replicas?: GatewayProcess[]): Promise<FabricTestClient>;
   addGateway(): Promise<GatewayProcess>;
-  stopCluster?: () => Promise<void>;
 };
 
 export type FabricOptions = {
@@ -64,6 +66,7 @@ export async function startFabric(options: FabricOptions = {}): Promise<Fabric> 
 
   return {
     natsUrls,
+    natsNodes: cluster ? cluster.nodes : [single!],
     gateways,
     nc,
     connect: connectClient,
@@ -77,7 +80,6 @@ export async function startFabric(options: FabricOptions = {}): Promise<Fabric> 
       gateways.push(gateway);
       return gateway;
     },
-    stopCluster: cluster?.stop,
     [Symbol.asyncDispose]: stop,
   };
 }
@@ -87,7 +89,14 @@ export function recordTraffic(nc: NatsConnection, subject: string) {
   const seen: { subject: string; data: any }[] = [];
   const subscription = nc.subscribe(subject, {
     callback: (error, message) => {
-      if (!error) seen.push({ subject: message.subject, data: message.json() });
+      if (error) return;
+      let data: any;
+      try {
+        data = message.json();
+      } catch {
+        data = message.string(); // JetStream API traffic is not always JSON
+      }
+      seen.push({ subject: message.subject, data });
     },
   });
   return {

@@ -1,8 +1,7 @@
 /** Errors of the bus layer. They know nothing about HTTP or MCP. */
 export const BusErrorCode = {
-  NotConnected: "NOT_CONNECTED",
-  Conflict: "CONFLICT",
-  CorruptRecord: "CORRUPT_RECORD",
+  /** JetStream did not accept a write within the retry deadline. */
+  Unavailable: "UNAVAILABLE",
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 

@@ -12,7 +12,7 @@ import {
   keyForJob,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { updateWithRetry } from "./kv-update.js";
+import { retryJetStream, updateWithRetry } from "./kv-update.js";
 
 export type JobAdvance = {
   /** A job status, or another word (e.g. `progress`) that updates progress fields only. */
@@ -39,11 +39,13 @@ export class JobStore {
 
   /** Stores a new job; a caller reusing a job id starts that job over. */
   async create(record: JobRecord): Promise<void> {
-    await this.#kv.put(keyForJob(record.bus_id, record.job_id), JSON.stringify(record));
+    const key = keyForJob(record.bus_id, record.job_id);
+    await retryJetStream("record a job", () => this.#kv.put(key, JSON.stringify(record)));
   }
 
   async get(userId: string, jobId: string): Promise<JobRecord | undefined> {
-    const entry = await this.#kv.get(keyForJob(userId, jobId));
+    const key = keyForJob(userId, jobId);
+    const entry = await retryJetStream("read a job", () => this.#kv.get(key));
     if (!entry || entry.operation !== "PUT") return undefined;
     const parsed = JobRecordSchema.safeParse(entry.json());
     return parsed.success ? parsed.data : undefined;

@@ -7,6 +7,7 @@
  * it, so a client registered through replica A is listed by replica B right after A returns.
  */
 import type { KV, KvEntry } from "@nats-io/kv";
+import { retryJetStream } from "./kv-update.js";
 
 export type MirrorEntry<T> = { value: T; revision: number };
 
@@ -15,7 +16,15 @@ export type MirrorDecoder<T> = (entry: KvEntry) => T | undefined;
 
 export type MirrorChangeListener<T> = (key: string, value: T | undefined) => void;
 
-/** How long `sync()` waits for the watch before serving what it has. */
+/** How long `sync()` trusts the running watch to catch up before replacing it. ms */
+const WATCH_GRACE_MS = 750;
+/** How long a booting service keeps trying to start its first watch. ms */
+const START_DEADLINE_MS = 120_000;
+/** Pause between attempts to create a replacement watch. ms */
+const WATCH_RETRY_MS = 250;
+/** How long `sync()` retries reading the stream's state while a cluster elects a leader. ms */
+const SYNC_STATUS_DEADLINE_MS = 5_000;
+/** How long `sync()` waits for the watch in all before serving what it has. ms */
 const SYNC_TIMEOUT_MS = 2_000;
 
 export class KvMirror<T> {
@@ -26,26 +35,57 @@ export class KvMirror<T> {
   #revision = 0;
   #revisionWaiters: { revision: number; resolve: () => void }[] = [];
   #stopWatch: (() => void) | undefined;
+  #restarting: Promise<void> | undefined;
+  #stopped = false;
 
   private constructor(kv: KV, decode: MirrorDecoder<T>) {
     this.#kv = kv;
     this.#decode = decode;
   }
 
-  /** Starts watching `kv` and resolves once the current contents are loaded. */
+  /**
+   * Starts watching `kv` and resolves once the current contents are loaded. Retries while
+   * JetStream cannot create the watch's consumer (a cluster still electing leaders).
+   */
   static async start<T>(kv: KV, decode: MirrorDecoder<T>): Promise<KvMirror<T>> {
     const mirror = new KvMirror(kv, decode);
-    await mirror.#watch();
+    await retryJetStream("watch a bucket", () => mirror.#watch(), START_DEADLINE_MS);
     await mirror.sync();
     return mirror;
   }
 
+  /** Watches from the start, or from just after the last revision applied. */
   async #watch(): Promise<void> {
-    const watcher = await this.#kv.watch();
+    const watcher = await this.#kv.watch(
+      this.#revision > 0 ? { resumeFromRevision: this.#revision + 1 } : {},
+    );
     this.#stopWatch = () => watcher.stop();
     void (async () => {
       for await (const entry of watcher) this.#apply(entry);
     })();
+  }
+
+  /**
+   * A watch is an R1 ordered consumer: when its cluster node dies, nats.js notices only
+   * after missed heartbeats (10 s and more). A watch that falls behind is replaced at once;
+   * while the cluster elects leaders, creating the new one is retried until it works.
+   */
+  #restartWatch(): Promise<void> {
+    this.#restarting ??= (async () => {
+      this.#stopWatch?.();
+      this.#stopWatch = undefined;
+      while (!this.#stopped) {
+        try {
+          await this.#watch();
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
+        }
+      }
+    })().finally(() => {
+      this.#restarting = undefined;
+    });
+    return this.#restarting;
   }
 
   #apply(entry: KvEntry): void {
@@ -74,19 +114,34 @@ export class KvMirror<T> {
    * Gives up after two seconds (e.g. while NATS reconnects) and serves what it has.
    */
   async sync(): Promise<void> {
-    const { streamInfo } = await this.#kv.status();
-    const { last_seq: lastSequence, messages } = streamInfo.state;
-    // Messages removed by max-age leave last_seq behind with nothing left to deliver.
-    if (messages === 0 || lastSequence <= this.#revision) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, SYNC_TIMEOUT_MS);
-      this.#revisionWaiters.push({
-        revision: lastSequence,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
+    let lastSequence: number;
+    try {
+      const { state } = (await retryJetStream("read the stream state", () => this.#kv.status(), SYNC_STATUS_DEADLINE_MS)).streamInfo;
+      // Messages removed by max-age leave last_seq behind with nothing left to deliver.
+      if (state.messages === 0) return;
+      lastSequence = state.last_seq;
+    } catch {
+      return; // JetStream is unavailable for longer: serve what we have.
+    }
+    if (await this.#waitForRevision(lastSequence, WATCH_GRACE_MS)) return;
+    void this.#restartWatch();
+    await this.#waitForRevision(lastSequence, SYNC_TIMEOUT_MS - WATCH_GRACE_MS);
+  }
+
+  /** Resolves true once `revision` is applied, false after `timeoutMs`. */
+  #waitForRevision(revision: number, timeoutMs: number): Promise<boolean> {
+    if (revision <= this.#revision) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve: () => {} };
+      const timer = setTimeout(() => {
+        this.#revisionWaiters = this.#revisionWaiters.filter((other) => other !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      waiter.resolve = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#revisionWaiters.push(waiter);
     });
   }
 
@@ -113,6 +168,7 @@ export class KvMirror<T> {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#stopWatch?.();
     this.#listeners.clear();
   }

@@ -1,36 +1,54 @@
-/** Read-modify-write on one KV key with compare-and-set, retried on conflicting writers. */
+/**
+ * KV writes that ride out a JetStream cluster electing a new stream leader (several seconds
+ * of "no responders" or timeouts after a node dies) and concurrent writers.
+ */
 import type { KV } from "@nats-io/kv";
 import { BusError, BusErrorCode } from "./errors.js";
 
-const MAX_ATTEMPTS = 10;
+/** How long a write keeps retrying before it reports failure. ms */
+const RETRY_DEADLINE_MS = 10_000;
+const FIRST_BACKOFF_MS = 25;
+const MAX_BACKOFF_MS = 1_000;
+
+/** Runs `operation` until it succeeds or `deadlineMs` passes. */
+export async function retryJetStream<T>(
+  what: string,
+  operation: () => Promise<T>,
+  deadlineMs: number = RETRY_DEADLINE_MS,
+): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (Date.now() + backoff > deadline) {
+        throw new BusError(BusErrorCode.Unavailable, `could not ${what}: ${String(error)}`, {
+          cause: error,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
+  }
+}
 
 /**
  * Applies `change` to the current JSON value of `key` (undefined when absent or deleted) and
- * writes the result only if nobody wrote in between; retries otherwise. Returning `undefined`
- * from `change` leaves the key untouched.
+ * writes the result only if nobody wrote in between; otherwise reads again and retries.
+ * Returning `undefined` from `change` leaves the key untouched.
  */
-export async function updateWithRetry<Next>(
+export function updateWithRetry<Next>(
   kv: KV,
   key: string,
   change: (current: unknown) => Next,
 ): Promise<Next> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+  return retryJetStream(`write ${key}`, async () => {
     const entry = await kv.get(key);
     const exists = entry !== null && entry.operation === "PUT";
     const next = change(exists ? entry.json() : undefined);
     if (next === undefined) return next;
-    try {
-      // A deleted key still has a revision (its delete marker), so update works for it too.
-      if (entry) await kv.update(key, JSON.stringify(next), entry.revision);
-      else await kv.create(key, JSON.stringify(next));
-      return next;
-    } catch (error) {
-      if (attempt === MAX_ATTEMPTS) {
-        throw new BusError(BusErrorCode.Conflict, `too many concurrent writers on ${key}`, {
-          cause: error,
-        });
-      }
-    }
-  }
-  throw new BusError(BusErrorCode.Conflict, `unreachable: ${key}`);
+    // A deleted key still has a revision (its delete marker), so update works for it too.
+    if (entry) await kv.update(key, JSON.stringify(next), entry.revision);
+    else await kv.create(key, JSON.stringify(next));
+    return next;
+  });
 }

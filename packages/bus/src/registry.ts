@@ -18,7 +18,7 @@ import {
   type ClientRecord,
 } from "@blender-fabric/protocol";
 import { KvMirror } from "./kv-mirror.js";
-import { updateWithRetry } from "./kv-update.js";
+import { retryJetStream, updateWithRetry } from "./kv-update.js";
 
 export type RegistryOptions = {
   /** Silence after which a client is stale (hidden by default, skipped by auto-pick). Seconds. */
@@ -104,10 +104,12 @@ export class ClientRegistry {
   /** Removes a client. Returns false when it was not registered. */
   async unregister(userId: string, clientUuid: string): Promise<boolean> {
     const key = keyForClient(userId, clientUuid);
-    const entry = await this.#kv.get(key);
-    if (!entry || entry.operation !== "PUT") return false;
-    await this.#kv.delete(key);
-    return true;
+    return retryJetStream("unregister a client", async () => {
+      const entry = await this.#kv.get(key);
+      if (!entry || entry.operation !== "PUT") return false;
+      await this.#kv.delete(key, { previousSeq: entry.revision });
+      return true;
+    });
   }
 
   /** The registered record of one client, read-your-writes consistent. */

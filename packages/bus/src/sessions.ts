@@ -11,7 +11,7 @@ import {
   type SessionRecord,
 } from "@blender-fabric/protocol";
 import { KvMirror } from "./kv-mirror.js";
-import { updateWithRetry } from "./kv-update.js";
+import { retryJetStream, updateWithRetry } from "./kv-update.js";
 
 /** A session's `last_seen` is written at most this often. Seconds. */
 const TOUCH_INTERVAL_SECONDS = 60;
@@ -38,11 +38,17 @@ export class SessionStore {
   }
 
   async create(sessionId: string, record: SessionRecord): Promise<void> {
-    await this.#kv.create(keyForSession(sessionId), JSON.stringify(record));
+    await retryJetStream("create a session", () =>
+      this.#kv.put(keyForSession(sessionId), JSON.stringify(record)),
+    );
   }
 
-  /** The session, or undefined when unknown or idle past its limit. */
-  async get(sessionId: string): Promise<SessionRecord | undefined> {
+  /**
+   * The session, or undefined when unknown or idle past its limit. `fresh` first waits for
+   * every write already made (by any replica) to reach this replica's mirror.
+   */
+  async get(sessionId: string, options: { fresh?: boolean } = {}): Promise<SessionRecord | undefined> {
+    if (options.fresh) await this.#mirror.sync();
     const key = keyForSession(sessionId);
     const record = (this.#mirror.get(key) ?? (await this.#mirror.load(key)))?.value;
     if (!record || epochSeconds() - record.last_seen > this.#idleLimitSeconds) return undefined;
@@ -67,7 +73,7 @@ export class SessionStore {
   }
 
   async delete(sessionId: string): Promise<void> {
-    await this.#kv.delete(keyForSession(sessionId));
+    await retryJetStream("delete a session", () => this.#kv.delete(keyForSession(sessionId)));
   }
 
   /** Calls `listener` whenever this session's record changes (undefined once deleted). */

@@ -14,6 +14,8 @@ import { findFreePort, waitFor } from "./ports.js";
 export type NatsNode = {
   /** `nats://127.0.0.1:<port>` of this node's client listener. */
   url: string;
+  /** The node's `server_name` (what clients see in their server info). */
+  name: string;
   /** Kills the process (SIGKILL, like a crash); its store directory survives for restart(). */
   kill(): Promise<void>;
   /** Starts the node again with the same configuration and ports. */
@@ -29,7 +31,7 @@ export type NatsCluster = AsyncDisposable & {
   stop(): Promise<void>;
 };
 
-type NodeConfig = { directory: string; clientPort: number; text: string };
+type NodeConfig = { name: string; directory: string; clientPort: number; text: string };
 
 async function launch(config: NodeConfig): Promise<ChildProcess> {
   const configFile = join(config.directory, "server.conf");
@@ -70,6 +72,7 @@ function createNode(config: NodeConfig): NatsNode & { stop(): Promise<void> } {
   };
   return {
     url: `nats://127.0.0.1:${config.clientPort}`,
+    name: config.name,
     kill,
     async restart() {
       await kill();
@@ -82,8 +85,9 @@ function createNode(config: NodeConfig): NatsNode & { stop(): Promise<void> } {
   };
 }
 
-function nodeConfigText(directory: string, clientPort: number, extra = ""): string {
+function nodeConfigText(name: string, directory: string, clientPort: number, extra = ""): string {
   return [
+    `server_name: ${name}`,
     `listen: 127.0.0.1:${clientPort}`,
     `ports_file_dir: ${JSON.stringify(directory)}`,
     `jetstream { store_dir: ${JSON.stringify(join(directory, "jetstream"))} }`,
@@ -95,25 +99,43 @@ function nodeConfigText(directory: string, clientPort: number, extra = ""): stri
 export async function startNatsServer(): Promise<NatsServer> {
   const directory = mkdtempSync(join(tmpdir(), "fabric-nats-"));
   const clientPort = await findFreePort();
-  const node = createNode({ directory, clientPort, text: nodeConfigText(directory, clientPort) });
+  const name = `fabric-${clientPort}`;
+  const node = createNode({ name, directory, clientPort, text: nodeConfigText(name, directory, clientPort) });
   await node.restart();
   return { ...node, [Symbol.asyncDispose]: () => node.stop() };
 }
 
 /** Starts a 3-node JetStream cluster and waits until it has a meta leader. */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  // Route ports must be known before any node starts, so another process can take one
+  // between probing and binding; a fresh set of ports fixes that.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await launchCluster(size);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
+async function launchCluster(size: number): Promise<NatsCluster> {
   const clientPorts = await Promise.all(Array.from({ length: size }, findFreePort));
   const routePorts = await Promise.all(Array.from({ length: size }, findFreePort));
   const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
   const nodes = clientPorts.map((clientPort, index) => {
     const directory = mkdtempSync(join(tmpdir(), `fabric-nats-${index}-`));
+    const name = `n${index}`;
     const cluster = [
-      `server_name: n${index}`,
       `cluster { name: fabric, listen: 127.0.0.1:${routePorts[index]}, routes: ${JSON.stringify(routes)} }`,
     ].join("\n");
-    return createNode({ directory, clientPort, text: nodeConfigText(directory, clientPort, cluster) });
+    return createNode({ name, directory, clientPort, text: nodeConfigText(name, directory, clientPort, cluster) });
   });
-  await Promise.all(nodes.map((node) => node.restart()));
+  const started = await Promise.allSettled(nodes.map((node) => node.restart()));
+  const failure = started.find((result) => result.status === "rejected");
+  if (failure) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw failure.reason;
+  }
   const urls = nodes.map((node) => node.url);
   await waitForJetStream(urls);
   const stop = async () => {
@@ -126,9 +148,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 export async function waitForJetStream(urls: string[], timeoutMs = 30_000): Promise<void> {
   const nc = await connect({ servers: urls });
   try {
-    const jsm = await jetstreamManager(nc);
+    // jetstreamManager() itself asks for the account info, which fails until a leader exists.
     await waitFor("the JetStream meta leader", async () => {
-      await jsm.getAccountInfo();
+      await jetstreamManager(nc, { timeout: 1_000 });
       return true;
     }, timeoutMs, 250);
   } finally {

@@ -44,7 +44,9 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
     const ready = !services.nc.isClosed() && services.nc.info !== undefined;
-    return c.json({ status: ready ? "ready" : "not_ready" }, ready ? 200 : 503);
+    // Which NATS server this replica is on: operators (and the failover test) want to know.
+    const natsServer = services.nc.info?.server_name;
+    return c.json({ status: ready ? "ready" : "not_ready", nats_server: natsServer }, ready ? 200 : 503);
   });
   app.get("/metrics", async (c) =>
     c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),

@@ -83,7 +83,8 @@ export class SessionStream {
   /** Re-reads the session record and the registry, and subscribes to exactly what they say. */
   async resync(): Promise<void> {
     const { services, sessionId, userId } = this.#options;
-    const record = await services.sessions.get(sessionId);
+    // Fresh: the registration that triggered this resync was written by another replica.
+    const record = await services.sessions.get(sessionId, { fresh: true });
     const uuids = new Set(record?.client_uuids ?? []);
     const clients = (await services.registry.list(userId)).filter((client) => uuids.has(client.uuid));
     if (this.#closed) return;
