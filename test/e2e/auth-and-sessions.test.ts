@@ -45,7 +45,7 @@ describe("bearer tokens", () => {
 
   test("no token", async () => {
     const response = await rejected();
-    expect((await response.json()).error.message).toContain("Bearer token is required");
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("Bearer token is required");
   });
   test("expired token", async () => {
     await rejected(`Bearer ${await mintToken({ sub: "u" }, { expiresIn: Math.floor(Date.now() / 1000) - 60 })}`);
@@ -81,7 +81,7 @@ describe("sessions live in KV", () => {
     const list = { jsonrpc: "2.0", id: 2, method: "tools/list" };
     const onB = await post(replicaB, list, { ...auth, "mcp-session-id": sessionId });
     expect(onB.status).toBe(200);
-    const tools = (await onB.json()).result.tools.map((tool: { name: string }) => tool.name);
+    const tools = ((await onB.json()) as { result: { tools: { name: string }[] } }).result.tools.map((tool: { name: string }) => tool.name);
     expect(tools).toEqual(
       expect.arrayContaining([
         "blender_register_client",

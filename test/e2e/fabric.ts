@@ -42,10 +42,25 @@ export async function startFabric(options: FabricOptions = {}): Promise<Fabric> 
   const env = { ...(cluster ? { FABRIC_KV_REPLICAS: "3" } : {}), ...options.gatewayEnv };
   const addGateway = () => startGatewayProcess({ natsUrls, env });
   const gateways: GatewayProcess[] = [];
-  // One at a time: the first creates the buckets, the rest bind to them.
-  for (let index = 0; index < (options.gateways ?? 2); index += 1) gateways.push(await addGateway());
-  const nc = await connect({ servers: natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const clients: FabricTestClient[] = [];
+  let nc: NatsConnection | undefined;
+
+  const stop = async () => {
+    await Promise.allSettled(clients.map((client) => client.close()));
+    await nc?.close().catch(() => {});
+    await Promise.allSettled(gateways.map((gateway) => gateway.stop()));
+    await (cluster ? cluster.stop() : single!.stop());
+  };
+
+  try {
+    // One at a time: the first creates the buckets, the rest bind to them.
+    for (let index = 0; index < (options.gateways ?? 2); index += 1) gateways.push(await addGateway());
+    nc = await connect({ servers: natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const observer = nc;
 
   const connectClient = async (userId: string, replicas = gateways) => {
     const client = await FabricTestClient.connect({
@@ -57,22 +72,15 @@ export async function startFabric(options: FabricOptions = {}): Promise<Fabric> 
     return client;
   };
 
-  const stop = async () => {
-    await Promise.allSettled(clients.map((client) => client.close()));
-    await nc.close().catch(() => {});
-    await Promise.allSettled(gateways.map((gateway) => gateway.stop()));
-    await (cluster ? cluster.stop() : single!.stop());
-  };
-
   return {
     natsUrls,
     natsNodes: cluster ? cluster.nodes : [single!],
     gateways,
-    nc,
+    nc: observer,
     connect: connectClient,
     async connectListening(userId, replicas) {
       const client = await connectClient(userId, replicas);
-      await client.waitForStream(nc);
+      await client.waitForStream(observer);
       return client;
     },
     async addGateway() {

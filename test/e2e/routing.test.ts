@@ -76,7 +76,7 @@ test("group reaches every member; a member sender gets its own copy", async () =
   expect(sent.routing).toEqual({ type: "group", group_id: "studio" });
   expect(receivedBy).toEqual(["blender-preview", "llm-coordinator"]);
   expect(sent.targets).toEqual(receivedBy);
-  expect(copies.every((copy) => copy.data.routing.type === "group")).toBe(true);
+  expect(copies.every((copy) => (copy.data as { routing: { type: string } }).routing.type === "group")).toBe(true);
 });
 
 test("type_filter reaches every client of the type, the sender included", async () => {

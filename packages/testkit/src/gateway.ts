@@ -2,7 +2,8 @@
  * Gateway replicas as real child processes (the same entry point production runs), so tests
  * can kill and restart them. Each gets its own free port; readiness is its /readyz.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { spawnTracked } from "./child-processes.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findFreePort, waitFor } from "./ports.js";
@@ -28,6 +29,10 @@ export type GatewayProcessOptions = {
   natsUrls: string[];
   /** Extra FABRIC_* variables. */
   env?: Record<string, string>;
+  /** HTTP port; default: a free one. */
+  port?: number;
+  /** Show the replica's log lines on this process's stderr (always on with FABRIC_TEST_VERBOSE). */
+  showLogs?: boolean;
 };
 
 /** The command that runs a TypeScript entry point of this repository from source. */
@@ -36,14 +41,14 @@ export function sourceCommand(entry: string): string[] {
 }
 
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
-  const port = await findFreePort();
+  const port = options.port ?? (await findFreePort());
   const baseUrl = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let output = "";
 
   const start = async () => {
     const [command, ...args] = sourceCommand(gatewayEntry);
-    child = spawn(command!, args, {
+    child = spawnTracked(command!, args, {
       env: {
         ...process.env,
         FABRIC_NATS_URL: options.natsUrls.join(","),
@@ -55,7 +60,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     });
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8_000);
-      if (process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
+      if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
     };
     child.stdout?.on("data", collect);
     child.stderr?.on("data", collect);

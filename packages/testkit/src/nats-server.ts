@@ -2,8 +2,9 @@
  * Real nats-server processes for tests: one server, or a 3-node JetStream cluster, on random
  * ports with a temporary store directory each. No NATS mocks anywhere in the fabric's tests.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { spawnTracked } from "./child-processes.js";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -34,9 +35,13 @@ export type NatsCluster = AsyncDisposable & {
 type NodeConfig = { name: string; directory: string; clientPort: number; text: string };
 
 async function launch(config: NodeConfig): Promise<ChildProcess> {
+  // A ports file left by a crashed run would look like readiness.
+  for (const name of readdirSync(config.directory)) {
+    if (name.endsWith(".ports")) rmSync(join(config.directory, name));
+  }
   const configFile = join(config.directory, "server.conf");
   writeFileSync(configFile, config.text);
-  const child = spawn(findProgram("nats-server"), ["-c", configFile], {
+  const child = spawnTracked(findProgram("nats-server"), ["-c", configFile], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
@@ -57,7 +62,10 @@ function portsFileExists(directory: string): boolean {
   return readdirSync(directory).some((name) => name.endsWith(".ports"));
 }
 
-function createNode(config: NodeConfig): NatsNode & { stop(): Promise<void> } {
+function createNode(
+  config: NodeConfig,
+  options: { keepDirectory?: boolean } = {},
+): NatsNode & { stop(): Promise<void> } {
   let child: ChildProcess | undefined;
   const kill = async () => {
     const running = child;
@@ -66,9 +74,6 @@ function createNode(config: NodeConfig): NatsNode & { stop(): Promise<void> } {
     const exited = new Promise((resolve) => running.once("exit", resolve));
     running.kill("SIGKILL");
     await exited;
-    for (const name of readdirSync(config.directory)) {
-      if (name.endsWith(".ports")) rmSync(join(config.directory, name));
-    }
   };
   return {
     url: `nats://127.0.0.1:${config.clientPort}`,
@@ -80,7 +85,7 @@ function createNode(config: NodeConfig): NatsNode & { stop(): Promise<void> } {
     },
     async stop() {
       await kill();
-      rmSync(config.directory, { recursive: true, force: true });
+      if (!options.keepDirectory) rmSync(config.directory, { recursive: true, force: true });
     },
   };
 }
@@ -95,12 +100,23 @@ function nodeConfigText(name: string, directory: string, clientPort: number, ext
   ].join("\n");
 }
 
+export type NatsServerOptions = {
+  /** Keep configuration and JetStream data here (kept on stop); default: a temp dir, removed. */
+  directory?: string;
+  /** Client port; default: a free one. */
+  port?: number;
+};
+
 /** Starts one nats-server with JetStream. */
-export async function startNatsServer(): Promise<NatsServer> {
-  const directory = mkdtempSync(join(tmpdir(), "fabric-nats-"));
-  const clientPort = await findFreePort();
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const directory = options.directory ?? mkdtempSync(join(tmpdir(), "fabric-nats-"));
+  mkdirSync(directory, { recursive: true });
+  const clientPort = options.port ?? (await findFreePort());
   const name = `fabric-${clientPort}`;
-  const node = createNode({ name, directory, clientPort, text: nodeConfigText(name, directory, clientPort) });
+  const node = createNode(
+    { name, directory, clientPort, text: nodeConfigText(name, directory, clientPort) },
+    { keepDirectory: options.directory !== undefined },
+  );
   await node.restart();
   return { ...node, [Symbol.asyncDispose]: () => node.stop() };
 }

@@ -12,6 +12,16 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+/** `preferred` if it is free on 127.0.0.1, else any free port. */
+export async function preferPort(preferred: number): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(preferred, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+  return free ? preferred : findFreePort();
+}
+
 /** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
 export async function waitFor(
   what: string,

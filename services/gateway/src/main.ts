@@ -36,7 +36,8 @@ async function shutdown(signal: string) {
   logger.info({ signal }, "gateway stopping");
   clearInterval(evictor);
   server.close();
-  await services.close();
+  // NATS may be gone already (Ctrl-C reaches every process of a terminal's group).
+  await services.close().catch((error: unknown) => logger.debug({ err: error }, "NATS drain failed"));
   process.exit(0);
 }
 process.once("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** The `blender-fabric` command. Argument parsing by commander. */
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { mintToken, ROLES } from "@blender-fabric/auth";
+import { up } from "./up.js";
+
+const port = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) {
+    throw new InvalidArgumentError("expected a port number");
+  }
+  return parsed;
+};
+
+const program = new Command("blender-fabric").description(
+  "A NATS-backed message fabric that lets many LLM sessions drive many Blender instances.",
+);
+
+program
+  .command("up")
+  .description("start a local fabric: embedded NATS with JetStream and one gateway")
+  .option("--data-dir <path>", "where NATS keeps its data", ".fabric")
+  .option("--nats-port <port>", "preferred NATS client port", port, 4222)
+  .option("--http-port <port>", "preferred gateway HTTP port", port, 8080)
+  .option("--user <id>", "user id of the printed dev token", "dev")
+  .action(async (options: { dataDir: string; natsPort: number; httpPort: number; user: string }) => {
+    await up({
+      dataDirectory: resolve(options.dataDir),
+      natsPort: options.natsPort,
+      httpPort: options.httpPort,
+      user: options.user,
+    });
+  });
+
+program
+  .command("token")
+  .description("print a bearer token signed with FABRIC_JWT_SECRET (or the dev secret)")
+  .requiredOption("--user <id>", "the user id (JWT sub)")
+  .option("--role <role>", `one of ${ROLES.join(", ")}`)
+  .option("--expires <span>", "lifetime, e.g. 1h, 30d", "30d")
+  .action(async (options: { user: string; role?: (typeof ROLES)[number]; expires: string }) => {
+    if (options.role && !ROLES.includes(options.role)) {
+      throw new InvalidArgumentError(`--role must be one of ${ROLES.join(", ")}`);
+    }
+    const token = await mintToken(
+      { sub: options.user, role: options.role },
+      { expiresIn: options.expires, secret: process.env.FABRIC_JWT_SECRET },
+    );
+    process.stdout.write(`${token}\n`);
+  });
+
+await program.parseAsync();

@@ -1,0 +1,40 @@
+/**
+ * `blender-fabric up`: the whole local fabric in one command (what `npm start` runs).
+ * An embedded nats-server with JetStream under `.fabric/`, one gateway replica, and the
+ * details an MCP client needs to connect. Ctrl-C stops everything.
+ */
+import { join } from "node:path";
+import { mintToken } from "@blender-fabric/auth";
+import { preferPort, startGatewayProcess, startNatsServer } from "@blender-fabric/testkit";
+import { printConnectionGuide } from "./connection-guide.js";
+
+export type UpOptions = {
+  /** Where NATS keeps its JetStream data between runs. */
+  dataDirectory: string;
+  /** Preferred ports; a busy one is replaced by a free one. */
+  natsPort: number;
+  httpPort: number;
+  /** The user id (`sub`) of the printed dev token. */
+  user: string;
+};
+
+export async function up(options: UpOptions): Promise<void> {
+  const natsPort = await preferPort(options.natsPort);
+  const nats = await startNatsServer({ directory: join(options.dataDirectory, "nats"), port: natsPort });
+  const gateway = await startGatewayProcess({
+    natsUrls: [nats.url],
+    port: await preferPort(options.httpPort),
+    env: { FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info" },
+    showLogs: true,
+  });
+  const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d" });
+  printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, token, user: options.user });
+
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  process.stderr.write("\nstopping the gateway and NATS...\n");
+  await gateway.stop();
+  await nats.stop();
+}
