@@ -1,0 +1,27 @@
+/** Latency statistics for benchmark reports. */
+export type Summary = {
+  count: number;
+  /** ms */
+  p50: number;
+  /** ms */
+  p99: number;
+  /** Round trips per second over the whole phase. */
+  throughput: number;
+};
+
+/** Nearest-rank percentile of sorted values; `fraction` in 0..1. */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function summarize(latencies: readonly number[], elapsedMs: number): Summary {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    throughput: (sorted.length / elapsedMs) * 1000,
+  };
+}
