@@ -10,7 +10,8 @@
 //
 // Plain JavaScript on purpose: it runs before TypeScript tooling is installed.
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,21 +33,34 @@ function isOnPath(program) {
   return spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
 }
 
-function npmPackagesAreCurrent() {
-  const marker = join(root, "node_modules", ".package-lock.json");
-  if (!existsSync(marker)) return false;
-  const lockfile = join(root, "package-lock.json");
-  return !existsSync(lockfile) || statSync(marker).mtimeMs >= statSync(lockfile).mtimeMs;
+/** The lockfile and every workspace manifest: when they change, packages are reinstalled. */
+function dependencyFingerprint() {
+  const hash = createHash("sha256");
+  const manifests = ["package.json", "package-lock.json"];
+  for (const folder of ["packages", "services"]) {
+    const parent = join(root, folder);
+    if (!existsSync(parent)) continue;
+    for (const name of readdirSync(parent).sort()) manifests.push(join(folder, name, "package.json"));
+  }
+  for (const manifest of manifests) {
+    const path = join(root, manifest);
+    if (existsSync(path)) hash.update(manifest).update(readFileSync(path));
+  }
+  return hash.digest("hex");
 }
 
+const installStamp = join(root, "node_modules", ".fabric-install-stamp");
+
 function ensureNpmPackages() {
-  if (npmPackagesAreCurrent()) return;
-  const hasLockfile = existsSync(join(root, "package-lock.json"));
-  log(`installing npm packages (${hasLockfile ? "npm ci" : "npm install"})`);
-  if (!run("npm", [hasLockfile ? "ci" : "install", "--no-audit", "--no-fund"])) {
+  if (existsSync(installStamp) && readFileSync(installStamp, "utf8") === dependencyFingerprint()) return;
+  // `npm install`, not `npm ci`: the lockfile may lack optional packages of other platforms
+  // (e.g. turbo's) that a registry mirror does not carry, and `npm ci` refuses that.
+  log("installing npm packages");
+  if (!run("npm", ["install", "--no-audit", "--no-fund"])) {
     log("npm could not install the packages; see the output above.");
     process.exit(1);
   }
+  writeFileSync(installStamp, dependencyFingerprint());
 }
 
 /** How this process may run apt-get: directly, through sudo, or not at all. */
