@@ -76,7 +76,12 @@ export function createMcpEndpoint(
       void server.close();
     };
     c.req.raw.signal.addEventListener("abort", closeStream, { once: true });
-    await stream.start();
+    try {
+      await stream.start();
+    } catch (error) {
+      closeStream();
+      throw error;
+    }
     return response;
   };
 }
