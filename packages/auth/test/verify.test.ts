@@ -6,7 +6,7 @@ import { AuthError, AuthErrorCode, createTokenVerifier, mintToken } from "@blend
 
 let server: Server;
 let jwksUrl: string;
-let privateKey: CryptoKey;
+let privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
 beforeAll(async () => {
   const keys = await generateKeyPair("RS256");
