@@ -4,7 +4,7 @@
 // when everything is already there.
 //
 //   1. npm packages: installs them when node_modules is missing or older than the lockfile.
-//   2. OS programs (nats-server, later blender): installs them from the OS packages with
+//   2. OS programs (nats-server, blender): installs them from the OS packages with
 //      apt-get (directly as root, or through passwordless sudo). When that is impossible it
 //      prints the exact command to run and exits with status 1.
 //
@@ -18,7 +18,10 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Programs the fabric needs on PATH, with the Debian package that provides each. */
-const REQUIRED_PROGRAMS = [{ program: "nats-server", aptPackage: "nats-server" }];
+const REQUIRED_PROGRAMS = [
+  { program: "nats-server", aptPackage: "nats-server" },
+  { program: "blender", aptPackage: "blender" },
+];
 
 function log(message) {
   process.stderr.write(`[bootstrap] ${message}\n`);
