@@ -8,6 +8,7 @@ import {
   JobRecordSchema,
   JobStatusSchema,
   canAdvanceJob,
+  encodeToken,
   epochSeconds,
   keyForJob,
   type JobRecord,
@@ -49,6 +50,19 @@ export class JobStore {
     if (!entry || entry.operation !== "PUT") return undefined;
     const parsed = JobRecordSchema.safeParse(entry.json());
     return parsed.success ? parsed.data : undefined;
+  }
+
+  /** The user's jobs, newest first. */
+  async list(userId: string): Promise<JobRecord[]> {
+    const keys: string[] = [];
+    for await (const key of await this.#kv.keys(`${encodeToken(userId)}.*`)) keys.push(key);
+    const records = await Promise.all(keys.map((key) => this.#kv.get(key)));
+    return records
+      .flatMap((entry) => {
+        const parsed = entry?.operation === "PUT" ? JobRecordSchema.safeParse(entry.json()) : undefined;
+        return parsed?.success ? [parsed.data] : [];
+      })
+      .sort((a, b) => b.created_at - a.created_at);
   }
 
   async advance(userId: string, jobId: string, update: JobAdvance): Promise<JobAdvanceOutcome> {

@@ -11,14 +11,18 @@ import {
   ClientRecordSchema,
   decodeToken,
   encodeToken,
-  epochSeconds,
   keyForClient,
   toClientInfo,
   type ClientInfo,
   type ClientRecord,
 } from "@blender-fabric/protocol";
 import { KvMirror } from "./kv-mirror.js";
-import { retryJetStream, updateWithRetry } from "./kv-update.js";
+import {
+  heartbeatClient,
+  registerClient,
+  unregisterClient,
+  type ClientRegistration,
+} from "./client-records.js";
 
 export type RegistryOptions = {
   /** Silence after which a client is stale (hidden by default, skipped by auto-pick). Seconds. */
@@ -31,10 +35,6 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   staleAfterSeconds: 30,
   evictAfterSeconds: 60 * 60,
 };
-
-/** What a registration says about a client; absent optional fields keep their old values. */
-export type ClientRegistration = Pick<ClientRecord, "uuid" | "client_type"> &
-  Partial<Omit<ClientRecord, "uuid" | "client_type" | "connected_at" | "last_seen">>;
 
 export type RegistryChangeListener = (
   userId: string,
@@ -62,54 +62,16 @@ export class ClientRegistry {
     return new ClientRegistry(kv, await KvMirror.start(kv, decodeRecord), options);
   }
 
-  /** Registers a client, or updates it in place; `is_persistent` is sticky once set. */
-  async register(userId: string, registration: ClientRegistration): Promise<ClientRecord> {
-    const now = epochSeconds();
-    return updateWithRetry(this.#kv, keyForClient(userId, registration.uuid), (current) => {
-      const previous = current ? ClientRecordSchema.parse(current) : undefined;
-      const defined = Object.fromEntries(
-        Object.entries(registration).filter(([, value]) => value !== undefined),
-      );
-      return ClientRecordSchema.parse({
-        label: registration.uuid,
-        capabilities: [],
-        group_id: null,
-        ...previous,
-        ...defined,
-        is_persistent: previous?.is_persistent ?? registration.is_persistent ?? false,
-        connected_at: previous?.connected_at ?? now,
-        last_seen: now,
-      });
-    });
+  register(userId: string, registration: ClientRegistration): Promise<ClientRecord> {
+    return registerClient(this.#kv, userId, registration);
   }
 
-  /** Marks a client alive, optionally updating fields such as `health`. No-op if unknown. */
-  async heartbeat(
-    userId: string,
-    clientUuid: string,
-    patch: Partial<ClientRecord> = {},
-  ): Promise<ClientRecord | undefined> {
-    const key = keyForClient(userId, clientUuid);
-    const entry = await this.#kv.get(key);
-    if (!entry || entry.operation !== "PUT") return undefined;
-    const record = { ...ClientRecordSchema.parse(entry.json()), ...patch, last_seen: epochSeconds() };
-    try {
-      await this.#kv.update(key, JSON.stringify(record), entry.revision);
-    } catch {
-      // Someone re-registered or unregistered the client meanwhile; their write wins.
-    }
-    return record;
+  heartbeat(userId: string, clientUuid: string, patch: Partial<ClientRecord> = {}) {
+    return heartbeatClient(this.#kv, userId, clientUuid, patch);
   }
 
-  /** Removes a client. Returns false when it was not registered. */
-  async unregister(userId: string, clientUuid: string): Promise<boolean> {
-    const key = keyForClient(userId, clientUuid);
-    return retryJetStream("unregister a client", async () => {
-      const entry = await this.#kv.get(key);
-      if (!entry || entry.operation !== "PUT") return false;
-      await this.#kv.delete(key, { previousSeq: entry.revision });
-      return true;
-    });
+  unregister(userId: string, clientUuid: string): Promise<boolean> {
+    return unregisterClient(this.#kv, userId, clientUuid);
   }
 
   /** The registered record of one client, read-your-writes consistent. */

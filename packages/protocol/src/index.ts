@@ -9,3 +9,5 @@ export * from "./client-info.js";
 export * from "./job.js";
 export * from "./session.js";
 export * from "./bus-tools.js";
+export * from "./dispatch-commands.js";
+export * from "./dispatch.js";

@@ -1,0 +1,71 @@
+/**
+ * Artifacts (renders, screenshots, large results) in the JetStream Object Store
+ * `fabric_artifacts`, named `<u>/<job>/<name>`. Bytes never travel as a path on another
+ * machine: a bridge puts them here and the gateway serves them over HTTP with auth.
+ */
+import { createHash } from "node:crypto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import { BucketName, encodeToken } from "@blender-fabric/protocol";
+import { retryJetStream } from "./kv-update.js";
+
+/** How results and events refer to an artifact. */
+export type ArtifactRef = {
+  /** `<u>/<job>/<name>` with each part token-encoded. */
+  name: string;
+  size: number;
+  /** Hex SHA-256 of the bytes. */
+  sha256: string;
+  content_type: string;
+  /** Path on any gateway replica: GET it with the same bearer token. */
+  url: string;
+};
+
+export const artifactName = (userId: string, jobId: string, fileName: string) =>
+  `${encodeToken(userId)}/${encodeToken(jobId)}/${encodeToken(fileName)}`;
+
+export const artifactUrl = (name: string) => `/artifacts/${name}`;
+
+export class ArtifactStore {
+  readonly #store: ObjectStore;
+
+  private constructor(store: ObjectStore) {
+    this.#store = store;
+  }
+
+  static async open(nc: NatsConnection, replicas = 1): Promise<ArtifactStore> {
+    const objm = new Objm(nc);
+    const store = await retryJetStream("bind the artifact store", () =>
+      objm.create(BucketName.Artifacts, { replicas }),
+    );
+    return new ArtifactStore(store);
+  }
+
+  async put(userId: string, jobId: string, fileName: string, bytes: Uint8Array, contentType: string): Promise<ArtifactRef> {
+    const name = artifactName(userId, jobId, fileName);
+    await retryJetStream("store an artifact", () =>
+      this.#store.putBlob({ name, description: contentType }, bytes),
+    );
+    return {
+      name,
+      size: bytes.byteLength,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      content_type: contentType,
+      url: artifactUrl(name),
+    };
+  }
+
+  /** The bytes and content type of an artifact, or undefined when there is none. */
+  async get(name: string): Promise<{ bytes: Uint8Array; contentType: string } | undefined> {
+    const info = await this.#store.info(name);
+    if (!info || info.deleted) return undefined;
+    const bytes = await this.#store.getBlob(name);
+    return bytes ? { bytes, contentType: info.description ?? "application/octet-stream" } : undefined;
+  }
+
+  /** Every artifact of one job. */
+  async listForJob(userId: string, jobId: string): Promise<string[]> {
+    const prefix = `${encodeToken(userId)}/${encodeToken(jobId)}/`;
+    return (await this.#store.list()).filter((info) => !info.deleted && info.name.startsWith(prefix)).map((info) => info.name);
+  }
+}

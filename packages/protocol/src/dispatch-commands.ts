@@ -1,0 +1,229 @@
+/**
+ * The 24 Blender commands behind the dispatch tools (seed 001, DESIGN.md section 5): each
+ * command's parameters (the addon's keyword arguments), its tier and its timeout. The
+ * gateway turns each into a `blender_<command>` tool; `blender_submit` validates against
+ * the same schemas. addon/PROTOCOL.md is the addon side of this table.
+ */
+import { z } from "zod";
+
+/** Default waits of the dispatch tools, in seconds. */
+export const TIMEOUT_TIERS = { fast: 15, default: 30, medium: 60, long: 180 } as const;
+export type TimeoutTier = keyof typeof TIMEOUT_TIERS;
+
+export type DispatchCommand = {
+  /** The addon command; the tool is `blender_<name>`. */
+  name: string;
+  description: string;
+  /** 1 always on, 2 status probes, 3 gated by an addon preference. */
+  tier: 1 | 2 | 3;
+  timeout: TimeoutTier;
+  params: z.ZodObject;
+};
+
+const page = z.number().int().min(1).default(1);
+const pageSize = z.number().int().min(1).max(500).default(50);
+const noParams = z.object({});
+
+const command = (definition: DispatchCommand) => definition;
+
+export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
+  command({
+    name: "get_scene_info",
+    description: "The current scene: name, objects with type and location, materials, frame range, render engine.",
+    tier: 1,
+    timeout: "default",
+    params: noParams,
+  }),
+  command({
+    name: "get_object_info",
+    description: "One object: type, transform, visibility, parent, materials, mesh counts, world bounding box.",
+    tier: 1,
+    timeout: "default",
+    params: z.object({ name: z.string().min(1).describe("The object's name, e.g. Cube.") }),
+  }),
+  command({
+    name: "browse_data",
+    description:
+      "Page through a bpy.data collection (objects, meshes, materials, cameras, lights, collections, images, ...) or show one item.",
+    tier: 1,
+    timeout: "default",
+    params: z.object({
+      collection: z.string().min(1),
+      item_name: z.string().nullable().default(null),
+      page,
+      page_size: pageSize,
+      detail_level: z.enum(["summary", "full"]).default("summary"),
+    }),
+  }),
+  command({
+    name: "execute_code",
+    description: "Run Python in Blender with bpy, bmesh and mathutils; returns captured stdout. One undo step.",
+    tier: 1,
+    timeout: "medium",
+    params: z.object({ code: z.string().min(1) }),
+  }),
+  command({
+    name: "get_viewport_screenshot",
+    description:
+      "An image of the viewport (in background Blender: a render of the scene camera). The image goes to the artifact store; the result links to it.",
+    tier: 1,
+    timeout: "medium",
+    params: z.object({
+      filepath: z.string().nullable().default(null),
+      max_size: z.number().int().min(16).max(4096).default(800),
+      format: z.enum(["png", "jpg"]).default("png"),
+    }),
+  }),
+  command({
+    name: "get_console_output",
+    description: "Blender's captured console lines, filtered by level, paginated.",
+    tier: 1,
+    timeout: "default",
+    params: z.object({ level: z.enum(["all", "info", "warning", "error"]).default("all"), page, page_size: pageSize }),
+  }),
+  command({
+    name: "console_operations",
+    description: "Console maintenance: clear, stats, or search (params.query).",
+    tier: 1,
+    timeout: "default",
+    params: z.object({
+      operation: z.enum(["clear", "stats", "search"]),
+      params: z.record(z.string(), z.unknown()).default({}),
+    }),
+  }),
+  ...(["polyhaven", "hyper3d", "sketchfab"] as const).map((service) =>
+    command({
+      name: `get_${service}_status`,
+      description: `Whether the ${service} integration is enabled in the addon preferences: {enabled, message}.`,
+      tier: 2,
+      timeout: "fast",
+      params: noParams,
+    }),
+  ),
+  command({
+    name: "msgbus_subscribe_rna",
+    description: "Subscribe to changes of an RNA property (bpy.msgbus). Gated: enable_msgbus.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({ data_path: z.string().min(1), owner: z.string().default("fabric") }),
+  }),
+  command({
+    name: "msgbus_publish_rna",
+    description: "Publish a change notification for an RNA property. Gated: enable_msgbus.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({ data_path: z.string().min(1) }),
+  }),
+  command({
+    name: "msgbus_get_notifications",
+    description: "Notifications received by msgbus subscriptions. Gated: enable_msgbus.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({ owner: z.string().nullable().default(null), clear: z.boolean().default(true) }),
+  }),
+  command({
+    name: "msgbus_list_subscriptions",
+    description: "Active msgbus subscriptions. Gated: enable_msgbus.",
+    tier: 3,
+    timeout: "default",
+    params: noParams,
+  }),
+  command({
+    name: "msgbus_clear_by_owner",
+    description: "Remove the msgbus subscriptions of one owner. Gated: enable_msgbus.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({ owner: z.string().min(1) }),
+  }),
+  command({
+    name: "get_polyhaven_categories",
+    description: "PolyHaven categories of an asset type. Gated: enable_polyhaven.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({ asset_type: z.enum(["hdris", "textures", "models", "all"]).default("hdris") }),
+  }),
+  command({
+    name: "search_polyhaven_assets",
+    description: "Search PolyHaven assets by type and categories. Gated: enable_polyhaven.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({
+      asset_type: z.enum(["hdris", "textures", "models", "all"]).default("all"),
+      categories: z.string().nullable().default(null),
+    }),
+  }),
+  command({
+    name: "download_polyhaven_asset",
+    description: "Download a PolyHaven asset and import it (HDRI as world, texture as material, model). Gated: enable_polyhaven.",
+    tier: 3,
+    timeout: "long",
+    params: z.object({
+      asset_id: z.string().min(1),
+      asset_type: z.enum(["hdris", "textures", "models"]),
+      resolution: z.string().default("1k"),
+      file_format: z.string().nullable().default(null),
+    }),
+  }),
+  command({
+    name: "set_texture",
+    description: "Apply a downloaded PolyHaven texture to an object. Gated: enable_polyhaven.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({ object_name: z.string().min(1), texture_id: z.string().min(1) }),
+  }),
+  command({
+    name: "create_rodin_job",
+    description: "Start a Hyper3D Rodin generation from a text prompt or images. Gated: enable_hyper3d.",
+    tier: 3,
+    timeout: "medium",
+    params: z.object({
+      text_prompt: z.string().nullable().default(null),
+      images: z.array(z.string()).nullable().default(null),
+      bbox_condition: z.array(z.number()).nullable().default(null),
+    }),
+  }),
+  command({
+    name: "poll_rodin_job_status",
+    description: "Status of a Hyper3D Rodin generation. Gated: enable_hyper3d.",
+    tier: 3,
+    timeout: "default",
+    params: z.object({
+      subscription_key: z.string().nullable().default(null),
+      request_id: z.string().nullable().default(null),
+    }),
+  }),
+  command({
+    name: "import_generated_asset",
+    description: "Import a finished Hyper3D Rodin asset. Gated: enable_hyper3d.",
+    tier: 3,
+    timeout: "long",
+    params: z.object({
+      name: z.string().min(1),
+      task_uuid: z.string().nullable().default(null),
+      request_id: z.string().nullable().default(null),
+    }),
+  }),
+  command({
+    name: "search_sketchfab_models",
+    description: "Search Sketchfab models. Gated: enable_sketchfab.",
+    tier: 3,
+    timeout: "medium",
+    params: z.object({
+      query: z.string().min(1),
+      categories: z.string().nullable().default(null),
+      count: z.number().int().min(1).max(100).default(20),
+      downloadable: z.boolean().default(true),
+    }),
+  }),
+  command({
+    name: "download_sketchfab_model",
+    description: "Download and import a Sketchfab model. Gated: enable_sketchfab.",
+    tier: 3,
+    timeout: "long",
+    params: z.object({ uid: z.string().min(1) }),
+  }),
+];
+
+export const DISPATCH_COMMAND_NAMES = DISPATCH_COMMANDS.map((entry) => entry.name);
+
+export const findDispatchCommand = (name: string) => DISPATCH_COMMANDS.find((entry) => entry.name === name);

@@ -1,0 +1,79 @@
+/**
+ * What travels to a Blender peer (seed 001): `command_dispatch` for a named handler,
+ * `job_dispatch` for a script, and `job_cancel` asking a peer to drop or stop a job.
+ * Anything else on a peer's subjects (announcements, proposals) is not work and is ignored.
+ */
+import { z } from "zod";
+import { IdentifierSchema } from "./identifiers.js";
+import { TIMEOUT_TIERS } from "./dispatch-commands.js";
+
+export const CommandDispatchSchema = z.object({
+  message_type: z.literal("command_dispatch"),
+  job_id: IdentifierSchema,
+  command: z.string(),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+export type CommandDispatch = z.infer<typeof CommandDispatchSchema>;
+
+export const JobDispatchSchema = z.object({
+  message_type: z.literal("job_dispatch"),
+  job_id: IdentifierSchema,
+  script: z.string(),
+});
+export type JobDispatch = z.infer<typeof JobDispatchSchema>;
+
+export const JobCancelSchema = z.object({
+  message_type: z.literal("job_cancel"),
+  job_id: IdentifierSchema,
+});
+
+export const WorkPayloadSchema = z.discriminatedUnion("message_type", [
+  CommandDispatchSchema,
+  JobDispatchSchema,
+  JobCancelSchema,
+]);
+export type WorkPayload = z.infer<typeof WorkPayloadSchema>;
+
+/** A bridge's answer to a `job_cancel` request. */
+export const CancelOutcomeSchema = z.enum(["removed_from_queue", "cancel_requested", "not_found"]);
+export type CancelOutcome = z.infer<typeof CancelOutcomeSchema>;
+
+/** How a dispatch tool names its target: a uuid, `latest`, or `pid:<n>`. */
+export const TargetSelectorSchema = IdentifierSchema.describe(
+  "A client uuid, 'latest' (the most recently connected live Blender peer) or 'pid:<n>'.",
+);
+
+/** Arguments every dispatch tool accepts besides its command's own. */
+export const DispatchCommonArgsSchema = z.object({
+  target_uuid: TargetSelectorSchema.nullable().default(null),
+  _timeout: z
+    .number()
+    .positive()
+    .max(TIMEOUT_TIERS.long * 10)
+    .nullable()
+    .default(null)
+    .describe("Seconds to wait before returning with the job still running."),
+  bus_id: z.string().nullable().default(null).describe("The bus (user id); only your own."),
+});
+
+/** Longest a job_status long-poll waits, in seconds. */
+export const MAX_JOB_STATUS_WAIT_SECONDS = 50;
+
+export const SubmitInputSchema = z.object({
+  command: z.string().min(1),
+  params: z.record(z.string(), z.unknown()).default({}),
+  target_uuid: TargetSelectorSchema.nullable().default(null),
+  bus_id: z.string().nullable().default(null),
+});
+
+export const JobStatusInputSchema = z.object({
+  job_id: IdentifierSchema,
+  wait_seconds: z.number().min(0).max(MAX_JOB_STATUS_WAIT_SECONDS).default(0),
+});
+
+export const JobIdInputSchema = z.object({ job_id: IdentifierSchema });
+
+export const ListJobsInputSchema = z.object({
+  status: z.enum(["queued", "running", "completed", "failed", "cancelled", "lost"]).nullable().default(null),
+  limit: z.number().int().min(1).max(500).default(20),
+});

@@ -1,0 +1,136 @@
+/**
+ * The Blender behind a bridge, in either mode, always reconnecting:
+ * - spawn: starts headless Blender and starts it again whenever it dies;
+ * - attach: connects to a GUI Blender's addon and reconnects when the connection drops.
+ * Whatever was in flight when Blender went away fails with {@link AddonConnectionLost}.
+ */
+import {
+  AddonConnection,
+  AddonConnectionLost,
+  type AddonHello,
+  type AddonProgress,
+  type AddonReply,
+  type AddonRequest,
+} from "./addon-connection.js";
+import { startBlender, type RunningBlender } from "./blender-process.js";
+import type { BridgeEnv } from "./env.js";
+import type { Logger } from "./logger.js";
+
+/** Pause before starting or reconnecting again after a failure. ms */
+const RETRY_DELAY_MS = 500;
+/** How long a lost connection waits to learn how Blender ended. ms */
+const EXIT_GRACE_MS = 1_000;
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class BlenderPeer {
+  readonly #env: BridgeEnv;
+  readonly #logger: Logger;
+  #connection: AddonConnection | undefined;
+  #blender: RunningBlender | undefined;
+  #ready: Promise<AddonConnection>;
+  #stopped = false;
+  #onProgress: (progress: AddonProgress) => void = () => {};
+  /** Called with the handshake each time Blender (re)connects. */
+  onConnected: (hello: AddonHello) => void = () => {};
+  /** Called with a reason each time Blender goes away. */
+  onLost: (reason: string) => void = () => {};
+
+  constructor(env: BridgeEnv, logger: Logger) {
+    this.#env = env;
+    this.#logger = logger;
+    this.#ready = this.#connectUntilReady();
+  }
+
+  /** Resolves once a Blender is connected the first time. */
+  async start(): Promise<AddonHello> {
+    return (await this.#ready).hello;
+  }
+
+  get hello(): AddonHello | undefined {
+    return this.#connection?.hello;
+  }
+
+  async #connectUntilReady(): Promise<AddonConnection> {
+    for (;;) {
+      try {
+        const connection = await this.#connectOnce();
+        this.#connection = connection;
+        connection.onProgress((progress) => this.#onProgress(progress));
+        void this.#watch(connection);
+        this.onConnected(connection.hello);
+        return connection;
+      } catch (error) {
+        if (this.#stopped) throw error;
+        this.#logger.warn({ err: error }, "Blender is not available yet; retrying");
+        await delay(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  async #connectOnce(): Promise<AddonConnection> {
+    if (this.#env.FABRIC_MODE === "attach") {
+      return AddonConnection.open(this.#env.FABRIC_ADDON_HOST, this.#env.FABRIC_ADDON_PORT, this.#env.FABRIC_ADDON_TOKEN);
+    }
+    const blender = await startBlender({
+      executable: this.#env.FABRIC_BLENDER,
+      blendFile: this.#env.FABRIC_BLEND_FILE,
+      addonPreferences: this.#env.FABRIC_ADDON_PREFS,
+      onOutput: (line) => this.#logger.debug({ blender: line }, "blender output"),
+    });
+    this.#blender = blender;
+    try {
+      return await AddonConnection.open("127.0.0.1", blender.port, blender.token);
+    } catch (error) {
+      blender.child.kill("SIGKILL");
+      throw error;
+    }
+  }
+
+  /** When Blender goes away: report it, then bring it back (spawn) or reconnect (attach). */
+  async #watch(connection: AddonConnection): Promise<void> {
+    const blender = this.#blender;
+    const reason = await Promise.race([
+      connection.closed.then(() => "the addon connection closed"),
+      ...(blender ? [blender.exited.then((how) => `Blender ${how}`)] : []),
+    ]);
+    connection.close();
+    blender?.child.kill("SIGKILL");
+    if (this.#stopped) return;
+    this.#connection = undefined;
+    this.#logger.warn({ reason }, "Blender went away; bringing it back");
+    this.onLost(reason);
+    this.#ready = this.#connectUntilReady();
+  }
+
+  /**
+   * Sends a request to the current Blender, waiting for one to be connected first. When
+   * Blender dies meanwhile, the error says how (e.g. "Blender killed by SIGKILL").
+   */
+  async request(request: AddonRequest): Promise<AddonReply> {
+    const connection = this.#connection ?? (await this.#ready);
+    const blender = this.#blender;
+    try {
+      return await connection.request(request);
+    } catch (error) {
+      if (!(error instanceof AddonConnectionLost) || !blender) throw error;
+      const how = await Promise.race([blender.exited, delay(EXIT_GRACE_MS).then(() => undefined)]);
+      throw new AddonConnectionLost(how ? `Blender ${how}` : error.message);
+    }
+  }
+
+  /** Fails at once when no Blender is connected (a cancel must not wait for a restart). */
+  requestNow(request: AddonRequest): Promise<AddonReply> {
+    return this.#connection?.request(request) ?? Promise.reject(new AddonConnectionLost("Blender is not connected"));
+  }
+
+  onProgress(listener: (progress: AddonProgress) => void): void {
+    this.#onProgress = listener;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#connection?.close();
+    this.#blender?.child.kill("SIGTERM");
+  }
+}

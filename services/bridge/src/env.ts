@@ -1,0 +1,45 @@
+/** Every environment variable the bridge reads, with its default, meaning and unit. */
+import { hostname } from "node:os";
+import { z } from "zod";
+
+const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
+const commaSeparated = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(",").map((item) => item.trim()).filter(Boolean));
+
+export const BridgeEnvSchema = z.object({
+  /** NATS servers, comma-separated. */
+  FABRIC_NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  /** The user whose bus this peer joins (its NATS credentials are limited to user.<u>.>). */
+  FABRIC_USER: z.string().min(1).default("dev"),
+  /** This peer's uuid on the bus. */
+  FABRIC_CLIENT_UUID: z.string().min(1).default(`blender-${hostname()}-${process.pid}`),
+  FABRIC_CLIENT_TYPE: z.string().min(1).default("blender"),
+  FABRIC_LABEL: z.string().optional(),
+  FABRIC_GROUP_ID: z.string().optional(),
+  /** Comma-separated, e.g. `python_execution,rendering,gpu`. */
+  FABRIC_CAPABILITIES: commaSeparated("python_execution,rendering"),
+  /** `spawn`: start and supervise headless Blender. `attach`: connect to a GUI Blender's addon. */
+  FABRIC_MODE: z.enum(["spawn", "attach"]).default("spawn"),
+  /** Blender executable for spawn mode. */
+  FABRIC_BLENDER: z.string().default("blender"),
+  /** A .blend file spawn mode opens; empty: the factory scene. */
+  FABRIC_BLEND_FILE: z.string().default(""),
+  /** Addon preferences for spawn mode, as JSON (e.g. {"enable_polyhaven": true}). */
+  FABRIC_ADDON_PREFS: z.string().default("{}"),
+  /** Attach mode: where the GUI addon listens, and its token. */
+  FABRIC_ADDON_HOST: z.string().default("127.0.0.1"),
+  FABRIC_ADDON_PORT: z.coerce.number().int().min(1).max(65535).default(9876),
+  FABRIC_ADDON_TOKEN: z.string().default(""),
+  /** How often the peer refreshes its registry entry. Seconds. */
+  FABRIC_HEARTBEAT_SECONDS: seconds(10),
+  /** JetStream replicas of the buckets, if this bridge creates them. */
+  FABRIC_KV_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  FABRIC_LOG_LEVEL: z.string().default("info"),
+});
+export type BridgeEnv = z.infer<typeof BridgeEnvSchema>;
+
+export const readBridgeEnv = (source: Record<string, string | undefined> = process.env): BridgeEnv =>
+  BridgeEnvSchema.parse(source);

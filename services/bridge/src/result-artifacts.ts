@@ -1,0 +1,43 @@
+/**
+ * Results that must not travel inline: a screenshot's image file (a path means nothing on
+ * another machine) and any result over 256 KiB go to the Object Store; the result keeps a
+ * reference that any gateway serves under /artifacts/.
+ */
+import { readFile, rm } from "node:fs/promises";
+import { basename, extname } from "node:path";
+import type { ArtifactStore } from "@blender-fabric/bus";
+
+/** Results larger than this, as JSON, are stored as artifacts. Bytes */
+export const MAX_INLINE_RESULT_BYTES = 256 * 1024;
+
+const CONTENT_TYPES: Record<string, string> = { ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg" };
+
+type ScreenshotResult = { filepath: string; width: number; height: number; format: string; temporary?: boolean };
+
+const isScreenshot = (command: string, result: unknown): result is ScreenshotResult =>
+  command === "get_viewport_screenshot" &&
+  typeof result === "object" &&
+  result !== null &&
+  typeof (result as { filepath?: unknown }).filepath === "string";
+
+export async function storeLargeResults(
+  artifacts: ArtifactStore,
+  userId: string,
+  jobId: string,
+  command: string,
+  result: unknown,
+): Promise<unknown> {
+  if (isScreenshot(command, result)) {
+    const { filepath, ...rest } = result;
+    const bytes = await readFile(filepath);
+    const contentType = CONTENT_TYPES[extname(filepath).toLowerCase()] ?? "application/octet-stream";
+    const artifact = await artifacts.put(userId, jobId, basename(filepath), bytes, contentType);
+    // A file the addon made in its temp dir is ours to remove; one the caller named is not.
+    if (result.temporary) await rm(filepath, { force: true });
+    return { ...rest, artifact };
+  }
+  const json = JSON.stringify(result ?? null);
+  if (Buffer.byteLength(json) <= MAX_INLINE_RESULT_BYTES) return result;
+  const artifact = await artifacts.put(userId, jobId, "result.json", Buffer.from(json), "application/json");
+  return { artifact, note: `the result was ${Buffer.byteLength(json)} bytes; fetch it from artifact.url` };
+}
