@@ -58,6 +58,8 @@ export const JobEventSchema = z.object({
   progress_message: z.string().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /** The addon handler's own time, for telling Blender's share from the fabric's. ms */
+  handler_ms: z.number().optional(),
   /** Seconds since the epoch. */
   timestamp: z.number(),
 });

@@ -7,6 +7,10 @@ import type { GatewayMetrics } from "./metrics.js";
 import type { Logger } from "./logger.js";
 import { createToolCatalog } from "./mcp/tool-catalog.js";
 import { createBusTools } from "./tools/bus-tools.js";
+import { createDispatchTools } from "./tools/dispatch-tools.js";
+import { createJobTools } from "./tools/job-tools.js";
+import { createArtifactsRoute } from "./http/artifacts-route.js";
+import type { AuthVariables } from "./http/auth-middleware.js";
 import { createAuthMiddleware } from "./http/auth-middleware.js";
 import { createSessionMiddleware } from "./http/session-middleware.js";
 import { createMcpEndpoint } from "./http/mcp-endpoint.js";
@@ -37,7 +41,12 @@ export function createTokenVerifierFromEnv(env: GatewayEnv): TokenVerifier {
 }
 
 export function createGatewayApp({ env, services, metrics, logger }: GatewayAppOptions): Hono {
-  const catalog = createToolCatalog(createBusTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }));
+  const catalog = createToolCatalog([
+    ...createBusTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }),
+    ...createDispatchTools(),
+    ...createJobTools(),
+  ]);
+  const verifyToken = createTokenVerifierFromEnv(env);
   const app = new Hono();
   app.onError(createErrorHandler(logger));
 
@@ -53,9 +62,14 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   );
 
   const mcp = new Hono();
-  mcp.use(createAuthMiddleware(createTokenVerifierFromEnv(env)));
+  mcp.use(createAuthMiddleware(verifyToken));
   mcp.use(createSessionMiddleware(services.sessions));
   mcp.on(["POST", "GET", "DELETE"], "/", createMcpEndpoint({ services, env, logger, metrics, catalog }));
   app.route("/mcp", mcp);
+
+  const artifacts = new Hono<{ Variables: AuthVariables }>();
+  artifacts.use(createAuthMiddleware(verifyToken));
+  artifacts.get("/:user/:job/:file", createArtifactsRoute(services.artifacts));
+  app.route("/artifacts", artifacts);
   return app;
 }

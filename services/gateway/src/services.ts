@@ -1,6 +1,7 @@
 /** Everything a gateway replica shares across requests: NATS and the views of its buckets. */
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  ArtifactStore,
   ClientRegistry,
   JobStore,
   SessionStore,
@@ -14,6 +15,7 @@ export type GatewayServices = {
   registry: ClientRegistry;
   sessions: SessionStore;
   jobs: JobStore;
+  artifacts: ArtifactStore;
   close(): Promise<void>;
 };
 
@@ -27,18 +29,20 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     jobRetentionMs: 24 * 3600 * 1000,
     sessionRetentionMs: env.FABRIC_SESSION_IDLE_SECONDS * 1000,
   });
-  const [registry, sessions] = await Promise.all([
+  const [registry, sessions, artifacts] = await Promise.all([
     ClientRegistry.open(buckets.clients, {
       staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS,
       evictAfterSeconds: env.FABRIC_EVICT_AFTER_SECONDS,
     }),
     SessionStore.open(buckets.sessions, env.FABRIC_SESSION_IDLE_SECONDS),
+    ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
   ]);
   return {
     nc,
     registry,
     sessions,
     jobs: new JobStore(buckets.jobs),
+    artifacts,
     async close() {
       registry.stop();
       sessions.stop();

@@ -7,13 +7,17 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
   CallToolRequestSchema,
   ErrorCode,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
   ListToolsRequestSchema,
+  ReadResourceRequestSchema,
   McpError,
   SetLevelRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { ToolCatalog } from "./tool-catalog.js";
 import { UnknownToolError } from "./tool-catalog.js";
 import type { ToolContext } from "./tool-context.js";
+import { RESOURCES, RESOURCE_TEMPLATES, readResource } from "./resources.js";
 import { requestSessionSync } from "../delivery/session-sync.js";
 import type { GatewayMetrics } from "../metrics.js";
 import type { Logger } from "../logger.js";
@@ -29,7 +33,7 @@ export type McpServerDependencies = {
 export function createMcpServer(dependencies: McpServerDependencies, context: ToolContext): Server {
   const { catalog, metrics, logger } = dependencies;
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: {}, logging: {} },
+    capabilities: { tools: {}, logging: {}, resources: {} },
     instructions:
       "Blender Fabric: many LLM sessions, many Blender instances, one bus per user. " +
       "Register with blender_register_client to receive messages as notifications/message.",
@@ -62,6 +66,10 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
       stopTimer();
     }
   });
+
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: RESOURCES }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: RESOURCE_TEMPLATES }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => readResource(request.params.uri, context));
 
   // The level lives in the session record: the next request may land on another replica,
   // and the replica holding the stream filters by it.

@@ -1,0 +1,61 @@
+/**
+ * Which Blender peer a dispatch tool talks to (seed 001): the named uuid, `latest` (the most
+ * recently connected live peer), `pid:<n>`, or, when nothing is named, the only live peer.
+ * Stale peers are skipped by every automatic choice but stay reachable by explicit uuid.
+ */
+import type { ClientRecord } from "@blender-fabric/protocol";
+import type { ClientRegistry } from "@blender-fabric/bus";
+
+/** Client type of Blender peers. */
+export const BLENDER_CLIENT_TYPE = "blender";
+
+export type TargetRefusal =
+  | { status: "no_client"; error: string }
+  | { status: "unknown_target"; error: string; target_uuid: string }
+  | { status: "ambiguous_target"; error: string; candidates: Candidate[] };
+
+type Candidate = { uuid: string; label: string; group_id: string | null; pid?: number; capabilities: string[] };
+
+const asCandidate = (client: ClientRecord): Candidate => ({
+  uuid: client.uuid,
+  label: client.label,
+  group_id: client.group_id,
+  pid: client.pid,
+  capabilities: client.capabilities,
+});
+
+export async function pickTarget(
+  registry: ClientRegistry,
+  userId: string,
+  selector: string | null,
+): Promise<ClientRecord | TargetRefusal> {
+  const clients = await registry.list(userId);
+  const live = clients.filter((client) => client.client_type === BLENDER_CLIENT_TYPE && !registry.isStale(client));
+  if (selector && selector !== "latest" && !selector.startsWith("pid:")) {
+    const named = clients.find((client) => client.uuid === selector);
+    if (named) return named;
+    return {
+      status: "unknown_target",
+      target_uuid: selector,
+      error: `No client ${selector} on this bus. Call blender_list_available_clients to see who is there.`,
+    };
+  }
+  if (live.length === 0) {
+    return { status: "no_client", error: "No live Blender peer is registered on this bus. Start a bridge." };
+  }
+  if (selector === "latest") {
+    return [...live].sort((a, b) => b.connected_at - a.connected_at)[0]!;
+  }
+  const matches = selector ? live.filter((client) => `pid:${client.pid}` === selector) : live;
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    return { status: "unknown_target", target_uuid: selector!, error: `No live Blender peer with ${selector}.` };
+  }
+  return {
+    status: "ambiguous_target",
+    error: "Several Blender peers are live; pass target_uuid (a uuid, 'latest' or 'pid:<n>').",
+    candidates: matches.map(asCandidate),
+  };
+}
+
+export const isRefusal = (target: ClientRecord | TargetRefusal): target is TargetRefusal => "status" in target;

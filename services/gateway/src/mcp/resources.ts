@@ -1,0 +1,60 @@
+/**
+ * MCP resources (DESIGN.md section 5). Scene and console resources are read from the one
+ * live Blender peer through the same dispatch round trip as the tools; a resource that
+ * cannot be read (no peer, several peers, a failure) is an MCP error naming why.
+ */
+import { ErrorCode, McpError, type ReadResourceResult, type Resource, type ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
+import { TIMEOUT_TIERS, decodeToken } from "@blender-fabric/protocol";
+import { dispatchCommand } from "../dispatch/dispatch-command.js";
+import type { ToolContext } from "./tool-context.js";
+
+const JSON_TYPE = "application/json";
+
+export const RESOURCES: Resource[] = [
+  { uri: "blender://bus/clients", name: "Bus clients", mimeType: JSON_TYPE, description: "Live clients on your bus." },
+  { uri: "blender://scene/info", name: "Scene info", mimeType: JSON_TYPE, description: "get_scene_info of the live Blender peer." },
+  { uri: "blender://scene/objects", name: "Scene objects", mimeType: JSON_TYPE, description: "Every object of the scene (browse_data objects)." },
+];
+
+export const RESOURCE_TEMPLATES: ResourceTemplate[] = [
+  { uriTemplate: "blender://console/{level}", name: "Console", mimeType: JSON_TYPE, description: "Console lines of a level (all, info, warning, error)." },
+  { uriTemplate: "blender://console/{level}/{page}", name: "Console page", mimeType: JSON_TYPE, description: "One page of console lines." },
+  { uriTemplate: "blender://artifacts/{job_id}", name: "Job artifacts", mimeType: JSON_TYPE, description: "Artifacts a job stored, with their download URLs." },
+];
+
+async function fromBlender(context: ToolContext, command: string, params: Record<string, unknown>) {
+  const answer = await dispatchCommand(context, { command, params, selector: null }, TIMEOUT_TIERS.default);
+  if (answer.status !== "completed" || !("result" in answer)) {
+    const why = "error" in answer && answer.error ? answer.error : answer.status;
+    throw new McpError(ErrorCode.InternalError, `${command}: ${why}`);
+  }
+  return answer.result;
+}
+
+async function readText(uri: URL, context: ToolContext): Promise<string> {
+  const parts = uri.pathname.split("/").filter(Boolean);
+  switch (uri.host) {
+    case "bus": {
+      const { registry } = context.services;
+      const clients = await registry.list(context.identity.userId);
+      return JSON.stringify(clients.filter((client) => !registry.isStale(client)).map((client) => registry.describe(client)));
+    }
+    case "scene":
+      if (parts[0] === "info") return fromBlender(context, "get_scene_info", {});
+      if (parts[0] === "objects") return fromBlender(context, "browse_data", { collection: "objects", page_size: 500 });
+      break;
+    case "console": {
+      const [level = "all", page = "1"] = parts;
+      return fromBlender(context, "get_console_output", { level, page: Number(page) });
+    }
+    case "artifacts": {
+      const names = await context.services.artifacts.listForJob(context.identity.userId, parts[0] ?? "");
+      return JSON.stringify(names.map((name) => ({ name: decodeToken(name.split("/")[2]!), url: `/artifacts/${name}` })));
+    }
+  }
+  throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri.href}`);
+}
+
+export async function readResource(uri: string, context: ToolContext): Promise<ReadResourceResult> {
+  return { contents: [{ uri, mimeType: JSON_TYPE, text: await readText(new URL(uri), context) }] };
+}

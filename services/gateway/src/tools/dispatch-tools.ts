@@ -1,0 +1,35 @@
+/**
+ * The 24 dispatch tools (seed 001), one per addon command, generated from the catalog in
+ * packages/protocol: each takes its command's parameters plus `target_uuid`, `_timeout`
+ * and `bus_id`, and answers `{status, command, target_uuid, job_id, result, error}`.
+ */
+import type { z } from "zod";
+import {
+  DISPATCH_COMMANDS,
+  DispatchCommonArgsSchema,
+  TIMEOUT_TIERS,
+  type DispatchCommand,
+} from "@blender-fabric/protocol";
+import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
+import { dispatchCommand } from "../dispatch/dispatch-command.js";
+import { refuseCaller } from "./caller-checks.js";
+
+type DispatchCommonArgs = z.output<typeof DispatchCommonArgsSchema>;
+
+function createDispatchTool(command: DispatchCommand): ToolDefinition {
+  const defaultTimeout = TIMEOUT_TIERS[command.timeout];
+  return defineTool({
+    name: `blender_${command.name}`,
+    description: `${command.description} Waits up to ${defaultTimeout} s (_timeout to change).`,
+    inputSchema: command.params.extend(DispatchCommonArgsSchema.shape),
+    async handler(input, context) {
+      // The catalog's schemas are generic objects; the common arguments are known to be there.
+      const { target_uuid, _timeout, bus_id, ...params } = input as DispatchCommonArgs & Record<string, unknown>;
+      const refusal = refuseCaller(context, bus_id);
+      if (refusal) return refusal;
+      return dispatchCommand(context, { command: command.name, params, selector: target_uuid }, _timeout ?? defaultTimeout);
+    },
+  });
+}
+
+export const createDispatchTools = (): ToolDefinition[] => DISPATCH_COMMANDS.map(createDispatchTool);
