@@ -4,3 +4,4 @@ export * from "./nats-server.js";
 export * from "./gateway.js";
 export * from "./mcp-client.js";
 export { DEV_JWT_SECRET, mintToken } from "@blender-fabric/auth";
+export * from "./bridge.js";

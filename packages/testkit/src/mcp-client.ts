@@ -76,6 +76,16 @@ export class FabricTestClient {
     return JSON.parse(first.text) as T;
   }
 
+  /**
+   * Calls a dispatch tool; `result` (JSON text in the seed's shape) comes back parsed as
+   * `data`, so tests can check what Blender returned.
+   */
+  async dispatch<T = any>(name: string, args: Record<string, unknown> = {}): Promise<Record<string, any> & { data: T }> {
+    const answer = await this.call(name, args);
+    const data = typeof answer.result === "string" && answer.result !== "" ? JSON.parse(answer.result) : undefined;
+    return { ...answer, data };
+  }
+
   /** Bus notifications whose envelope matches `predicate`. */
   received(predicate: (data: any) => boolean = () => true): BusNotification[] {
     return this.notifications.filter((notification) => predicate(notification.data));

@@ -1,0 +1,104 @@
+/**
+ * Bridge processes for tests: each starts (spawn mode) a real headless Blender with the
+ * addon and joins one user's bus. Blender must be installed; a missing Blender fails the
+ * test that needs it (never a skip).
+ */
+import type { ChildProcess } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { spawnTracked } from "./child-processes.js";
+import { findProgram } from "./programs.js";
+import { sourceCommand } from "./gateway.js";
+
+const bridgeEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "services", "bridge", "src", "main.ts");
+
+/** How long a bridge may take to start Blender and register. ms */
+const READY_TIMEOUT_MS = 90_000;
+
+export type BridgeProcessOptions = {
+  natsUrls: string[];
+  user: string;
+  uuid: string;
+  groupId?: string;
+  capabilities?: string[];
+  /** Addon preferences, e.g. { enable_polyhaven: true, polyhaven_base_url: "http://127.0.0.1:…" }. */
+  addonPreferences?: Record<string, unknown>;
+  env?: Record<string, string>;
+};
+
+export type BridgeProcess = AsyncDisposable & {
+  uuid: string;
+  /** pid of the Blender the bridge last registered. */
+  blenderPid(): number;
+  /** Resolves when the bridge has registered a Blender with a pid other than `previousPid`. */
+  nextRegistration(previousPid: number, timeoutMs?: number): Promise<number>;
+  /** SIGKILL the bridge itself (its Blender follows when it notices its parent is gone). */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcess> {
+  const blender = findProgram("blender");
+  const [command, ...args] = sourceCommand(bridgeEntry);
+  const child: ChildProcess = spawnTracked(command!, args, {
+    env: {
+      ...process.env,
+      FABRIC_NATS_URL: options.natsUrls.join(","),
+      FABRIC_USER: options.user,
+      FABRIC_CLIENT_UUID: options.uuid,
+      FABRIC_BLENDER: blender,
+      FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info",
+      ...(options.groupId ? { FABRIC_GROUP_ID: options.groupId } : {}),
+      ...(options.capabilities ? { FABRIC_CAPABILITIES: options.capabilities.join(",") } : {}),
+      FABRIC_ADDON_PREFS: JSON.stringify(options.addonPreferences ?? {}),
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  let pid = 0;
+  const registrations: ((pid: number) => void)[] = [];
+  const collect = (line: string) => {
+    output = `${output}${line}\n`.slice(-8_000);
+    if (process.env.FABRIC_TEST_VERBOSE) process.stderr.write(`[${options.uuid}] ${line}\n`);
+    if (!line.includes('"bridge ready"')) return;
+    pid = (JSON.parse(line) as { pid: number }).pid;
+    for (const notify of registrations.splice(0)) notify(pid);
+  };
+  createInterface({ input: child.stdout! }).on("line", collect);
+  createInterface({ input: child.stderr! }).on("line", collect);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const nextRegistration = (previousPid: number, timeoutMs = READY_TIMEOUT_MS) =>
+    new Promise<number>((resolve, reject) => {
+      if (pid && pid !== previousPid) return resolve(pid);
+      const timer = setTimeout(() => reject(new Error(`bridge ${options.uuid} did not register within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+      const check = (next: number) => {
+        if (next === previousPid) return void registrations.push(check);
+        clearTimeout(timer);
+        resolve(next);
+      };
+      registrations.push(check);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`bridge ${options.uuid} exited:\n${output}`));
+      });
+    });
+
+  await nextRegistration(0);
+  const stopWith = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    child.kill("SIGKILL");
+  };
+  return {
+    uuid: options.uuid,
+    blenderPid: () => pid,
+    nextRegistration,
+    kill: () => stopWith("SIGKILL"),
+    stop: () => stopWith("SIGTERM"),
+    [Symbol.asyncDispose]: () => stopWith("SIGTERM"),
+  };
+}
