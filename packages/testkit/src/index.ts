@@ -5,3 +5,4 @@ export * from "./gateway.js";
 export * from "./mcp-client.js";
 export { DEV_JWT_SECRET, mintToken } from "@blender-fabric/auth";
 export * from "./bridge.js";
+export * from "./polyhaven-fixture.js";

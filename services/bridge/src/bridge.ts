@@ -213,7 +213,14 @@ export class Bridge {
       terminal = reply.ok
         ? {
             status: "completed",
-            result: await storeLargeResults(artifacts, this.#user, jobId, label, reply.result),
+            result: await storeLargeResults(
+              artifacts,
+              this.#user,
+              jobId,
+              label,
+              work.message_type === "command_dispatch" ? work.params : {},
+              reply.result,
+            ),
             handler_ms: reply.duration_ms,
           }
         : {

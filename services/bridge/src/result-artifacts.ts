@@ -12,7 +12,7 @@ export const MAX_INLINE_RESULT_BYTES = 256 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = { ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg" };
 
-type ScreenshotResult = { filepath: string; width: number; height: number; format: string; temporary?: boolean };
+type ScreenshotResult = { filepath: string; width: number; height: number; format: string };
 
 const isScreenshot = (command: string, result: unknown): result is ScreenshotResult =>
   command === "get_viewport_screenshot" &&
@@ -25,6 +25,7 @@ export async function storeLargeResults(
   userId: string,
   jobId: string,
   command: string,
+  params: Record<string, unknown>,
   result: unknown,
 ): Promise<unknown> {
   if (isScreenshot(command, result)) {
@@ -33,7 +34,7 @@ export async function storeLargeResults(
     const contentType = CONTENT_TYPES[extname(filepath).toLowerCase()] ?? "application/octet-stream";
     const artifact = await artifacts.put(userId, jobId, basename(filepath), bytes, contentType);
     // A file the addon made in its temp dir is ours to remove; one the caller named is not.
-    if (result.temporary) await rm(filepath, { force: true });
+    if (!params.filepath) await rm(filepath, { force: true });
     return { ...rest, artifact };
   }
   const json = JSON.stringify(result ?? null);
