@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { mintToken } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 let replicaA: string;

@@ -11,7 +11,7 @@ import {
   type BridgeProcess,
   type PolyHavenFixture,
 } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 let polyhaven: PolyHavenFixture;

@@ -2,7 +2,7 @@
 // the gateways carry on without a restart.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { waitFor } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 // Acceptance 5: invalid inputs come back as structured results naming the problem, and
 // nothing is published.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { recordTraffic, startFabric, type Fabric } from "./fabric.js";
+import { recordTraffic, startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 // Acceptance 3: two users with the same group name and the same client uuid never see each
 // other's messages, clients or jobs.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { recordTraffic, startFabric, type Fabric } from "./fabric.js";
+import { recordTraffic, startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kvm } from "@nats-io/kv";
 import { BucketName, keyForJob } from "@blender-fabric/protocol";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 // Acceptance 1: stateless replicas. Every HTTP request of each client goes to the next
 // replica in turn; a replica started later sees the same registry.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {

@@ -2,7 +2,7 @@
 // who does not, the sender's own copy, and `targets`/`routing` matching what was delivered.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { FabricTestClient } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 const peers = new Map<string, FabricTestClient>();

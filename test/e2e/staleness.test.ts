@@ -2,7 +2,7 @@
 // one nobody holds goes stale, is hidden by default, and shows with include_stale.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { waitFor } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "./fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {
