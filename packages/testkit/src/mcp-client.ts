@@ -10,10 +10,13 @@ import {
   LoggingMessageNotificationSchema,
   type LoggingMessageNotification,
 } from "@modelcontextprotocol/sdk/types.js";
-import { subjectForSessionSync } from "@blender-fabric/protocol";
+import { subjectForSessionSync, type Envelope } from "@blender-fabric/protocol";
 import { waitFor } from "./ports.js";
 
-export type BusNotification = LoggingMessageNotification["params"];
+/** A `notifications/message` from the bus: its data is an envelope (payloads are open). */
+export type BusNotification = Omit<LoggingMessageNotification["params"], "data"> & {
+  data: Omit<Envelope, "payload"> & { payload: Record<string, any> };
+};
 
 export type FabricTestClientOptions = {
   /** /mcp URLs of the replicas; requests rotate across them. */
@@ -51,7 +54,7 @@ export class FabricTestClient {
     });
     this.client = new Client({ name: options.name ?? "fabric-test", version: "0.0.0" });
     this.client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      this.notifications.push(notification.params);
+      this.notifications.push(notification.params as BusNotification);
       for (const listener of this.#listeners) listener();
     });
   }
