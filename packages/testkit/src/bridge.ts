@@ -25,6 +25,8 @@ export type BridgeProcessOptions = {
   /** Addon preferences, e.g. { enable_polyhaven: true, polyhaven_base_url: "http://127.0.0.1:…" }. */
   addonPreferences?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Show the bridge's log lines on this process's stderr (always on with FABRIC_TEST_VERBOSE). */
+  showLogs?: boolean;
 };
 
 export type BridgeProcess = AsyncDisposable & {
@@ -61,9 +63,9 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
   const registrations: ((pid: number) => void)[] = [];
   const collect = (line: string) => {
     output = `${output}${line}\n`.slice(-8_000);
-    if (process.env.FABRIC_TEST_VERBOSE) process.stderr.write(`[${options.uuid}] ${line}\n`);
+    if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(`[${options.uuid}] ${line}\n`);
     if (!line.includes('"bridge ready"')) return;
-    pid = (JSON.parse(line) as { pid: number }).pid;
+    pid = (JSON.parse(line) as { blender_pid: number }).blender_pid;
     for (const notify of registrations.splice(0)) notify(pid);
   };
   createInterface({ input: child.stdout! }).on("line", collect);

@@ -114,7 +114,7 @@ export class Bridge {
       blender_version: hello.blender_version,
       health: this.#health(),
     });
-    logger.info({ uuid: this.#uuid, user: this.#user, pid: hello.pid }, "bridge ready");
+    logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid }, "bridge ready");
   }
 
   #health() {

@@ -1,7 +1,7 @@
 /** What `up` prints: where the fabric listens and how to point MCP clients at it. */
-export type ConnectionDetails = { mcpUrl: string; natsUrl: string; token: string; user: string };
+export type ConnectionDetails = { mcpUrl: string; natsUrl: string; token: string; user: string; blenderUuid: string };
 
-export function printConnectionGuide({ mcpUrl, natsUrl, token, user }: ConnectionDetails): void {
+export function printConnectionGuide({ mcpUrl, natsUrl, token, user, blenderUuid }: ConnectionDetails): void {
   const desktopConfig = {
     mcpServers: {
       "blender-fabric": {
@@ -18,6 +18,7 @@ export function printConnectionGuide({ mcpUrl, natsUrl, token, user }: Connectio
     "",
     `  MCP endpoint   ${mcpUrl}`,
     `  NATS           ${natsUrl}   (watch traffic: nats --server ${natsUrl} sub 'user.>')`,
+    `  Blender        ${blenderUuid} (headless, on the bus of "${user}")`,
     `  Dev token      for user "${user}", valid 30 days:`,
     "",
     `  ${token}`,
@@ -29,6 +30,9 @@ export function printConnectionGuide({ mcpUrl, natsUrl, token, user }: Connectio
     "Claude Desktop (claude_desktop_config.json):",
     "",
     ...JSON.stringify(desktopConfig, null, 2).split("\n").map((line) => `  ${line}`),
+    "",
+    'First call: ask your client to "call blender_get_scene_info", or run',
+    "  FABRIC_TOKEN=<the token above> npx tsx examples/first-call.ts",
     "",
     "Press Ctrl-C to stop.",
     "",

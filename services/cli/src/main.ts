@@ -19,17 +19,19 @@ const program = new Command("blender-fabric").description(
 
 program
   .command("up")
-  .description("start a local fabric: embedded NATS with JetStream and one gateway")
+  .description("start a local fabric: embedded NATS with JetStream, one gateway, one headless Blender")
   .option("--data-dir <path>", "where NATS keeps its data", ".fabric")
   .option("--nats-port <port>", "preferred NATS client port", port, 4222)
   .option("--http-port <port>", "preferred gateway HTTP port", port, 8080)
   .option("--user <id>", "user id of the printed dev token", "dev")
-  .action(async (options: { dataDir: string; natsPort: number; httpPort: number; user: string }) => {
+  .option("--blender-uuid <uuid>", "bus uuid of the local headless Blender", "blender-local")
+  .action(async (options: { dataDir: string; natsPort: number; httpPort: number; user: string; blenderUuid: string }) => {
     await up({
       dataDirectory: resolve(options.dataDir),
       natsPort: options.natsPort,
       httpPort: options.httpPort,
       user: options.user,
+      blenderUuid: options.blenderUuid,
     });
   });
 

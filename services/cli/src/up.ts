@@ -1,11 +1,12 @@
 /**
  * `blender-fabric up`: the whole local fabric in one command (what `npm start` runs).
- * An embedded nats-server with JetStream under `.fabric/`, one gateway replica, and the
- * details an MCP client needs to connect. Ctrl-C stops everything.
+ * An embedded nats-server with JetStream under `.fabric/`, one gateway replica, one bridge
+ * with a headless Blender, and the details an MCP client needs to connect. Ctrl-C stops
+ * everything.
  */
 import { join } from "node:path";
 import { mintToken } from "@blender-fabric/auth";
-import { preferPort, startGatewayProcess, startNatsServer } from "@blender-fabric/testkit";
+import { preferPort, startBridgeProcess, startGatewayProcess, startNatsServer } from "@blender-fabric/testkit";
 import { printConnectionGuide } from "./connection-guide.js";
 
 export type UpOptions = {
@@ -14,8 +15,10 @@ export type UpOptions = {
   /** Preferred ports; a busy one is replaced by a free one. */
   natsPort: number;
   httpPort: number;
-  /** The user id (`sub`) of the printed dev token. */
+  /** The user id (`sub`) of the printed dev token; the local Blender joins this user's bus. */
   user: string;
+  /** Bus uuid of the local headless Blender peer. */
+  blenderUuid: string;
 };
 
 export async function up(options: UpOptions): Promise<void> {
@@ -27,14 +30,22 @@ export async function up(options: UpOptions): Promise<void> {
     env: { FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info" },
     showLogs: true,
   });
+  const bridge = await startBridgeProcess({
+    natsUrls: [nats.url],
+    user: options.user,
+    uuid: options.blenderUuid,
+    env: { FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info" },
+    showLogs: true,
+  });
   const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d" });
-  printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, token, user: options.user });
+  printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, token, user: options.user, blenderUuid: bridge.uuid });
 
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  process.stderr.write("\nstopping the gateway and NATS...\n");
+  process.stderr.write("\nstopping Blender, the gateway and NATS...\n");
+  await bridge.stop();
   await gateway.stop();
   await nats.stop();
 }
