@@ -24,7 +24,7 @@ import {
   startGatewayProcess,
   startNatsServer,
 } from "@blender-fabric/testkit";
-import { summarize, type Summary } from "./stats.js";
+import { closedLoops, summarize, type Summary } from "./stats.js";
 
 /** How long each measured phase runs. ms */
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 8_000);
@@ -32,27 +32,6 @@ const WARMUP_MS = 1_500;
 const CONCURRENCY_LEVELS = [1, 32];
 
 type Row = { path: string; sessions: number } & Summary;
-
-/** Runs `sessions` closed loops of `roundTrip` for `durationMs`, collecting latencies. */
-async function closedLoops(
-  sessions: number,
-  durationMs: number,
-  roundTrip: (session: number) => Promise<void>,
-): Promise<{ latencies: number[]; elapsedMs: number }> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  const deadline = started + durationMs;
-  await Promise.all(
-    Array.from({ length: sessions }, async (_, session) => {
-      while (performance.now() < deadline) {
-        const before = performance.now();
-        await roundTrip(session);
-        latencies.push(performance.now() - before);
-      }
-    }),
-  );
-  return { latencies, elapsedMs: performance.now() - started };
-}
 
 async function benchFabric(mcpUrl: string, natsUrl: string, sessions: number): Promise<Row> {
   const token = await mintToken({ sub: "bench" });

@@ -25,3 +25,24 @@ export function summarize(latencies: readonly number[], elapsedMs: number): Summ
     throughput: (sorted.length / elapsedMs) * 1000,
   };
 }
+
+/** Runs `sessions` closed loops of `roundTrip` for `durationMs`, collecting latencies. ms */
+export async function closedLoops(
+  sessions: number,
+  durationMs: number,
+  roundTrip: (session: number) => Promise<void>,
+): Promise<{ latencies: number[]; elapsedMs: number }> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + durationMs;
+  await Promise.all(
+    Array.from({ length: sessions }, async (_, session) => {
+      while (performance.now() < deadline) {
+        const before = performance.now();
+        await roundTrip(session);
+        latencies.push(performance.now() - before);
+      }
+    }),
+  );
+  return { latencies, elapsedMs: performance.now() - started };
+}

@@ -50,11 +50,12 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       FABRIC_USER: options.user,
       FABRIC_CLIENT_UUID: options.uuid,
       FABRIC_BLENDER: blender,
-      FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info",
       ...(options.groupId ? { FABRIC_GROUP_ID: options.groupId } : {}),
       ...(options.capabilities ? { FABRIC_CAPABILITIES: options.capabilities.join(",") } : {}),
       FABRIC_ADDON_PREFS: JSON.stringify(options.addonPreferences ?? {}),
       ...options.env,
+      // Readiness is read from the bridge's "bridge ready" info line.
+      FABRIC_LOG_LEVEL: "info",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

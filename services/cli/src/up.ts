@@ -34,7 +34,6 @@ export async function up(options: UpOptions): Promise<void> {
     natsUrls: [nats.url],
     user: options.user,
     uuid: options.blenderUuid,
-    env: { FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info" },
     showLogs: true,
   });
   const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d" });
