@@ -36,7 +36,10 @@ def _add_camera_looking_at_scene(scene):
     camera = bpy.data.objects.new("FabricScreenshotCamera", bpy.data.cameras.new("FabricScreenshotCamera"))
     scene.collection.objects.link(camera)
     direction = mathutils.Vector((1.0, -1.0, 0.8)).normalized()
-    distance = radius / math.tan(camera.data.angle / 2) * 1.1
+    # The lens angle spans the longer image side; the bounding sphere must fit the shorter one.
+    aspect = min(scene.render.resolution_x, scene.render.resolution_y) / max(scene.render.resolution_x, scene.render.resolution_y)
+    narrow_half_angle = math.atan(math.tan(camera.data.angle / 2) * aspect)
+    distance = radius / math.sin(narrow_half_angle) * 1.05
     camera.location = center + direction * distance
     camera.rotation_euler = (-direction).to_track_quat("-Z", "Y").to_euler()
     return camera
