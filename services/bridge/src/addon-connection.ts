@@ -64,6 +64,7 @@ export class AddonConnection {
   private constructor(socket: Socket) {
     this.#socket = socket;
     socket.setEncoding("utf8");
+    socket.setNoDelay(true); // small request/reply lines: never wait to coalesce them
     this.closed = new Promise((resolve) => {
       socket.once("close", () => {
         this.#closed = true;

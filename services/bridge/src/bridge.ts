@@ -41,7 +41,15 @@ import { WorkQueue } from "./work-queue.js";
 import { storeLargeResults } from "./result-artifacts.js";
 
 type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
-type Running = { jobId: string; work: Work; originator: string | null; cancelRequested?: boolean };
+type Running = {
+  jobId: string;
+  work: Work;
+  /** Known once the job record is read: who gets progress and the job_update. */
+  originator: string | null;
+  /** Settles when the record is read and marked running. */
+  bookkeeping: Promise<void>;
+  cancelRequested?: boolean;
+};
 
 export type BridgeDependencies = {
   env: BridgeEnv;
@@ -161,10 +169,10 @@ export class Bridge {
     const next = this.#queue.shift();
     if (!next) return;
     const { work, envelope } = next.item;
-    const record = await this.#ensureJobRecord(work, envelope);
-    this.#running = { jobId: work.job_id, work, originator: record.originator_uuid };
+    const running: Running = { jobId: work.job_id, work, originator: null, bookkeeping: Promise.resolve() };
+    this.#running = running;
     try {
-      await this.#run(this.#running);
+      await this.#run(running, envelope);
     } finally {
       this.#running = undefined;
       void this.#pump();
@@ -196,12 +204,17 @@ export class Bridge {
     return record;
   }
 
-  async #run(running: Running): Promise<void> {
+  async #run(running: Running, envelope: Envelope): Promise<void> {
     const { jobs, peer, nc, artifacts } = this.#deps;
     const { jobId, work } = running;
     const label = work.message_type === "command_dispatch" ? work.command : "script";
-    await jobs.advance(this.#user, jobId, { status: "running" });
     publishJobEvent(nc, this.#user, { job_id: jobId, status: "running" });
+    // The record's bookkeeping runs alongside the command instead of before it; it is
+    // awaited before the terminal update, and status only ever moves forward anyway.
+    running.bookkeeping = this.#ensureJobRecord(work, envelope).then(async (record) => {
+      running.originator = record.originator_uuid;
+      await jobs.advance(this.#user, jobId, { status: "running" });
+    });
 
     let terminal: { status: "completed" | "failed"; result?: unknown; error?: string; handler_ms?: number };
     try {
@@ -235,6 +248,7 @@ export class Bridge {
         error: `Blender went away while running ${label} (job ${jobId}): ${why}. The bridge is restarting it; send the job again.`,
       };
     }
+    await running.bookkeeping;
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     const cancelled = running.cancelRequested && terminal.status === "failed";
     await this.#finish(running, cancelled ? { status: "cancelled", error: "cancelled while running" } : terminal);
@@ -275,6 +289,7 @@ export class Bridge {
   async #reportProgress(progress: AddonProgress): Promise<void> {
     const running = this.#running;
     if (!running || running.jobId !== progress.job_id) return;
+    await running.bookkeeping; // the originator is known, and "running" is recorded, first
     const fraction = Math.min(1, Math.max(0, progress.fraction));
     publishJobEvent(this.#deps.nc, this.#user, {
       job_id: running.jobId,
