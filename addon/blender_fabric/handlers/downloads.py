@@ -21,7 +21,14 @@ def import_gltf(filepath):
     """Imports a .gltf/.glb file; returns the new objects. Images the importer loaded from files
     are packed, because the files live in a temporary folder that is deleted afterwards."""
     objects_before, images_before = set(bpy.data.objects), set(bpy.data.images)
-    result = bpy.ops.import_scene.gltf(filepath=filepath)
+    try:
+        result = bpy.ops.import_scene.gltf(filepath=filepath)
+    except RuntimeError as error:
+        if "No module named 'numpy'" in str(error):
+            raise FabricError(
+                "glTF import needs numpy in Blender's Python, which this Blender lacks (Debian: apt install python3-numpy)"
+            ) from error
+        raise
     if "FINISHED" not in result:
         raise FabricError(f"glTF import of {os.path.basename(filepath)} did not finish: {result}")
     for image in set(bpy.data.images) - images_before:
