@@ -21,8 +21,13 @@ def import_gltf(filepath):
     """Imports a .gltf/.glb file; returns the new objects. Images the importer loaded from files
     are packed, because the files live in a temporary folder that is deleted afterwards."""
     objects_before, images_before = set(bpy.data.objects), set(bpy.data.images)
+    options = {}
+    if "import_shading" in bpy.ops.import_scene.gltf.get_rna_type().properties:
+        # The default "NORMALS" guess in Blender 3.4's importer uses np.bool, which numpy >= 1.24
+        # removed. "SMOOTH" avoids it and looks the same: glTF normals become custom split normals.
+        options["import_shading"] = "SMOOTH"
     try:
-        result = bpy.ops.import_scene.gltf(filepath=filepath)
+        result = bpy.ops.import_scene.gltf(filepath=filepath, **options)
     except RuntimeError as error:
         if "No module named 'numpy'" in str(error):
             raise FabricError(
