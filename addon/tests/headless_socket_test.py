@@ -21,9 +21,10 @@ READY_TIMEOUT_S = 30
 
 
 def blender_executable():
-    found = shutil.which("blender") or ("/usr/bin/blender" if os.path.exists("/usr/bin/blender") else None)
+    """$BLENDER, else blender on PATH, else /usr/bin/blender."""
+    found = os.environ.get("BLENDER") or shutil.which("blender") or ("/usr/bin/blender" if os.path.exists("/usr/bin/blender") else None)
     if found is None:
-        raise RuntimeError("blender is not on PATH nor at /usr/bin/blender")
+        raise RuntimeError("blender is not on PATH nor at /usr/bin/blender (or set BLENDER)")
     return found
 
 
