@@ -70,5 +70,3 @@ class ProgressReporter:
         if fraction >= 1.0 or due:
             self._last_sent = now
             self._emit(float(fraction), str(message))
-            return True
-        return False

@@ -65,10 +65,6 @@ class FabricServer:
         self._requests = queue.Queue()
         self.port = None
 
-    @property
-    def running(self):
-        return self._listener is not None
-
     def start(self):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

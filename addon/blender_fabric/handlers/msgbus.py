@@ -6,6 +6,9 @@ view_layer.update, undo_push, frame_set nor operators deliver them). Subscribing
 publishing still work there, but the notification buffer stays empty; results say so in
 "delivers_notifications". In GUI mode notifications arrive on the main thread as usual.
 
+Opening another .blend drops Blender's own subscriptions; msgbus_list_subscriptions keeps
+listing them until msgbus_clear_by_owner.
+
 A data_path is a Python expression starting with "bpy.": a property of one struct
 ("bpy.data.objects['Cube'].location") or of every struct of a type ("bpy.types.Object.location").
 """
