@@ -46,11 +46,13 @@ def search_polyhaven_assets(asset_type="all", categories=None):
 
 
 def _file_entry(files, asset_id, keys):
+    """files[keys[0]][keys[1]]...; a missing key is named with what is available instead."""
     entry = files
-    for key in keys:
+    for depth, key in enumerate(keys):
         if not isinstance(entry, dict) or key not in entry:
-            available = ", ".join(sorted(entry)) if isinstance(entry, dict) else "none"
-            raise FabricError(f"{asset_id} has no '{key}' under {'/'.join(keys[:keys.index(key)]) or 'its files'}; available: {available}")
+            where = "/".join(keys[:depth]) or "its files"
+            available = ", ".join(sorted(entry)) if isinstance(entry, dict) else "nothing"
+            raise FabricError(f"{asset_id} has no '{key}' under {where}; available: {available}")
         entry = entry[key]
     return entry
 
