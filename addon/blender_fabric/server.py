@@ -100,6 +100,8 @@ class FabricServer:
                 if self._listener is listener:
                     log.exception("accept failed; the server stops listening")
                 return
+            # Replies are small and latency-bound; Nagle would hold one back behind the last.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection = Connection(sock, address)
             with self._connections_lock:
                 self._connections.add(connection)
