@@ -4,7 +4,7 @@
 // when everything is already there.
 //
 //   1. npm packages: installs them when node_modules is missing or older than the lockfile.
-//   2. OS programs (nats-server, blender): installs them from the OS packages with
+//   2. OS packages (nats-server, blender, numpy for Blender's Python): installs them from the OS packages with
 //      apt-get (directly as root, or through passwordless sudo). When that is impossible it
 //      prints the exact command to run and exits with status 1.
 //
@@ -17,10 +17,15 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Programs the fabric needs on PATH, with the Debian package that provides each. */
-const REQUIRED_PROGRAMS = [
-  { program: "nats-server", aptPackage: "nats-server" },
-  { program: "blender", aptPackage: "blender" },
+/**
+ * What the fabric needs from the OS, with the Debian package that provides each and how to
+ * tell it is there. numpy is not a program: Blender's glTF importer (PolyHaven models,
+ * Sketchfab, Hyper3D) needs it, and Debian's blender package does not pull it in.
+ */
+const REQUIRED_PACKAGES = [
+  { name: "nats-server", aptPackage: "nats-server", present: () => isOnPath("nats-server") },
+  { name: "blender", aptPackage: "blender", present: () => isOnPath("blender") },
+  { name: "numpy for Blender's Python", aptPackage: "python3-numpy", present: () => isDpkgInstalled("python3-numpy") },
 ];
 
 function log(message) {
@@ -33,7 +38,13 @@ function run(command, args, options = {}) {
 }
 
 function isOnPath(program) {
-  return spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
+  // Debian puts nats-server in /usr/sbin, which is not on every user's PATH.
+  return spawnSync("sh", ["-c", `command -v ${program} || test -x /usr/sbin/${program}`], { stdio: "ignore" }).status === 0;
+}
+
+function isDpkgInstalled(aptPackage) {
+  const result = spawnSync("dpkg-query", ["-W", "-f=${Status}", aptPackage], { encoding: "utf8" });
+  return result.status === 0 && result.stdout.includes("install ok installed");
 }
 
 /** The lockfile and every workspace manifest: when they change, packages are reinstalled. */
@@ -76,14 +87,14 @@ function aptPrefix() {
   return undefined;
 }
 
-function ensurePrograms() {
-  const missing = REQUIRED_PROGRAMS.filter(({ program }) => !isOnPath(program));
+function ensureOsPackages() {
+  const missing = REQUIRED_PACKAGES.filter(({ present }) => !present());
   if (missing.length === 0) return;
   const packages = missing.map(({ aptPackage }) => aptPackage);
   const manual = `sudo apt-get update && sudo apt-get install -y ${packages.join(" ")}`;
   const prefix = aptPrefix();
   if (!prefix) {
-    log(`missing: ${missing.map(({ program }) => program).join(", ")}.`);
+    log(`missing: ${missing.map(({ name }) => name).join(", ")}.`);
     log(`install with:  ${manual}`);
     process.exit(1);
   }
@@ -95,13 +106,13 @@ function ensurePrograms() {
   const installed =
     apt(["install", "-y", "--no-install-recommends", ...packages]) ||
     (apt(["update"]) && apt(["install", "-y", "--no-install-recommends", ...packages]));
-  const stillMissing = missing.filter(({ program }) => !isOnPath(program));
+  const stillMissing = missing.filter(({ present }) => !present());
   if (!installed || stillMissing.length > 0) {
-    log(`could not install ${stillMissing.map(({ program }) => program).join(", ")}.`);
+    log(`could not install ${stillMissing.map(({ name }) => name).join(", ")}.`);
     log(`install with:  ${manual}`);
     process.exit(1);
   }
 }
 
 ensureNpmPackages();
-ensurePrograms();
+ensureOsPackages();
