@@ -83,3 +83,40 @@ test("a running script stops at its next report_progress when cancelled", async 
   const ended = await llm.call("blender_job_status", { job_id: "job-endless", wait_seconds: 20 });
   expect(ended.status).toBe("cancelled");
 });
+
+test("queued work runs most urgent priority first, then in arrival order", async () => {
+  const llm = await fabric.connect("quinn");
+  await llm.call("blender_register_client", { client_uuid: "llm-prioritizer", client_type: "llm" });
+  const blocker = await llm.call("blender_submit", { command: "execute_code", params: { code: "import time\ntime.sleep(1.5)" } });
+  await waitFor("the blocker to run", async () => (await llm.call("blender_job_status", { job_id: blocker.job_id })).status === "running", 20_000, 50);
+
+  const record = (id: string) => `import bpy\nbpy.app.driver_namespace.setdefault('order', []).append('${id}')`;
+  const sends: [string, string][] = [["p-debug", "debug"], ["p-emergency", "emergency"], ["p-info", "info"], ["p-emergency-2", "emergency"]];
+  for (const [jobId, priority] of sends) {
+    await llm.call("blender_send_message", {
+      target_uuid: "blender-solo",
+      from_uuid: "llm-prioritizer",
+      priority,
+      payload: { message_type: "job_dispatch", job_id: jobId, script: record(jobId) },
+    });
+  }
+  for (const [jobId] of sends) {
+    expect((await llm.call("blender_job_status", { job_id: jobId, wait_seconds: 30 })).status).toBe("completed");
+  }
+  const order = await llm.dispatch("blender_execute_code", { code: "import bpy\nprint(','.join(bpy.app.driver_namespace['order']))" });
+  expect(order.data.result).toBe("p-emergency,p-emergency-2,p-info,p-debug\n");
+});
+
+test("a failing script's traceback names its job, and the originator hears of it", async () => {
+  const llm = await fabric.connectListening("quinn");
+  await llm.call("blender_register_client", { client_uuid: "llm-scripter", client_type: "llm" });
+  await llm.call("blender_send_message", {
+    target_uuid: "blender-solo",
+    from_uuid: "llm-scripter",
+    payload: { message_type: "job_dispatch", job_id: "job-broken", script: "x = 1\nraise RuntimeError('kaboom')" },
+  });
+  const update = await llm.nextNotification((data) => data.payload.kind === "job_update" && data.job_id === "job-broken", 20_000);
+  expect(update.data.payload.status).toBe("failed");
+  expect(update.data.payload.error).toContain('File "<job_job-broken>", line 2');
+  expect(update.data.payload.error).toContain("RuntimeError: kaboom");
+});

@@ -27,6 +27,8 @@ export type BridgeProcessOptions = {
   env?: Record<string, string>;
   /** Show the bridge's log lines on this process's stderr (always on with FABRIC_TEST_VERBOSE). */
   showLogs?: boolean;
+  /** How long to wait for the first registration. ms */
+  readyTimeoutMs?: number;
 };
 
 export type BridgeProcess = AsyncDisposable & {
@@ -89,13 +91,18 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       });
     });
 
-  await nextRegistration(0);
   const stopWith = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill(signal);
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
     child.kill("SIGKILL");
   };
+  try {
+    await nextRegistration(0, options.readyTimeoutMs);
+  } catch (error) {
+    await stopWith("SIGKILL");
+    throw error;
+  }
   return {
     uuid: options.uuid,
     blenderPid: () => pid,
