@@ -49,6 +49,14 @@ export const JobRecordSchema = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
+/** A new, queued job: the caller says what and for whom; progress and times start fresh. */
+export function newJobRecord(
+  fields: Pick<JobRecord, "job_id" | "bus_id" | "originator_uuid" | "target_uuid" | "kind" | "command">,
+  now: number = Date.now() / 1000,
+): JobRecord {
+  return { ...fields, status: "queued", progress: 0, progress_message: "", result: null, error: "", created_at: now, updated_at: now };
+}
+
 /** What bridges and `blender_job_update` publish on `user.<u>.job.<id>`. */
 export const JobEventSchema = z.object({
   kind: z.literal("job_update"),

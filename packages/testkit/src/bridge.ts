@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { spawnTracked } from "./child-processes.js";
+import { spawnTracked, stopChild } from "./child-processes.js";
 import { findProgram } from "./programs.js";
 import { sourceCommand } from "./gateway.js";
 
@@ -91,12 +91,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       });
     });
 
-  const stopWith = async (signal: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    child.kill("SIGKILL");
-  };
+  const stopWith = (signal: "SIGTERM" | "SIGKILL") => stopChild(child, signal);
   try {
     await nextRegistration(0, options.readyTimeoutMs);
   } catch (error) {

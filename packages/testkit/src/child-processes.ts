@@ -16,3 +16,23 @@ export function spawnTracked(command: string, args: string[], options: SpawnOpti
   child.once("exit", () => living.delete(child));
   return child;
 }
+
+/** How long a child may take to exit after SIGTERM before it is killed. ms */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Stops a child and resolves once it has exited: `SIGKILL` at once (a crash), or `SIGTERM`
+ * with a grace period before SIGKILL.
+ */
+export async function stopChild(child: ChildProcess | undefined, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill(signal);
+  if (signal === "SIGTERM") {
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  } else {
+    await exited;
+  }
+}

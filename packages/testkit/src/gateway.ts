@@ -3,7 +3,7 @@
  * can kill and restart them. Each gets its own free port; readiness is its /readyz.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawnTracked } from "./child-processes.js";
+import { spawnTracked, stopChild } from "./child-processes.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findFreePort, waitFor } from "./ports.js";
@@ -73,24 +73,13 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     });
   };
 
-  const kill = async () => {
+  const stopWith = async (signal: "SIGTERM" | "SIGKILL") => {
     const running = child;
     child = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once("exit", resolve));
-    running.kill("SIGKILL");
-    await exited;
+    await stopChild(running, signal);
   };
-
-  const stop = async () => {
-    const running = child;
-    child = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once("exit", resolve));
-    running.kill("SIGTERM");
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3_000))]);
-    running.kill("SIGKILL");
-  };
+  const kill = () => stopWith("SIGKILL");
+  const stop = () => stopWith("SIGTERM");
 
   await start();
   return {

@@ -3,7 +3,7 @@
  * ports with a temporary store directory each. No NATS mocks anywhere in the fabric's tests.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawnTracked } from "./child-processes.js";
+import { spawnTracked, stopChild } from "./child-processes.js";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,10 +70,7 @@ function createNode(
   const kill = async () => {
     const running = child;
     child = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once("exit", resolve));
-    running.kill("SIGKILL");
-    await exited;
+    await stopChild(running, "SIGKILL");
   };
   return {
     url: `nats://127.0.0.1:${config.clientPort}`,

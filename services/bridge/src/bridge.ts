@@ -13,7 +13,7 @@ import type { KV } from "@nats-io/kv";
 import {
   EnvelopeSchema,
   WorkPayloadSchema,
-  epochSeconds,
+  newJobRecord,
   subjectForBroadcast,
   subjectForClient,
   subjectForClientType,
@@ -184,22 +184,14 @@ export class Bridge {
     const { jobs } = this.#deps;
     const existing = await jobs.get(this.#user, work.job_id);
     if (existing) return existing;
-    const now = epochSeconds();
-    const record = {
+    const record = newJobRecord({
       job_id: work.job_id,
       bus_id: this.#user,
       originator_uuid: isClientUuid(envelope.from_uuid) ? envelope.from_uuid : null,
       target_uuid: this.#uuid,
-      kind: work.message_type === "command_dispatch" ? ("command" as const) : ("script" as const),
+      kind: work.message_type === "command_dispatch" ? "command" : "script",
       command: work.message_type === "command_dispatch" ? work.command : null,
-      status: "queued" as const,
-      progress: 0,
-      progress_message: "",
-      result: null,
-      error: "",
-      created_at: now,
-      updated_at: now,
-    };
+    });
     await jobs.create(record);
     return record;
   }

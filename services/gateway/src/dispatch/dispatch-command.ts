@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import {
-  epochSeconds,
   isTerminalJobStatus,
+  newJobRecord,
   type ClientRecord,
   type JobRecord,
 } from "@blender-fabric/protocol";
@@ -34,22 +34,16 @@ export async function startCommand(
   const target = await pickTarget(registry, userId, request.selector);
   if (isRefusal(target)) return target;
   const jobId = newJobId();
-  const now = epochSeconds();
-  await jobs.create({
-    job_id: jobId,
-    bus_id: userId,
-    originator_uuid: null,
-    target_uuid: target.uuid,
-    kind: "command",
-    command: request.command,
-    status: "queued",
-    progress: 0,
-    progress_message: "",
-    result: null,
-    error: "",
-    created_at: now,
-    updated_at: now,
-  });
+  await jobs.create(
+    newJobRecord({
+      job_id: jobId,
+      bus_id: userId,
+      originator_uuid: null,
+      target_uuid: target.uuid,
+      kind: "command",
+      command: request.command,
+    }),
+  );
   await beforePublish(jobId);
   publishEnvelope(
     nc,

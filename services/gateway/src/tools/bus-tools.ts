@@ -8,7 +8,7 @@ import {
   RegisterClientInputSchema,
   UnregisterClientInputSchema,
   createSendMessageInputSchema,
-  epochSeconds,
+  newJobRecord,
   resolveRouting,
   type JobKind,
   type Routing,
@@ -127,21 +127,15 @@ function createSendMessage(maxPayloadBytes: number) {
       const targets = await recipientsOf(context, routing, fromUuid);
       if (input.from_uuid) {
         // Written before publishing, so an immediate reply already finds its originator.
-        const now = epochSeconds();
-        await context.services.jobs.create({
-          job_id: envelope.job_id,
-          bus_id: userId,
-          originator_uuid: input.from_uuid,
-          target_uuid: envelope.target_uuid,
-          ...jobKindOf(input.payload),
-          status: "queued",
-          progress: 0,
-          progress_message: "",
-          result: null,
-          error: "",
-          created_at: now,
-          updated_at: now,
-        });
+        await context.services.jobs.create(
+          newJobRecord({
+            job_id: envelope.job_id,
+            bus_id: userId,
+            originator_uuid: input.from_uuid,
+            target_uuid: envelope.target_uuid,
+            ...jobKindOf(input.payload),
+          }),
+        );
       }
       publishEnvelope(context.services.nc, envelope);
       return {
