@@ -43,6 +43,9 @@ test("killing Blender mid-job fails the job with a clear error; the bridge resta
     const jobs = await llm.call("blender_list_jobs", { status: "running" });
     return jobs.jobs.length === 1;
   }, 20_000, 100);
+  // Work queued behind the doomed job must survive the crash.
+  const queued = await llm.call("blender_submit", { target_uuid: "blender-old", command: "get_scene_info" });
+  expect((await llm.call("blender_job_status", { job_id: queued.job_id })).status).toBe("queued");
   process.kill(firstPid, "SIGKILL");
 
   const failed = await call;
@@ -54,6 +57,8 @@ test("killing Blender mid-job fails the job with a clear error; the bridge resta
 
   const secondPid = await oldBridge!.nextRegistration(firstPid);
   expect(secondPid).not.toBe(firstPid);
+  const survivor = await llm.call("blender_job_status", { job_id: queued.job_id, wait_seconds: 30 });
+  expect(survivor).toMatchObject({ status: "completed", target_uuid: "blender-old" });
   const after = await llm.dispatch("blender_execute_code", { target_uuid: "blender-old", code: "print(2 + 2)" });
   expect(after).toMatchObject({ status: "completed", data: { result: "4\n" } });
   const listed = await llm.call("blender_list_available_clients");
@@ -80,4 +85,7 @@ test("a killed bridge goes stale and `latest` no longer picks it; its Blender ex
   // With one live peer left, no target is needed any more.
   expect(await llm.call("blender_get_scene_info")).toMatchObject({ status: "completed", target_uuid: "blender-old" });
   await waitFor("the orphaned Blender to exit", () => !isRunning(orphanPid), 20_000, 200);
+  // Named explicitly, the dead peer is still addressed, and the wait ends in `timeout`.
+  const unanswered = await llm.call("blender_get_scene_info", { target_uuid: "blender-new", _timeout: 1 });
+  expect(unanswered).toMatchObject({ status: "timeout", target_uuid: "blender-new", error: expect.stringContaining("no longer live") });
 });
