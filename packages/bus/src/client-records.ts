@@ -11,6 +11,7 @@ import {
   type ClientRecord,
 } from "@blender-fabric/protocol";
 import { retryJetStream, updateWithRetry } from "./kv-update.js";
+import { parseJsonSafely } from "./safe-json.js";
 
 /** What a registration says about a client; absent optional fields keep their old values. */
 export type ClientRegistration = Pick<ClientRecord, "uuid" | "client_type"> &
@@ -20,7 +21,9 @@ export type ClientRegistration = Pick<ClientRecord, "uuid" | "client_type"> &
 export function registerClient(kv: KV, userId: string, registration: ClientRegistration): Promise<ClientRecord> {
   const now = epochSeconds();
   return updateWithRetry(kv, keyForClient(userId, registration.uuid), (current) => {
-    const previous = current ? ClientRecordSchema.parse(current) : undefined;
+    // A stored value that no longer validates is replaced by this registration.
+    const parsedPrevious = ClientRecordSchema.safeParse(current);
+    const previous = parsedPrevious.success ? parsedPrevious.data : undefined;
     const defined = Object.fromEntries(Object.entries(registration).filter(([, value]) => value !== undefined));
     return ClientRecordSchema.parse({
       label: registration.uuid,
@@ -45,7 +48,9 @@ export async function heartbeatClient(
   const key = keyForClient(userId, clientUuid);
   const entry = await kv.get(key);
   if (!entry || entry.operation !== "PUT") return undefined;
-  const record = { ...ClientRecordSchema.parse(entry.json()), ...patch, last_seen: epochSeconds() };
+  const current = ClientRecordSchema.safeParse(parseJsonSafely(entry));
+  if (!current.success) return undefined;
+  const record = { ...current.data, ...patch, last_seen: epochSeconds() };
   try {
     await kv.update(key, JSON.stringify(record), entry.revision);
   } catch {

@@ -1,4 +1,5 @@
 export * from "./errors.js";
+export * from "./safe-json.js";
 export * from "./connect.js";
 export * from "./buckets.js";
 export * from "./kv-mirror.js";

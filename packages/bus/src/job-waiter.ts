@@ -11,6 +11,7 @@ import {
   subjectForJob,
   type JobEvent,
 } from "@blender-fabric/protocol";
+import { parseJsonSafely } from "./safe-json.js";
 
 export type JobWatch = {
   /** Resolves with the terminal event, or undefined after `timeoutMs` without one. */
@@ -29,7 +30,7 @@ export function watchJob(
   const subscription = nc.subscribe(subjectForJob(userId, jobId), {
     callback: (error, message) => {
       if (error) return;
-      const parsed = JobEventSchema.safeParse(message.json());
+      const parsed = JobEventSchema.safeParse(parseJsonSafely(message));
       if (!parsed.success || parsed.data.job_id !== jobId) return;
       onEvent(parsed.data);
       if (isTerminalJobStatus(parsed.data.status) && !terminalEvent) {

@@ -14,6 +14,7 @@ import {
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { retryJetStream, updateWithRetry } from "./kv-update.js";
+import { parseJsonSafely } from "./safe-json.js";
 
 export type JobAdvance = {
   /** A job status, or another word (e.g. `progress`) that updates progress fields only. */
@@ -48,7 +49,7 @@ export class JobStore {
     const key = keyForJob(userId, jobId);
     const entry = await retryJetStream("read a job", () => this.#kv.get(key));
     if (!entry || entry.operation !== "PUT") return undefined;
-    const parsed = JobRecordSchema.safeParse(entry.json());
+    const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
     return parsed.success ? parsed.data : undefined;
   }
 
@@ -59,7 +60,7 @@ export class JobStore {
     const records = await Promise.all(keys.map((key) => this.#kv.get(key)));
     return records
       .flatMap((entry) => {
-        const parsed = entry?.operation === "PUT" ? JobRecordSchema.safeParse(entry.json()) : undefined;
+        const parsed = entry?.operation === "PUT" ? JobRecordSchema.safeParse(parseJsonSafely(entry)) : undefined;
         return parsed?.success ? [parsed.data] : [];
       })
       .sort((a, b) => b.created_at - a.created_at);

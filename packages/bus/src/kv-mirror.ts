@@ -62,7 +62,9 @@ export class KvMirror<T> {
     this.#stopWatch = () => watcher.stop();
     void (async () => {
       for await (const entry of watcher) this.#apply(entry);
-    })();
+    })().catch(() => {
+      // The watch broke; the next sync() sees it fall behind and replaces it.
+    });
   }
 
   /**
@@ -91,12 +93,21 @@ export class KvMirror<T> {
   #apply(entry: KvEntry): void {
     const current = this.#entries.get(entry.key);
     if (!current || current.revision < entry.revision) {
-      const value = entry.operation === "PUT" ? this.#decode(entry) : undefined;
+      const value = entry.operation === "PUT" ? this.#decodeSafely(entry) : undefined;
       if (value === undefined) this.#entries.delete(entry.key);
       else this.#entries.set(entry.key, { value, revision: entry.revision });
       for (const listener of this.#listeners) listener(entry.key, value);
     }
     this.#advanceRevision(entry.revision);
+  }
+
+  /** A value a decoder cannot read is treated like a deleted key, never as a crash. */
+  #decodeSafely(entry: KvEntry): T | undefined {
+    try {
+      return this.#decode(entry);
+    } catch {
+      return undefined;
+    }
   }
 
   #advanceRevision(revision: number): void {
@@ -154,6 +165,11 @@ export class KvMirror<T> {
     const entry = await this.#kv.get(key);
     if (entry) this.#apply(entry);
     return this.#entries.get(key);
+  }
+
+  /** Drops a key from memory only (for values KV removes silently, by max age). */
+  forget(key: string): void {
+    this.#entries.delete(key);
   }
 
   /** Entries whose key starts with `prefix`. */

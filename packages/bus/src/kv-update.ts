@@ -3,7 +3,9 @@
  * of "no responders" or timeouts after a node dies) and concurrent writers.
  */
 import type { KV } from "@nats-io/kv";
+import { ZodError } from "zod";
 import { BusError, BusErrorCode } from "./errors.js";
+import { parseJsonSafely } from "./safe-json.js";
 
 /** How long a write keeps retrying before it reports failure. ms */
 const RETRY_DEADLINE_MS = 10_000;
@@ -21,6 +23,8 @@ export async function retryJetStream<T>(
     try {
       return await operation();
     } catch (error) {
+      // A value that does not validate will not validate on the next attempt either.
+      if (error instanceof ZodError) throw error;
       if (Date.now() + backoff > deadline) {
         throw new BusError(BusErrorCode.Unavailable, `could not ${what}: ${String(error)}`, {
           cause: error,
@@ -44,7 +48,7 @@ export function updateWithRetry<Next>(
   return retryJetStream(`write ${key}`, async () => {
     const entry = await kv.get(key);
     const exists = entry !== null && entry.operation === "PUT";
-    const next = change(exists ? entry.json() : undefined);
+    const next = change(exists ? parseJsonSafely(entry) : undefined);
     if (next === undefined) return next;
     // A deleted key still has a revision (its delete marker), so update works for it too.
     if (entry) await kv.update(key, JSON.stringify(next), entry.revision);

@@ -17,6 +17,7 @@ import {
   type ClientRecord,
 } from "@blender-fabric/protocol";
 import { KvMirror } from "./kv-mirror.js";
+import { parseJsonSafely } from "./safe-json.js";
 import {
   heartbeatClient,
   registerClient,
@@ -43,7 +44,7 @@ export type RegistryChangeListener = (
 ) => void;
 
 const decodeRecord = (entry: KvEntry): ClientRecord | undefined => {
-  const parsed = ClientRecordSchema.safeParse(entry.json());
+  const parsed = ClientRecordSchema.safeParse(parseJsonSafely(entry));
   return parsed.success ? parsed.data : undefined;
 };
 

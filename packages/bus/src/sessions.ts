@@ -5,19 +5,21 @@
  */
 import type { KV, KvEntry } from "@nats-io/kv";
 import {
+  MAX_IDENTIFIER_LENGTH,
   SessionRecordSchema,
   epochSeconds,
   keyForSession,
   type SessionRecord,
 } from "@blender-fabric/protocol";
 import { KvMirror } from "./kv-mirror.js";
+import { parseJsonSafely } from "./safe-json.js";
 import { retryJetStream, updateWithRetry } from "./kv-update.js";
 
 /** A session's `last_seen` is written at most this often. Seconds. */
 const TOUCH_INTERVAL_SECONDS = 60;
 
 const decodeSession = (entry: KvEntry): SessionRecord | undefined => {
-  const parsed = SessionRecordSchema.safeParse(entry.json());
+  const parsed = SessionRecordSchema.safeParse(parseJsonSafely(entry));
   return parsed.success ? parsed.data : undefined;
 };
 
@@ -48,6 +50,7 @@ export class SessionStore {
    * every write already made (by any replica) to reach this replica's mirror.
    */
   async get(sessionId: string, options: { fresh?: boolean } = {}): Promise<SessionRecord | undefined> {
+    if (sessionId.length === 0 || sessionId.length > MAX_IDENTIFIER_LENGTH) return undefined;
     if (options.fresh) await this.#mirror.sync();
     const key = keyForSession(sessionId);
     const record = (this.#mirror.get(key) ?? (await this.#mirror.load(key)))?.value;
@@ -70,6 +73,18 @@ export class SessionStore {
   async touch(sessionId: string, record: SessionRecord): Promise<void> {
     if (epochSeconds() - record.last_seen < TOUCH_INTERVAL_SECONDS) return;
     await this.update(sessionId, (current) => ({ ...current, last_seen: epochSeconds() }));
+  }
+
+  /**
+   * Forgets sessions idle past their limit. KV drops them by max age without telling any
+   * watcher, so without this every session ever seen would stay in memory.
+   */
+  forgetIdle(now: number = epochSeconds()): number {
+    const idle = [...this.#mirror.entriesWithPrefix("")].filter(
+      ([, { value }]) => now - value.last_seen > this.#idleLimitSeconds,
+    );
+    for (const [key] of idle) this.#mirror.forget(key);
+    return idle.length;
   }
 
   async delete(sessionId: string): Promise<void> {

@@ -48,6 +48,9 @@ export class AddonConnectionLost extends Error {
   override name = "AddonConnectionLost";
 }
 
+/** How long the addon may take to answer the handshake. ms */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export class AddonRefused extends Error {
   override name = "AddonRefused";
 }
@@ -83,6 +86,7 @@ export class AddonConnection {
       attempt.once("error", reject);
     });
     const connection = new AddonConnection(socket);
+    const timer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS); // "close" rejects below
     connection.hello = await new Promise<AddonHello>((resolve, reject) => {
       connection.#onLine = (line) => {
         const hello = AddonHelloSchema.safeParse(line);
@@ -94,7 +98,7 @@ export class AddonConnection {
       void connection.closed.then(() => reject(new AddonConnectionLost("the addon closed during the handshake")));
       socket.on("data", (chunk: string) => connection.#receive(chunk));
       connection.#write({ type: "hello", token });
-    });
+    }).finally(() => clearTimeout(timer));
     return connection;
   }
 

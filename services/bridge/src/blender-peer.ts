@@ -20,6 +20,8 @@ import type { Logger } from "./logger.js";
 const RETRY_DELAY_MS = 500;
 /** How long a lost connection waits to learn how Blender ended. ms */
 const EXIT_GRACE_MS = 1_000;
+/** How long work waits for a Blender that went away to come back before it fails. ms */
+const RETURN_TIMEOUT_MS = 60_000;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -40,6 +42,7 @@ export class BlenderPeer {
     this.#env = env;
     this.#logger = logger;
     this.#ready = this.#connectUntilReady();
+    this.#ready.catch(() => {}); // rejects only once stopped
   }
 
   /** Resolves once a Blender is connected the first time. */
@@ -101,6 +104,7 @@ export class BlenderPeer {
     this.#logger.warn({ reason }, "Blender went away; bringing it back");
     this.onLost(reason);
     this.#ready = this.#connectUntilReady();
+    this.#ready.catch(() => {}); // rejects only once stopped
   }
 
   /**
@@ -108,7 +112,7 @@ export class BlenderPeer {
    * Blender dies meanwhile, the error says how (e.g. "Blender killed by SIGKILL").
    */
   async request(request: AddonRequest): Promise<AddonReply> {
-    const connection = this.#connection ?? (await this.#ready);
+    const connection = this.#connection ?? (await this.#waitForReturn());
     const blender = this.#blender;
     try {
       return await connection.request(request);
@@ -116,6 +120,22 @@ export class BlenderPeer {
       if (!(error instanceof AddonConnectionLost) || !blender) throw error;
       const how = await Promise.race([blender.exited, delay(EXIT_GRACE_MS).then(() => undefined)]);
       throw new AddonConnectionLost(how ? `Blender ${how}` : error.message);
+    }
+  }
+
+  /** Waits for Blender to be connected again, but not forever: queued work then fails clearly. */
+  async #waitForReturn(): Promise<AddonConnection> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AddonConnectionLost(`Blender has not come back within ${RETURN_TIMEOUT_MS / 1000} s`)),
+        RETURN_TIMEOUT_MS,
+      );
+    });
+    try {
+      return await Promise.race([this.#ready, gaveUp]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -48,7 +48,10 @@ export async function startBlender(options: BlenderProcessOptions): Promise<Runn
   });
   createInterface({ input: child.stderr! }).on("line", options.onOutput);
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("Blender did not start its addon server within 60 s")), START_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // the next attempt starts a fresh one; never leave this one behind
+      reject(new Error("Blender did not start its addon server within 60 s"));
+    }, START_TIMEOUT_MS);
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const ready = /^FABRIC_ADDON_READY (\d+)$/.exec(line.trim());
       if (ready) {

@@ -26,6 +26,7 @@ import {
 import {
   createEnvelope,
   heartbeatClient,
+  parseJsonSafely,
   publishEnvelope,
   publishJobEvent,
   registerClient,
@@ -41,6 +42,14 @@ import { WorkQueue } from "./work-queue.js";
 import { storeLargeResults } from "./result-artifacts.js";
 
 type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
+type Terminal = {
+  status: "completed" | "failed" | "cancelled";
+  result?: unknown;
+  error?: string;
+  /** The addon handler's own time. ms */
+  handler_ms?: number;
+};
+
 type Running = {
   jobId: string;
   work: Work;
@@ -85,10 +94,10 @@ export class Bridge {
   /** Waits for Blender, registers the peer, subscribes, and starts heartbeating. */
   async start(): Promise<void> {
     const { peer, env, nc } = this.#deps;
-    peer.onProgress((progress) => void this.#reportProgress(progress));
+    peer.onProgress((progress) => this.#logFailure(this.#reportProgress(progress), "progress not reported"));
     await this.#register(await peer.start());
     // A restarted Blender has a new pid: register again.
-    peer.onConnected = (hello) => void this.#register(hello);
+    peer.onConnected = (hello) => this.#logFailure(this.#register(hello), "registration failed");
     const subjects = [
       subjectForClient(this.#user, this.#uuid),
       subjectForClientType(this.#user, env.FABRIC_CLIENT_TYPE),
@@ -141,18 +150,17 @@ export class Bridge {
   }
 
   #receive(message: Msg): void {
-    let data: unknown;
-    try {
-      data = message.json();
-    } catch {
-      return;
-    }
-    const envelope = EnvelopeSchema.safeParse(data);
+    const envelope = EnvelopeSchema.safeParse(parseJsonSafely(message));
     if (!envelope.success || envelope.data.from_uuid === this.#uuid) return;
     const payload = WorkPayloadSchema.safeParse(envelope.data.payload);
     if (!payload.success) return; // announcements, proposals: not work for Blender
     if (payload.data.message_type === "job_cancel") {
-      void this.#cancel(payload.data.job_id).then((outcome) => message.respond(JSON.stringify({ outcome })));
+      this.#cancel(payload.data.job_id)
+        .catch((error: unknown) => {
+          this.#deps.logger.warn({ err: error }, "cancel failed");
+          return "not_found" as const;
+        })
+        .then((outcome) => message.respond(JSON.stringify({ outcome })));
       return;
     }
     this.#queue.push({
@@ -160,7 +168,16 @@ export class Bridge {
       priority: envelope.data.priority,
       item: { work: payload.data, envelope: envelope.data },
     });
-    void this.#pump();
+    this.#schedulePump();
+  }
+
+  /** Never leaves a rejection unhandled: a crashed bridge would lose its whole queue. */
+  #logFailure(promise: Promise<unknown>, what: string): void {
+    promise.catch((error: unknown) => this.#deps.logger.error({ err: error }, what));
+  }
+
+  #schedulePump(): void {
+    this.#logFailure(this.#pump(), "running queued work failed");
   }
 
   /** Runs queued work one job at a time. */
@@ -175,7 +192,7 @@ export class Bridge {
       await this.#run(running, envelope);
     } finally {
       this.#running = undefined;
-      void this.#pump();
+      this.#schedulePump();
     }
   }
 
@@ -203,12 +220,14 @@ export class Bridge {
     publishJobEvent(nc, this.#user, { job_id: jobId, status: "running" });
     // The record's bookkeeping runs alongside the command instead of before it; it is
     // awaited before the terminal update, and status only ever moves forward anyway.
-    running.bookkeeping = this.#ensureJobRecord(work, envelope).then(async (record) => {
-      running.originator = record.originator_uuid;
-      await jobs.advance(this.#user, jobId, { status: "running" });
-    });
+    running.bookkeeping = this.#ensureJobRecord(work, envelope)
+      .then(async (record) => {
+        running.originator = record.originator_uuid;
+        await jobs.advance(this.#user, jobId, { status: "running" });
+      })
+      .catch((error: unknown) => this.#deps.logger.warn({ err: error, jobId }, "job record not updated"));
 
-    let terminal: { status: "completed" | "failed"; result?: unknown; error?: string; handler_ms?: number };
+    let terminal: Terminal;
     try {
       const reply = await peer.request(
         work.message_type === "command_dispatch"
@@ -216,18 +235,7 @@ export class Bridge {
           : { type: "script", script: work.script, job_id: jobId },
       );
       terminal = reply.ok
-        ? {
-            status: "completed",
-            result: await storeLargeResults(
-              artifacts,
-              this.#user,
-              jobId,
-              label,
-              work.message_type === "command_dispatch" ? work.params : {},
-              reply.result,
-            ),
-            handler_ms: reply.duration_ms,
-          }
+        ? { status: "completed", result: reply.result, handler_ms: reply.duration_ms }
         : {
             status: "failed",
             error: reply.traceback ? `${reply.error}\n${reply.traceback}` : (reply.error ?? "failed"),
@@ -240,18 +248,26 @@ export class Bridge {
         error: `Blender went away while running ${label} (job ${jobId}): ${why}. The bridge is restarting it; send the job again.`,
       };
     }
+    if (terminal.status === "completed") {
+      const params = work.message_type === "command_dispatch" ? work.params : {};
+      try {
+        terminal.result = await storeLargeResults(artifacts, this.#user, jobId, label, params, terminal.result);
+      } catch (error) {
+        terminal = { status: "failed", error: `${label} finished, but its result could not be stored: ${String(error)}` };
+      }
+    }
     await running.bookkeeping;
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     const cancelled = running.cancelRequested && terminal.status === "failed";
     await this.#finish(running, cancelled ? { status: "cancelled", error: "cancelled while running" } : terminal);
   }
 
-  async #finish(
-    running: Pick<Running, "jobId" | "originator">,
-    terminal: { status: "completed" | "failed" | "cancelled"; result?: unknown; error?: string; handler_ms?: number },
-  ): Promise<void> {
-    const { jobs, nc } = this.#deps;
-    await jobs.advance(this.#user, running.jobId, terminal);
+  /** Records and announces the end of a job; the announcement goes out even if KV is down. */
+  async #finish(running: Pick<Running, "jobId" | "originator">, terminal: Terminal): Promise<void> {
+    const { jobs, nc, logger } = this.#deps;
+    await jobs
+      .advance(this.#user, running.jobId, terminal)
+      .catch((error: unknown) => logger.error({ err: error, jobId: running.jobId }, "terminal status not recorded"));
     publishJobEvent(nc, this.#user, { job_id: running.jobId, ...terminal });
     if (isClientUuid(running.originator)) {
       this.#tellOriginator(running.originator, "notice", {

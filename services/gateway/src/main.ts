@@ -6,7 +6,7 @@ import { createGatewayMetrics } from "./metrics.js";
 import { createLogger } from "./logger.js";
 import { createGatewayApp } from "./app.js";
 
-/** How often this replica evicts long-silent clients. ms */
+/** How often this replica evicts long-silent clients and forgets idle sessions. ms */
 const EVICTION_INTERVAL_MS = 60_000;
 
 const env = readGatewayEnv();
@@ -15,6 +15,7 @@ const services = await openGatewayServices(env);
 const app = createGatewayApp({ env, services, metrics: createGatewayMetrics(), logger });
 
 const evictor = setInterval(() => {
+  services.sessions.forgetIdle();
   services.registry
     .evictExpired()
     .then((count) => count > 0 && logger.info({ count }, "evicted silent clients"))

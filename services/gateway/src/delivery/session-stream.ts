@@ -5,7 +5,8 @@
  *
  * Which uuids, and which log level, come from the session record in KV, so registrations
  * and `logging/setLevel` served by any replica reach this one: they ask it to resync on the
- * session's control subject (see session-sync.ts) and wait for the answer.
+ * session's control subject (see session-sync.ts) and wait for the answer. A change of the
+ * record itself (seen through the KV watch) also resyncs, in case that request was lost.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
@@ -20,6 +21,7 @@ import {
   type Envelope,
   type Priority,
 } from "@blender-fabric/protocol";
+import { parseJsonSafely } from "@blender-fabric/bus";
 import type { GatewayServices } from "../services.js";
 import type { Logger } from "../logger.js";
 
@@ -52,7 +54,10 @@ export class SessionStream {
   #clientUuids = new Set<string>();
   #level: Priority = "debug";
   #control: Subscription | undefined;
+  #stopWatchingRecord: (() => void) | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Resyncs run one at a time, in order. */
+  #resyncs: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(options: SessionStreamOptions) {
@@ -65,14 +70,15 @@ export class SessionStream {
 
   /** Subscribes the control subject first, then reads the record: no registration slips between. */
   async start(): Promise<void> {
+    if (this.#closed) return; // the client went away before the stream started
     this.#control = this.#nc.subscribe(subjectForSessionSync(this.#options.sessionId), {
       callback: (error, message) => {
         if (error) return;
-        this.resync().then(
-          () => message.respond(),
-          (cause: unknown) => this.#options.logger.warn({ err: cause }, "stream resync failed"),
-        );
+        void this.resync().then(() => message.respond());
       },
+    });
+    this.#stopWatchingRecord = this.#options.services.sessions.onChange(this.#options.sessionId, () => {
+      void this.resync();
     });
     await this.#nc.flush();
     await this.resync();
@@ -81,7 +87,14 @@ export class SessionStream {
   }
 
   /** Re-reads the session record and the registry, and subscribes to exactly what they say. */
-  async resync(): Promise<void> {
+  resync(): Promise<void> {
+    this.#resyncs = this.#resyncs
+      .then(() => this.#resubscribe())
+      .catch((error: unknown) => this.#options.logger.warn({ err: error }, "stream resync failed"));
+    return this.#resyncs;
+  }
+
+  async #resubscribe(): Promise<void> {
     const { services, sessionId, userId } = this.#options;
     // Fresh: the registration that triggered this resync was written by another replica.
     const record = await services.sessions.get(sessionId, { fresh: true });
@@ -102,7 +115,7 @@ export class SessionStream {
         subject,
         this.#nc.subscribe(subject, {
           callback: (error, message) => {
-            if (!error) this.#receive(message.json());
+            if (!error) this.#receive(parseJsonSafely(message));
           },
         }),
       );
@@ -137,6 +150,7 @@ export class SessionStream {
   close(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    this.#stopWatchingRecord?.();
     this.#control?.unsubscribe();
     for (const subscription of this.#subscriptions.values()) subscription.unsubscribe();
     this.#subscriptions.clear();

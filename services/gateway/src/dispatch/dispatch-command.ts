@@ -79,10 +79,17 @@ export async function dispatchCommand(context: ToolContext, request: DispatchReq
     watch = watchJob(nc, userId, jobId);
     await nc.flush(); // the subscription is live on the server before the work is published
   });
-  if ("status" in started) return { ...started, command: request.command };
+  if ("status" in started) {
+    watch?.stop();
+    return { ...started, command: request.command };
+  }
   const { jobId, target } = started;
-  const terminal = await watch!.terminal(timeoutSeconds * 1000);
-  watch!.stop();
+  let terminal: Awaited<ReturnType<NonNullable<typeof watch>["terminal"]>>;
+  try {
+    terminal = await watch!.terminal(timeoutSeconds * 1000);
+  } finally {
+    watch!.stop();
+  }
   if (terminal) {
     return {
       ...finishedJobResult({
@@ -109,11 +116,8 @@ export async function dispatchCommand(context: ToolContext, request: DispatchReq
       message: `Still ${record.status} after ${timeoutSeconds} s; follow it with blender_job_status(job_id="${jobId}").`,
     };
   }
-  return {
-    status: "timeout",
-    command: request.command,
-    target_uuid: target.uuid,
-    job_id: jobId,
-    error: `${target.uuid} did not answer within ${timeoutSeconds} s and is no longer live.`,
-  };
+  // Nobody will ever finish it: say so in the record too, so job_status does not report it forever.
+  const error = `${target.uuid} did not answer within ${timeoutSeconds} s and is no longer live.`;
+  await jobs.advance(userId, jobId, { status: "lost", error });
+  return { status: "timeout", command: request.command, target_uuid: target.uuid, job_id: jobId, error };
 }

@@ -70,11 +70,15 @@ export function createMcpEndpoint(
       },
     });
     metrics.openStreams.inc();
+    let open = true;
     const closeStream = () => {
+      if (!open) return;
+      open = false;
       stream.close();
       metrics.openStreams.dec();
       void server.close();
     };
+    if (c.req.raw.signal.aborted) closeStream();
     c.req.raw.signal.addEventListener("abort", closeStream, { once: true });
     try {
       await stream.start();

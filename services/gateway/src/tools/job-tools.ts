@@ -15,7 +15,7 @@ import {
   toInvalidParamsResult,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { createEnvelope, watchJob } from "@blender-fabric/bus";
+import { createEnvelope, parseJsonSafely, watchJob } from "@blender-fabric/bus";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { finishedJobResult, startCommand } from "../dispatch/dispatch-command.js";
@@ -67,11 +67,14 @@ const jobStatus = defineTool({
     if (!record) return notFound(input.job_id);
     if (input.wait_seconds > 0 && !isTerminalJobStatus(record.status)) {
       const watch = watchJob(nc, userId, input.job_id);
-      await nc.flush();
-      // Read again: the job may have finished between the first read and the subscription.
-      record = (await jobs.get(userId, input.job_id)) ?? record;
-      if (!isTerminalJobStatus(record.status)) await watch.terminal(input.wait_seconds * 1000);
-      watch.stop();
+      try {
+        await nc.flush();
+        // Read again: the job may have finished between the first read and the subscription.
+        record = (await jobs.get(userId, input.job_id)) ?? record;
+        if (!isTerminalJobStatus(record.status)) await watch.terminal(input.wait_seconds * 1000);
+      } finally {
+        watch.stop();
+      }
       record = (await jobs.get(userId, input.job_id)) ?? record;
     }
     return describeJob(record);
@@ -120,7 +123,8 @@ async function askPeerToCancel(context: ToolContext, record: JobRecord) {
       JSON.stringify(envelope),
       { timeout: CANCEL_TIMEOUT_MS },
     );
-    return CancelOutcomeSchema.parse((reply.json() as { outcome: unknown }).outcome);
+    const answer = parseJsonSafely(reply) as { outcome?: unknown } | undefined;
+    return CancelOutcomeSchema.parse(answer?.outcome);
   } catch {
     return undefined; // the peer is gone
   }
@@ -145,9 +149,15 @@ const jobCancel = defineTool({
       return { status: "cancelling", job_id: record.job_id, message: "The running script stops at its next report_progress." };
     }
     if (outcome === undefined) {
-      // Nobody answers for the target: the job cannot run any more.
-      await jobs.advance(userId, record.job_id, { status: "cancelled", error: "cancelled; the peer did not answer" });
-      return { status: "cancelled", job_id: record.job_id, message: `${record.target_uuid} did not answer.` };
+      const { registry } = context.services;
+      const target = await registry.get(userId, record.target_uuid);
+      if (target && !registry.isStale(target)) {
+        // A live peer that did not answer may still run the job: do not claim otherwise.
+        return { status: "not_cancellable", job_id: record.job_id, job_status: record.status, message: `${record.target_uuid} did not answer; try again.` };
+      }
+      // The peer is gone, and its queue with it: the job will never run.
+      await jobs.advance(userId, record.job_id, { status: "cancelled", error: "cancelled; the peer is gone" });
+      return { status: "cancelled", job_id: record.job_id, message: `${record.target_uuid} is no longer live.` };
     }
     const now = await jobs.get(userId, record.job_id);
     return { status: "not_cancellable", job_id: record.job_id, job_status: now?.status ?? record.status };
