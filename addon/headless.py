@@ -7,6 +7,9 @@ FABRIC_ADDON_PREFS (JSON object of addon preference name -> value). Prints
 "FABRIC_ADDON_READY <port>" once listening, then serves requests on the main thread until
 SIGTERM, until its stdin pipe closes, or until its parent process dies (bpy.app.timers never
 fire in background Blender, so this loop replaces the GUI's timer).
+
+When the parent (the bridge) is gone, nobody can receive a result any more, so a watcher
+thread ends Blender at once, even in the middle of a long command on the main thread.
 """
 
 import json
@@ -15,6 +18,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,6 +27,8 @@ import addon_utils  # noqa: E402 - Blender's module; the add-on path must come f
 ADDON_MODULE = "blender_fabric"
 LOOP_WAIT_S = 0.2
 """How long the main loop waits for a request before checking whether to stop (seconds)."""
+PARENT_CHECK_S = 0.5
+"""How often the orphan watcher checks that the parent process still exists (seconds)."""
 
 
 def _fail(message):
@@ -44,17 +50,27 @@ def _read_environment():
     return port, token, preferences
 
 
-def _stop_when_stdin_closes(stop):
-    """Only a pipe counts: /dev/null (a parent that gave no stdin) reads EOF at once."""
-    if not stat.S_ISFIFO(os.fstat(0).st_mode):
-        return
+def _exit_when_orphaned(parent_pid):
+    """Ends the process when the parent dies: its stdin pipe closes, or Blender is re-parented.
+    Only a pipe counts as stdin: /dev/null (a parent that gave no stdin) reads EOF at once."""
 
-    def drain():
+    def orphaned():
+        print("FABRIC_ADDON_ORPHANED the parent process is gone; exiting", file=sys.stderr, flush=True)
+        os._exit(0)  # not sys.exit: the main thread may be busy in a command for minutes
+
+    def drain_stdin():
         while os.read(0, 65536):
             pass
-        stop.set()
+        orphaned()
 
-    threading.Thread(target=drain, name="fabric-stdin-watch", daemon=True).start()
+    def poll_parent():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        orphaned()
+
+    if stat.S_ISFIFO(os.fstat(0).st_mode):
+        threading.Thread(target=drain_stdin, name="fabric-stdin-watch", daemon=True).start()
+    threading.Thread(target=poll_parent, name="fabric-parent-watch", daemon=True).start()
 
 
 def main():
@@ -76,10 +92,9 @@ def main():
         _fail(f"cannot listen on port {port}: {error}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())
-    _stop_when_stdin_closes(stop)
-    parent_pid = os.getppid()
+    _exit_when_orphaned(os.getppid())
     print(f"FABRIC_ADDON_READY {listening_port}", flush=True)
-    while not stop.is_set() and os.getppid() == parent_pid:
+    while not stop.is_set():
         runtime.serve_pending(LOOP_WAIT_S)
     runtime.stop()
 

@@ -70,12 +70,19 @@ test("a killed bridge goes stale and `latest` no longer picks it; its Blender ex
   expect(await llm.call("blender_get_scene_info", { target_uuid: "latest" })).toMatchObject({ target_uuid: "blender-new" });
   const newBridge = bridges[1]!;
   const orphanPid = newBridge.blenderPid();
+  // A job running on the peer when its bridge dies can never finish.
+  const doomed = await llm.call("blender_submit", { target_uuid: "blender-new", command: "execute_code", params: { code: "import time\ntime.sleep(60)" } });
+  await waitFor("the doomed job to run", async () => (await llm.call("blender_job_status", { job_id: doomed.job_id })).status === "running", 20_000, 50);
   await newBridge.kill();
 
   await waitFor("blender-new to go stale", async () => {
     const listing = await llm.call("blender_list_available_clients", { include_stale: true });
     return listing.persistent.find((client: { uuid: string }) => client.uuid === "blender-new")?.stale === true;
   }, 20_000, 200);
+  expect(await llm.call("blender_job_status", { job_id: doomed.job_id })).toMatchObject({
+    status: "lost",
+    error: "blender-new went away before the job finished.",
+  });
   const visible = await llm.call("blender_list_available_clients");
   expect(visible.persistent.map((client: { uuid: string }) => client.uuid)).toEqual(["blender-old"]);
   expect(await llm.call("blender_get_scene_info", { target_uuid: "latest" })).toMatchObject({

@@ -26,6 +26,21 @@ const CANCEL_TIMEOUT_MS = 5_000;
 
 const notFound = (jobId: string) => ({ status: "not_found", job_id: jobId, error: `No job ${jobId} on your bus.` });
 
+/**
+ * A job whose peer is gone will never finish: its queue died with the bridge. Reading such a
+ * job settles it as `lost`. (Bridges heartbeat from Node, not from Blender's main thread, so a
+ * long render does not make its peer stale.)
+ */
+async function settleOrphan(context: ToolContext, record: JobRecord): Promise<JobRecord> {
+  if (isTerminalJobStatus(record.status) || !record.target_uuid) return record;
+  const { registry, jobs } = context.services;
+  const target = await registry.get(context.identity.userId, record.target_uuid);
+  if (target && !registry.isStale(target)) return record;
+  const error = `${record.target_uuid} went away before the job finished.`;
+  const { record: settled } = await jobs.advance(context.identity.userId, record.job_id, { status: "lost", error });
+  return settled ?? record;
+}
+
 /** A job record as the job tools show it; `result` only once finished. */
 function describeJob(record: JobRecord) {
   const { bus_id: _bus, result, ...rest } = record;
@@ -63,8 +78,9 @@ const jobStatus = defineTool({
   async handler(input, context) {
     const { jobs, nc } = context.services;
     const userId = context.identity.userId;
-    let record = await jobs.get(userId, input.job_id);
-    if (!record) return notFound(input.job_id);
+    const found = await jobs.get(userId, input.job_id);
+    if (!found) return notFound(input.job_id);
+    let record = await settleOrphan(context, found);
     if (input.wait_seconds > 0 && !isTerminalJobStatus(record.status)) {
       const watch = watchJob(nc, userId, input.job_id);
       try {
@@ -86,8 +102,9 @@ const jobResult = defineTool({
   description: "The result of a finished job, in the dispatch tools' shape.",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
-    const record = await context.services.jobs.get(context.identity.userId, input.job_id);
-    if (!record) return notFound(input.job_id);
+    const found = await context.services.jobs.get(context.identity.userId, input.job_id);
+    if (!found) return notFound(input.job_id);
+    const record = await settleOrphan(context, found);
     if (!isTerminalJobStatus(record.status)) {
       return { status: record.status, job_id: record.job_id, message: "The job has not finished; see blender_job_status." };
     }
@@ -100,7 +117,9 @@ const listJobs = defineTool({
   description: "Your jobs, newest first, optionally only those with one status.",
   inputSchema: ListJobsInputSchema,
   async handler(input, context) {
-    const records = await context.services.jobs.list(context.identity.userId);
+    const records = await Promise.all(
+      (await context.services.jobs.list(context.identity.userId)).map((record) => settleOrphan(context, record)),
+    );
     const matching = records.filter((record) => input.status === null || record.status === input.status);
     return { status: "ok", total: matching.length, jobs: matching.slice(0, input.limit).map(describeJob) };
   },
