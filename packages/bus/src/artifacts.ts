@@ -21,10 +21,13 @@ export type ArtifactRef = {
   url: string;
 };
 
-export const artifactName = (userId: string, jobId: string, fileName: string) =>
-  `${encodeToken(userId)}/${encodeToken(jobId)}/${encodeToken(fileName)}`;
+/** `<u>/<job>/`: the names of one job's artifacts start with it. */
+const artifactPrefix = (userId: string, jobId: string) => `${encodeToken(userId)}/${encodeToken(jobId)}/`;
 
-export const artifactUrl = (name: string) => `/artifacts/${name}`;
+const artifactName = (userId: string, jobId: string, fileName: string) =>
+  `${artifactPrefix(userId, jobId)}${encodeToken(fileName)}`;
+
+const artifactUrl = (name: string) => `/artifacts/${name}`;
 
 export class ArtifactStore {
   readonly #store: ObjectStore;
@@ -65,7 +68,7 @@ export class ArtifactStore {
 
   /** Every artifact of one job. */
   async listForJob(userId: string, jobId: string): Promise<string[]> {
-    const prefix = `${encodeToken(userId)}/${encodeToken(jobId)}/`;
+    const prefix = artifactPrefix(userId, jobId);
     return (await this.#store.list()).filter((info) => !info.deleted && info.name.startsWith(prefix)).map((info) => info.name);
   }
 }

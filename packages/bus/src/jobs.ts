@@ -8,9 +8,9 @@ import {
   JobRecordSchema,
   JobStatusSchema,
   canAdvanceJob,
-  encodeToken,
   epochSeconds,
   keyForJob,
+  keyPrefixForUser,
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { retryJetStream, updateWithRetry } from "./kv-update.js";
@@ -56,7 +56,7 @@ export class JobStore {
   /** The user's jobs, newest first. */
   async list(userId: string): Promise<JobRecord[]> {
     const keys: string[] = [];
-    for await (const key of await this.#kv.keys(`${encodeToken(userId)}.*`)) keys.push(key);
+    for await (const key of await this.#kv.keys(`${keyPrefixForUser(userId)}*`)) keys.push(key);
     const records = await Promise.all(keys.map((key) => this.#kv.get(key)));
     return records
       .flatMap((entry) => {

@@ -9,9 +9,9 @@
 import type { KV, KvEntry } from "@nats-io/kv";
 import {
   ClientRecordSchema,
-  decodeToken,
-  encodeToken,
+  isClientStale,
   keyForClient,
+  keyPrefixForUser,
   toClientInfo,
   type ClientInfo,
   type ClientRecord,
@@ -36,12 +36,6 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   staleAfterSeconds: 30,
   evictAfterSeconds: 60 * 60,
 };
-
-export type RegistryChangeListener = (
-  userId: string,
-  clientUuid: string,
-  record: ClientRecord | undefined,
-) => void;
 
 const decodeRecord = (entry: KvEntry): ClientRecord | undefined => {
   const parsed = ClientRecordSchema.safeParse(parseJsonSafely(entry));
@@ -84,8 +78,7 @@ export class ClientRegistry {
   /** Every client of one user, read-your-writes consistent. */
   async list(userId: string): Promise<ClientRecord[]> {
     await this.#mirror.sync();
-    const prefix = `${encodeToken(userId)}.`;
-    return [...this.#mirror.entriesWithPrefix(prefix)].map(([, entry]) => entry.value);
+    return [...this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))].map(([, entry]) => entry.value);
   }
 
   /** The wire shape of a record, with staleness derived now. */
@@ -94,14 +87,14 @@ export class ClientRegistry {
   }
 
   isStale(record: ClientRecord, now: number = Date.now()): boolean {
-    return now / 1000 - record.last_seen > this.options.staleAfterSeconds;
+    return isClientStale(record, now, this.options.staleAfterSeconds);
   }
 
   /** Removes every client silent for longer than `evictAfterSeconds`. Returns how many. */
   async evictExpired(now: number = Date.now()): Promise<number> {
     await this.#mirror.sync();
     const expired = [...this.#mirror.entriesWithPrefix("")].filter(
-      ([, { value }]) => now / 1000 - value.last_seen > this.options.evictAfterSeconds,
+      ([, { value }]) => isClientStale(value, now, this.options.evictAfterSeconds),
     );
     let evicted = 0;
     for (const [key, { revision }] of expired) {
@@ -114,14 +107,6 @@ export class ClientRegistry {
       }
     }
     return evicted;
-  }
-
-  /** Calls `listener` with (user id, client uuid, record or undefined) on every change. */
-  onChange(listener: RegistryChangeListener): () => void {
-    return this.#mirror.onChange((key, record) => {
-      const [userToken, uuidToken] = key.split(".");
-      if (userToken && uuidToken) listener(decodeToken(userToken), decodeToken(uuidToken), record);
-    });
   }
 
   stop(): void {

@@ -16,8 +16,8 @@ export const BucketName = {
 export const keyForClient = (userId: string, clientUuid: string) =>
   `${encodeToken(userId)}.${encodeToken(clientUuid)}`;
 
-/** Key filter matching every client of one user. */
-export const keyFilterForUserClients = (userId: string) => `${encodeToken(userId)}.*`;
+/** Prefix of every key of one user in `fabric_clients` and `fabric_jobs` (`<u>.`). */
+export const keyPrefixForUser = (userId: string) => `${encodeToken(userId)}.`;
 
 /** Key of a session in `fabric_sessions`. */
 export const keyForSession = (sessionId: string) => encodeToken(sessionId);

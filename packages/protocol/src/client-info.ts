@@ -39,13 +39,20 @@ export type ClientInfo = Omit<ClientRecord, "session_id"> & {
   stale: boolean;
 };
 
+/** Seconds since a client was last seen, at time `now` (ms). */
+export const secondsSinceSeen = (record: Pick<ClientRecord, "last_seen">, now: number) =>
+  Math.max(0, now / 1000 - record.last_seen);
+
+/** Whether a client has been silent longer than `staleAfter` seconds at time `now` (ms). */
+export const isClientStale = (record: Pick<ClientRecord, "last_seen">, now: number, staleAfter: number) =>
+  secondsSinceSeen(record, now) > staleAfter;
+
 /** Derives the wire shape of a record at time `now` (ms). `staleAfter` is in seconds. */
 export function toClientInfo(record: ClientRecord, now: number, staleAfter: number): ClientInfo {
   const { session_id: _sessionId, ...wire } = record;
-  const secondsAgo = Math.max(0, now / 1000 - record.last_seen);
   return {
     ...wire,
-    last_seen_seconds_ago: Math.round(secondsAgo * 1000) / 1000,
-    stale: secondsAgo > staleAfter,
+    last_seen_seconds_ago: Math.round(secondsSinceSeen(record, now) * 1000) / 1000,
+    stale: isClientStale(record, now, staleAfter),
   };
 }

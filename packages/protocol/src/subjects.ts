@@ -7,9 +7,6 @@ import { encodeToken } from "./tokens.js";
 
 const userPrefix = (userId: string) => `user.${encodeToken(userId)}`;
 
-/** `user.<u>.>`: everything of one user, e.g. for a tenant's NATS permissions. */
-export const subjectForUserTraffic = (userId: string) => `${userPrefix(userId)}.>`;
-
 /** Direct messages to one client. */
 export const subjectForClient = (userId: string, clientUuid: string) =>
   `${userPrefix(userId)}.client.${encodeToken(clientUuid)}`;
@@ -28,10 +25,6 @@ export const subjectForBroadcast = (userId: string) => `${userPrefix(userId)}.br
 /** Lifecycle updates of one job (running, progress, terminal). */
 export const subjectForJob = (userId: string, jobId: string) =>
   `${userPrefix(userId)}.job.${encodeToken(jobId)}`;
-
-/** Farm work of one group (JetStream work-queue stream). */
-export const subjectForWork = (userId: string, groupId: string) =>
-  `${userPrefix(userId)}.work.${encodeToken(groupId)}`;
 
 /**
  * Gateway-internal control subject of one MCP session: the replica holding the session's

@@ -7,9 +7,8 @@ import type { ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { spawnTracked, stopChild } from "./child-processes.js";
+import { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
 import { findProgram } from "./programs.js";
-import { sourceCommand } from "./gateway.js";
 
 const bridgeEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "services", "bridge", "src", "main.ts");
 

@@ -3,6 +3,15 @@
  * process that started it, even when a test run is killed before its cleanup ran.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const tsxLoader = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "node_modules", "tsx", "dist", "esm", "index.mjs");
+
+/** The command that runs a TypeScript entry point of this repository from source. */
+export function sourceCommand(entry: string): string[] {
+  return [process.execPath, "--conditions=fabric-source", "--import", tsxLoader, entry];
+}
 
 const living = new Set<ChildProcess>();
 

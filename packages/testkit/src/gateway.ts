@@ -3,14 +3,13 @@
  * can kill and restart them. Each gets its own free port; readiness is its /readyz.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawnTracked, stopChild } from "./child-processes.js";
+import { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findFreePort, waitFor } from "./ports.js";
 
 const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const gatewayEntry = join(repositoryRoot, "services", "gateway", "src", "main.ts");
-const tsxLoader = join(repositoryRoot, "node_modules", "tsx", "dist", "esm", "index.mjs");
 
 export type GatewayProcess = AsyncDisposable & {
   /** e.g. `http://127.0.0.1:43121` */
@@ -34,11 +33,6 @@ export type GatewayProcessOptions = {
   /** Show the replica's log lines on this process's stderr (always on with FABRIC_TEST_VERBOSE). */
   showLogs?: boolean;
 };
-
-/** The command that runs a TypeScript entry point of this repository from source. */
-export function sourceCommand(entry: string): string[] {
-  return [process.execPath, "--conditions=fabric-source", "--import", tsxLoader, entry];
-}
 
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const port = options.port ?? (await findFreePort());

@@ -8,7 +8,7 @@ import { basename, extname } from "node:path";
 import type { ArtifactStore } from "@blender-fabric/bus";
 
 /** Results larger than this, as JSON, are stored as artifacts. Bytes */
-export const MAX_INLINE_RESULT_BYTES = 256 * 1024;
+const MAX_INLINE_RESULT_BYTES = 256 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = { ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg" };
 

@@ -77,13 +77,21 @@ export class SessionStream {
         void this.resync().then(() => message.respond());
       },
     });
-    this.#stopWatchingRecord = this.#options.services.sessions.onChange(this.#options.sessionId, () => {
-      void this.resync();
+    this.#stopWatchingRecord = this.#options.services.sessions.onChange(this.#options.sessionId, (record) => {
+      // `touch` rewrites the record every minute; only a change of what is served matters.
+      if (!this.#serves(record)) void this.resync();
     });
     await this.#nc.flush();
     await this.resync();
     if (this.#closed) return;
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatMs);
+  }
+
+  /** Whether the stream already serves exactly this record's clients at its level. */
+  #serves(record: { client_uuids: string[]; log_level: Priority } | undefined): boolean {
+    if (!record || record.log_level !== this.#level) return false;
+    const uuids = new Set(record.client_uuids);
+    return uuids.size === this.#clientUuids.size && [...uuids].every((uuid) => this.#clientUuids.has(uuid));
   }
 
   /** Re-reads the session record and the registry, and subscribes to exactly what they say. */

@@ -41,6 +41,12 @@ async function settleOrphan(context: ToolContext, record: JobRecord): Promise<Jo
   return settled ?? record;
 }
 
+/** The caller's job, settled if its peer is gone; undefined when there is no such job. */
+async function readJob(context: ToolContext, jobId: string): Promise<JobRecord | undefined> {
+  const record = await context.services.jobs.get(context.identity.userId, jobId);
+  return record && settleOrphan(context, record);
+}
+
 /** A job record as the job tools show it; `result` only once finished. */
 function describeJob(record: JobRecord) {
   const { bus_id: _bus, result, ...rest } = record;
@@ -78,9 +84,8 @@ const jobStatus = defineTool({
   async handler(input, context) {
     const { jobs, nc } = context.services;
     const userId = context.identity.userId;
-    const found = await jobs.get(userId, input.job_id);
-    if (!found) return notFound(input.job_id);
-    let record = await settleOrphan(context, found);
+    let record = await readJob(context, input.job_id);
+    if (!record) return notFound(input.job_id);
     if (input.wait_seconds > 0 && !isTerminalJobStatus(record.status)) {
       const watch = watchJob(nc, userId, input.job_id);
       try {
@@ -102,9 +107,8 @@ const jobResult = defineTool({
   description: "The result of a finished job, in the dispatch tools' shape.",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
-    const found = await context.services.jobs.get(context.identity.userId, input.job_id);
-    if (!found) return notFound(input.job_id);
-    const record = await settleOrphan(context, found);
+    const record = await readJob(context, input.job_id);
+    if (!record) return notFound(input.job_id);
     if (!isTerminalJobStatus(record.status)) {
       return { status: record.status, job_id: record.job_id, message: "The job has not finished; see blender_job_status." };
     }
