@@ -8,10 +8,13 @@ FABRIC_ADDON_PREFS (JSON object of addon preference name -> value). Prints
 SIGTERM, until its stdin pipe closes, or until its parent process dies (bpy.app.timers never
 fire in background Blender, so this loop replaces the GUI's timer).
 
-When the parent (the bridge) is gone, nobody can receive a result any more, so a watcher
-thread ends Blender at once, even in the middle of a long command on the main thread.
+When the parent (the bridge) is gone, nobody can receive a result any more, so Blender ends
+at once, even in the middle of a long command on the main thread: on Linux the kernel kills
+it (PR_SET_PDEATHSIG, set first thing below); watcher threads on stdin and on the parent pid
+are the fallback elsewhere.
 """
 
+import ctypes
 import json
 import os
 import signal
@@ -19,6 +22,42 @@ import stat
 import sys
 import threading
 import time
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the kernel sends this process when its parent dies."""
+
+
+def _request_parent_death_signal():
+    """Asks Linux to SIGKILL Blender when its parent dies. It takes no thread, no GIL and no
+    write, so it also ends a Blender whose main thread holds the GIL inside C code.
+
+    The kernel fires it when the parent *thread* that forked Blender exits, not when the parent
+    process does. The Node bridge spawns Blender from its main thread, whose exit is the
+    bridge's exit; a parent that spawns from a short-lived worker thread must not rely on it.
+    Returns False when prctl is unavailable or refused."""
+    unused = ctypes.c_ulong(0)  # prctl is variadic: pass every argument at its full width
+    try:
+        libc = ctypes.CDLL(None)
+        result = libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), unused, unused, unused)
+    except (OSError, AttributeError):
+        return False
+    return result == 0
+
+
+def _die_with_parent():
+    """Returns the parent pid as it was before the death signal was armed. A parent that died
+    in between would never send it, so that case exits here."""
+    parent_pid = os.getppid()
+    if not sys.platform.startswith("linux"):
+        return parent_pid
+    if not _request_parent_death_signal():
+        print("FABRIC_ADDON_WARNING prctl(PR_SET_PDEATHSIG) failed; the orphan watchers remain", file=sys.stderr)
+    if os.getppid() != parent_pid:
+        os._exit(0)
+    return parent_pid
+
+
+ORIGINAL_PARENT_PID = _die_with_parent()
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,6 +68,8 @@ LOOP_WAIT_S = 0.2
 """How long the main loop waits for a request before checking whether to stop (seconds)."""
 PARENT_CHECK_S = 0.5
 """How often the orphan watcher checks that the parent process still exists (seconds)."""
+EXIT_NOTICE_WAIT_S = 0.2
+"""How long an orphaned Blender gives its last stderr line before it exits regardless (seconds)."""
 
 
 def _fail(message):
@@ -50,25 +91,46 @@ def _read_environment():
     return port, token, preferences
 
 
-def _exit_when_orphaned(parent_pid):
-    """Ends the process when the parent dies: its stdin pipe closes, or Blender is re-parented.
-    Only a pipe counts as stdin: /dev/null (a parent that gave no stdin) reads EOF at once."""
+def _write_exit_notice(reason):
+    try:
+        os.write(2, f"FABRIC_ADDON_ORPHANED {reason}; exiting\n".encode())
+    except OSError:
+        pass  # stderr went with the parent (EPIPE); the notice had no reader anyway.
 
-    def orphaned():
-        print("FABRIC_ADDON_ORPHANED the parent process is gone; exiting", file=sys.stderr, flush=True)
+
+def _exit_at_once(reason):
+    """Ends Blender with code 0 whatever the notice does: with the parent gone, stderr is a
+    dead pipe (the write raises EPIPE) or one nobody drains (the write blocks), so the notice
+    gets its own thread and a short wait, and os._exit runs even if starting it fails."""
+    try:
+        notice = threading.Thread(target=_write_exit_notice, args=(reason,), name="fabric-exit-notice", daemon=True)
+        notice.start()
+        notice.join(EXIT_NOTICE_WAIT_S)
+    finally:
         os._exit(0)  # not sys.exit: the main thread may be busy in a command for minutes
 
+
+def _exit_when_orphaned(parent_pid):
+    """Ends the process when the parent dies: its stdin pipe closes, or Blender is re-parented.
+    Only a pipe counts as stdin: /dev/null (a parent that gave no stdin) reads EOF at once.
+    Node's "pipe" stdio is a socketpair, not a FIFO, so a socket counts as a pipe too.
+    These threads need the GIL, so they cover what the death signal does not (other systems,
+    a refused prctl) but cannot end a main thread that holds the GIL in C code."""
+
     def drain_stdin():
-        while os.read(0, 65536):
-            pass
-        orphaned()
+        try:
+            while os.read(0, 65536):
+                pass
+        finally:
+            _exit_at_once("stdin closed: the parent let go")
 
     def poll_parent():
         while os.getppid() == parent_pid:
             time.sleep(PARENT_CHECK_S)
-        orphaned()
+        _exit_at_once("the parent process is gone")
 
-    if stat.S_ISFIFO(os.fstat(0).st_mode):
+    stdin_mode = os.fstat(0).st_mode
+    if stat.S_ISFIFO(stdin_mode) or stat.S_ISSOCK(stdin_mode):
         threading.Thread(target=drain_stdin, name="fabric-stdin-watch", daemon=True).start()
     threading.Thread(target=poll_parent, name="fabric-parent-watch", daemon=True).start()
 
@@ -92,7 +154,7 @@ def main():
         _fail(f"cannot listen on port {port}: {error}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())
-    _exit_when_orphaned(os.getppid())
+    _exit_when_orphaned(ORIGINAL_PARENT_PID)
     print(f"FABRIC_ADDON_READY {listening_port}", flush=True)
     while not stop.is_set():
         runtime.serve_pending(LOOP_WAIT_S)

@@ -29,15 +29,19 @@ class FabricRuntime:
         jobs = JobBoard()
         self.mode = mode
         self.executor = Executor(jobs)
-        self.server = FabricServer(token=token, describe=self._describe, jobs=jobs, port=port)
+        self.server = FabricServer(token=token, jobs=jobs, port=port)
 
-    def _describe(self):
-        return {**blender_facts(), "mode": self.mode, "commands": list(COMMANDS)}
+    def _refresh_description(self):
+        """Reads bpy for the hello, on the main thread: the reader threads that answer the hello
+        must not touch bpy. Only blend_file changes over a session (a script or the artist opens
+        or saves a file), and only on the main thread, which calls this between requests."""
+        self.server.describe_as({**blender_facts(), "mode": self.mode, "commands": list(COMMANDS)})
 
     def start(self):
         """Listens and returns the port."""
         if bpy.app.background:
             push_undo_step("Blender Fabric: initial state")
+        self._refresh_description()
         return self.server.start()
 
     def stop(self):
@@ -45,13 +49,17 @@ class FabricRuntime:
 
     def serve_pending(self, timeout_s):
         """Runs queued requests on the calling (main) thread: waits up to timeout_s seconds for
-        the first, then takes whatever else is already queued. Returns how many ran."""
+        the first, then takes whatever else is already queued. Returns how many ran. Refreshes
+        the hello's facts on every call, so a file the artist opened in the GUI shows too."""
         served = 0
         item = self.server.next_request(timeout_s)
         while item is not None:
             connection, request = item
             response = self.executor.execute(request, emit=connection.send)
+            # Before the response: a client that reconnects once it has it sees the new file.
+            self._refresh_description()
             connection.send(response)
             served += 1
             item = self.server.next_request(0)
+        self._refresh_description()
         return served

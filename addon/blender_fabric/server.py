@@ -1,6 +1,8 @@
 """The localhost TCP server: token handshake, one reader thread per connection, a queue of
-requests for the main thread. Plain Python (no bpy): Blender-specific facts come in through
-the `describe` callable, and the main thread takes requests with next_request().
+requests for the main thread. Plain Python (no bpy): the main thread hands in what the hello
+tells clients about Blender with describe_as(), and takes requests with next_request(). The
+reader threads answer the hello from that stored dict, because only the main thread may
+touch bpy.
 
 `cancel` is answered on the reader thread: the script it targets is busy on the main thread,
 so a queued cancel would only run after the script ended.
@@ -50,11 +52,11 @@ class Connection:
 class FabricServer:
     """Serves the protocol on host:port (port 0 picks a free port; see .port after start())."""
 
-    def __init__(self, token, describe, jobs, host="127.0.0.1", port=0, handshake_timeout_s=10.0):
+    def __init__(self, token, jobs, host="127.0.0.1", port=0, handshake_timeout_s=10.0):
         if not token:
             raise ValueError("the server needs a non-empty token")
         self._token = token.encode("utf-8")
-        self._describe = describe
+        self._description = None
         self._jobs = jobs
         self._host = host
         self._requested_port = port
@@ -65,7 +67,15 @@ class FabricServer:
         self._requests = queue.Queue()
         self.port = None
 
+    def describe_as(self, description):
+        """Sets the facts the hello reply gives (the keyword arguments of protocol.hello_accepted).
+        Called on the main thread; reader threads only read the attribute, so the dict is
+        replaced whole, never changed in place."""
+        self._description = dict(description)
+
     def start(self):
+        if self._description is None:
+            raise RuntimeError("describe_as() must come before start(): the hello needs it")
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self._host, self._requested_port))
@@ -148,7 +158,7 @@ class FabricServer:
             log.warning("connection %s refused: bad token", connection.address)
             connection.send(protocol.hello_refused("bad token"))
             return False
-        connection.send(protocol.hello_accepted(**self._describe()))
+        connection.send(protocol.hello_accepted(**self._description))
         return True
 
     def _accept_request(self, connection, line):

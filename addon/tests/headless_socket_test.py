@@ -6,6 +6,7 @@ and speaks the protocol to it. Plain python3:
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -18,6 +19,8 @@ ADDON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADLESS = os.path.join(ADDON_DIR, "headless.py")
 TOKEN = "test-token-5f2a"
 READY_TIMEOUT_S = 30
+ORPHAN_EXIT_S = 2
+"""How long headless Blender may outlive a parent that died or let go of its stdin (seconds)."""
 
 
 def blender_executable():
@@ -220,6 +223,22 @@ class HeadlessLifecycleTest(unittest.TestCase):
         process.stdout.close()
         process.stderr.close()
 
+    def test_closing_stdin_ends_it_mid_request(self):
+        process = spawn_headless({})
+        self.addCleanup(process.kill)
+        client = Client(wait_ready(process))
+        self.addCleanup(client.close)
+        client.hello()
+        client.send({"id": "c-1", "type": "command", "command": "execute_code", "params": {"code": "import time; time.sleep(60)"}})
+        client.send({"id": "p-1", "type": "ping"})
+        readable, _, _ = select.select([client.sock], [], [], 0.3)
+        self.assertEqual(readable, [], "the ping queued behind the sleep is not answered: the main thread is busy")
+        process.stdin.close()
+        self.assertEqual(process.wait(timeout=ORPHAN_EXIT_S), 0)
+        self.assertIn(b"FABRIC_ADDON_ORPHANED stdin closed", process.stderr.read())
+        process.stdout.close()
+        process.stderr.close()
+
     def test_missing_token_or_bad_preferences_fail_loudly(self):
         for env, expected in (
             ({"FABRIC_ADDON_TOKEN": ""}, "FABRIC_ADDON_TOKEN is empty"),
@@ -244,7 +263,7 @@ class HeadlessLifecycleTest(unittest.TestCase):
         command = [sys.executable, "-c", launcher, blender_executable(), "-b", "--factory-startup", "--python", HEADLESS]
         output = subprocess.run(command, env=env, stdout=subprocess.PIPE, timeout=READY_TIMEOUT_S, check=True).stdout
         blender_pid = int(output)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + ORPHAN_EXIT_S
         while not has_exited(blender_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         if not has_exited(blender_pid):

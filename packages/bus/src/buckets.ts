@@ -1,62 +1,53 @@
-/** Creates (or binds to) the fabric's JetStream buckets. */
+/**
+ * The fabric's JetStream KV buckets, each defined once here. Every service binds with the
+ * same definition, so no service's boot order decides a bucket's retention (JetStream binds
+ * an existing bucket silently, whatever configuration the binder asked for).
+ */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
-import { BucketName } from "@blender-fabric/protocol";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
+import { BucketName, REQUEST_ID_RETENTION_SECONDS } from "@blender-fabric/protocol";
 import { retryJetStream } from "./kv-update.js";
 
-export type FabricBuckets = { clients: KV; sessions: KV; jobs: KV };
+/** How long job records, session records and idempotency keys live after their last write. ms */
+export const RECORD_RETENTION_MS = 24 * 60 * 60 * 1000;
 
-export type BucketOptions = {
-  /** JetStream replicas per bucket: 1 for a single server, 3 for a production cluster. */
-  replicas: number;
-  /** How long a job record lives after its last update. */
-  jobRetentionMs: number;
-  /** How long an idle MCP session record lives after its last touch. */
-  sessionRetentionMs: number;
-};
+const BUCKETS = {
+  clients: { name: BucketName.Clients, options: { history: 1 } },
+  // Idle sessions leave earlier through SessionStore's idle limit; this is the backstop.
+  sessions: { name: BucketName.Sessions, options: { history: 1, ttl: RECORD_RETENTION_MS } },
+  jobs: { name: BucketName.Jobs, options: { history: 1, ttl: RECORD_RETENTION_MS } },
+  requests: { name: BucketName.Requests, options: { history: 1, ttl: REQUEST_ID_RETENTION_SECONDS * 1000 } },
+} as const satisfies Record<string, { name: string; options: Partial<KvOptions> }>;
+
+export type FabricBucketName = keyof typeof BUCKETS;
+export type FabricBuckets = Record<FabricBucketName, KV>;
 
 /** JetStream API request timeout. ms */
-const JETSTREAM_API_TIMEOUT_MS = 2_000;
-
-export const DEFAULT_BUCKET_OPTIONS: BucketOptions = {
-  replicas: 1,
-  jobRetentionMs: 24 * 60 * 60 * 1000,
-  sessionRetentionMs: 24 * 60 * 60 * 1000,
-};
+export const JETSTREAM_API_TIMEOUT_MS = 2_000;
 
 /** How long a booting service keeps trying to bind its buckets. ms */
-const BIND_DEADLINE_MS = 120_000;
+export const BIND_DEADLINE_MS = 120_000;
 
 /**
- * Every replica calls this at boot; creating an existing bucket with the same config binds
- * to it. Retries while JetStream is unavailable (e.g. a cluster still electing leaders).
+ * Creates or binds the named buckets. `replicas`: 1 for a single server, 3 for a production
+ * cluster. Retries while JetStream is unavailable (e.g. a cluster still electing leaders).
  */
-export function openFabricBuckets(
+export function openFabricBuckets<Name extends FabricBucketName>(
   nc: NatsConnection,
-  options: BucketOptions = DEFAULT_BUCKET_OPTIONS,
-): Promise<FabricBuckets> {
-  return retryJetStream("bind the fabric buckets", () => createBuckets(nc, options), BIND_DEADLINE_MS);
-}
-
-async function createBuckets(
-  nc: NatsConnection,
-  options: BucketOptions = DEFAULT_BUCKET_OPTIONS,
-): Promise<FabricBuckets> {
-  // A 2 s API timeout (not 5 s) lets retries find a newly elected stream leader sooner.
-  const kvm = new Kvm(await jetstream(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }));
-  const [clients, sessions, jobs] = await Promise.all([
-    kvm.create(BucketName.Clients, { replicas: options.replicas, history: 1 }),
-    kvm.create(BucketName.Sessions, {
-      replicas: options.replicas,
-      history: 1,
-      ttl: options.sessionRetentionMs,
-    }),
-    kvm.create(BucketName.Jobs, {
-      replicas: options.replicas,
-      history: 1,
-      ttl: options.jobRetentionMs,
-    }),
-  ]);
-  return { clients, sessions, jobs };
+  replicas: number,
+  names: readonly Name[],
+): Promise<Pick<FabricBuckets, Name>> {
+  return retryJetStream(
+    "bind the fabric buckets",
+    async () => {
+      // A 2 s API timeout (not 5 s) lets retries find a newly elected stream leader sooner.
+      const kvm = new Kvm(await jetstream(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }));
+      const opened = await Promise.all(
+        names.map((name) => kvm.create(BUCKETS[name].name, { ...BUCKETS[name].options, replicas })),
+      );
+      return Object.fromEntries(names.map((name, index) => [name, opened[index]])) as Pick<FabricBuckets, Name>;
+    },
+    BIND_DEADLINE_MS,
+  );
 }

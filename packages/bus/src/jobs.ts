@@ -1,93 +1,330 @@
 /**
- * Job records in KV `fabric_jobs`, key `<u>.<job_id>`. They replace the seed's in-memory
- * `_pending_jobs`, so an originator is found again after any gateway restarts. Status moves
- * forward only; duplicate terminal updates are ignored.
+ * The one owner of job state: job records in KV `fabric_jobs` (key `<u>.<job_id>`) and every
+ * move between statuses. Bridges, gateways, the reaper and `blender_job_update` all change a
+ * job only through the transitions below.
+ *
+ *   queued ──claim──▶ running ──finish──▶ completed | failed | cancelled
+ *     │                  └──lose (its peer's boot died)──▶ lost
+ *     ├──expire (deadline passed, never started)──▶ expired
+ *     └──cancel──▶ cancelled
+ *
+ * Each transition is a compare-and-set on the record's KV revision and moves forward only,
+ * so of two racing transitions exactly one wins: a job that was cancelled, expired or lost
+ * can never be claimed afterwards, and a claimed job can no longer expire. A transition that
+ * changes the status announces it on `user.<u>.job.<id>` and to the job's originator.
  */
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   JobRecordSchema,
   JobStatusSchema,
   canAdvanceJob,
   epochSeconds,
+  isTerminalJobStatus,
   keyForJob,
   keyPrefixForUser,
   type JobRecord,
+  type JobStatus,
+  type Priority,
 } from "@blender-fabric/protocol";
-import { retryJetStream, updateWithRetry } from "./kv-update.js";
+import { FinalAnswerError, retryJetStream } from "./kv-update.js";
 import { parseJsonSafely } from "./safe-json.js";
+import { publishJobEvent } from "./job-waiter.js";
+import { createEnvelope, publishEnvelope } from "./router.js";
 
-export type JobAdvance = {
-  /** A job status, or another word (e.g. `progress`) that updates progress fields only. */
-  status: string;
-  progress?: number;
-  progress_message?: string;
+/** A running job as the peer that claimed it holds it: later writes skip a read. */
+export type HeldJob = { record: JobRecord; revision: number };
+
+/** The peer boot that claims a job. */
+export type JobHolder = { incarnation: string; peerUuid: string };
+
+/** How a job ended, as its peer reports it. */
+export type JobOutcome = {
+  status: "completed" | "failed" | "cancelled";
   result?: unknown;
   error?: string;
+  /** The addon handler's own time, announced but not stored. ms */
+  handler_ms?: number;
 };
 
-export type JobAdvanceOutcome = {
-  /** The record after the update; undefined when the job is unknown. */
-  record: JobRecord | undefined;
-  /** False when the update was refused (unknown job, backwards move, duplicate terminal). */
-  changed: boolean;
-};
+/** What `blender_job_update` reports for a job (any status word; others update progress). */
+export type JobReport = { status: string; result?: unknown; error?: string };
+
+/** A job `claim` would not start, with the record as it now stands (undefined: unknown job). */
+export type ClaimRefusal = { refused: JobRecord | undefined };
+
+export class JobExistsError extends FinalAnswerError {
+  override name = "JobExistsError";
+}
+
+const isClientUuid = (uuid: string | null | undefined): uuid is string => !!uuid && !uuid.startsWith("server:");
+
+type Change = (record: JobRecord) => JobRecord | undefined;
+type Written = { record: JobRecord | undefined; revision: number; changed: boolean };
 
 export class JobStore {
   readonly #kv: KV;
+  readonly #nc: NatsConnection;
 
-  constructor(kv: KV) {
+  constructor(kv: KV, nc: NatsConnection) {
     this.#kv = kv;
+    this.#nc = nc;
   }
 
-  /** Stores a new job; a caller reusing a job id starts that job over. */
-  async create(record: JobRecord): Promise<void> {
-    const key = keyForJob(record.bus_id, record.job_id);
-    await retryJetStream("record a job", () => this.#kv.put(key, JSON.stringify(record)));
-  }
+  // --- reads -------------------------------------------------------------------------
 
   async get(userId: string, jobId: string): Promise<JobRecord | undefined> {
-    const key = keyForJob(userId, jobId);
-    const entry = await retryJetStream("read a job", () => this.#kv.get(key));
-    if (!entry || entry.operation !== "PUT") return undefined;
-    const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
-    return parsed.success ? parsed.data : undefined;
+    return (await this.#read(keyForJob(userId, jobId)))?.record;
   }
 
   /** The user's jobs, newest first. */
   async list(userId: string): Promise<JobRecord[]> {
     const keys: string[] = [];
     for await (const key of await this.#kv.keys(`${keyPrefixForUser(userId)}*`)) keys.push(key);
-    const records = await Promise.all(keys.map((key) => this.#kv.get(key)));
-    return records
-      .flatMap((entry) => {
-        const parsed = entry?.operation === "PUT" ? JobRecordSchema.safeParse(parseJsonSafely(entry)) : undefined;
-        return parsed?.success ? [parsed.data] : [];
-      })
-      .sort((a, b) => b.created_at - a.created_at);
+    const records = await Promise.all(keys.map((key) => this.#read(key)));
+    return records.flatMap((read) => (read ? [read.record] : [])).sort((a, b) => b.created_at - a.created_at);
   }
 
-  async advance(userId: string, jobId: string, update: JobAdvance): Promise<JobAdvanceOutcome> {
-    let unchanged: JobRecord | undefined;
-    const record = await updateWithRetry(this.#kv, keyForJob(userId, jobId), (current) => {
-      const parsed = JobRecordSchema.safeParse(current);
-      if (!parsed.success) return undefined;
-      const job = parsed.data;
-      const status = JobStatusSchema.safeParse(update.status);
-      const nextStatus = status.success ? status.data : job.status;
-      if (status.success ? !canAdvanceJob(job.status, nextStatus) : job.status !== "running") {
-        unchanged = job;
+  /** The record and its KV revision (what work published for it is deduplicated by). */
+  async entry(userId: string, jobId: string): Promise<HeldJob | undefined> {
+    return this.#read(keyForJob(userId, jobId));
+  }
+
+  // --- transitions ---------------------------------------------------------------------
+
+  /**
+   * Stores a new queued job and returns its revision. `replace`: a caller reusing a job id
+   * starts that job over (bus messages with a client-chosen job id); otherwise an existing
+   * record is kept and {@link JobExistsError} thrown.
+   */
+  async create(record: JobRecord, options: { replace?: boolean } = {}): Promise<number> {
+    const key = keyForJob(record.bus_id, record.job_id);
+    const value = JSON.stringify(JobRecordSchema.parse(record));
+    if (options.replace) return retryJetStream("record a job", () => this.#kv.put(key, value));
+    return retryJetStream("record a job", async () => {
+      try {
+        return await this.#kv.create(key, value);
+      } catch (error) {
+        if (await this.#read(key)) throw new JobExistsError(`job ${record.job_id} exists`, { cause: error });
+        throw error; // not a conflict: JetStream trouble, retried
+      }
+    });
+  }
+
+  /**
+   * The fence: moves a queued job to running for one peer boot. Refuses a job that is not
+   * queued (cancelled, expired, lost, or already started by anyone), and expires a job whose
+   * deadline has passed instead of starting it.
+   */
+  async claim(userId: string, jobId: string, holder: JobHolder): Promise<HeldJob | ClaimRefusal> {
+    const { incarnation, peerUuid } = holder;
+    let refusal: JobRecord | undefined;
+    const now = epochSeconds();
+    const written = await this.#transition(userId, jobId, (job) => {
+      if (job.status !== "queued") {
+        refusal = job;
         return undefined;
       }
-      return {
-        ...job,
-        status: nextStatus,
-        progress: update.progress ?? (nextStatus === "completed" ? 1 : job.progress),
-        progress_message: update.progress_message ?? job.progress_message,
-        result: update.result ?? job.result,
-        error: update.error ?? job.error,
-        updated_at: epochSeconds(),
-      } satisfies JobRecord;
+      if (job.deadline !== null && now > job.deadline) {
+        return { ...job, status: "expired", error: notStartedError(job), updated_at: now };
+      }
+      return { ...job, status: "running", target_uuid: peerUuid, incarnation, started_at: now, updated_at: now };
     });
-    return record ? { record, changed: true } : { record: unchanged, changed: false };
+    if (written.changed && written.record?.status === "running") {
+      this.#announce(written.record, { status: "running" });
+      return { record: written.record, revision: written.revision };
+    }
+    if (written.changed && written.record) this.#announceEnd(written.record, {});
+    return { refused: refusal ?? written.record };
   }
+
+  /** Records and announces progress of a job its peer holds. */
+  async progress(held: HeldJob, fraction: number, message: string): Promise<void> {
+    const clamped = Math.min(1, Math.max(0, fraction));
+    const job = held.record;
+    this.#announce(job, { status: "progress", progress: clamped, progress_message: message });
+    if (isClientUuid(job.originator_uuid)) {
+      this.#tellOriginator(job, "info", {
+        kind: "progress",
+        job_id: job.job_id,
+        fraction: clamped,
+        percent: Math.round(clamped * 100),
+        message,
+      });
+    }
+    await this.#transition(
+      job.bus_id,
+      job.job_id,
+      (current) =>
+        current.status === "running" && current.incarnation === job.incarnation
+          ? { ...current, progress: clamped, progress_message: message, updated_at: epochSeconds() }
+          : undefined,
+      held,
+    );
+  }
+
+  /** Ends a job its peer holds. Refused (returns false) once anyone else has ended it. */
+  async finish(held: HeldJob, outcome: JobOutcome): Promise<boolean> {
+    const { handler_ms, ...stored } = outcome;
+    const written = await this.#transition(
+      held.record.bus_id,
+      held.record.job_id,
+      (current) =>
+        current.status === "running" && current.incarnation === held.record.incarnation
+          ? {
+              ...current,
+              status: stored.status,
+              progress: stored.status === "completed" ? 1 : current.progress,
+              result: stored.result ?? null,
+              error: stored.error ?? "",
+              updated_at: epochSeconds(),
+            }
+          : undefined,
+      held,
+    );
+    if (written.changed && written.record) this.#announceEnd(written.record, { handler_ms });
+    return written.changed;
+  }
+
+  /**
+   * Expires a queued job whose deadline has passed: it will never start. Returns the record
+   * as it now stands. `deadlineMs` bounds the retries (ms).
+   */
+  async expire(userId: string, jobId: string, reason: string, deadlineMs?: number): Promise<JobRecord | undefined> {
+    const due = (job: JobRecord) => job.status === "queued" && job.deadline !== null && epochSeconds() >= job.deadline;
+    return this.#settle(userId, jobId, "expired", reason, due, deadlineMs);
+  }
+
+  /** Cancels a queued job: it will never start. Returns the record as it now stands. */
+  cancelQueued(userId: string, jobId: string, reason: string): Promise<JobRecord | undefined> {
+    return this.#settle(userId, jobId, "cancelled", reason, (job) => job.status === "queued");
+  }
+
+  /** Settles a job that a now-dead peer boot was running. Returns the record as it now stands. */
+  lose(userId: string, jobId: string, incarnation: string | null, reason: string): Promise<JobRecord | undefined> {
+    return this.#settle(userId, jobId, "lost", reason, (job) => job.status === "running" && job.incarnation === incarnation);
+  }
+
+  /**
+   * A status reported through `blender_job_update` by a client doing the work itself (the
+   * seed's own addon speaks MCP): forward only, duplicate terminal updates ignored. Status
+   * words that are not job statuses update nothing. Announcing is the tool's own business.
+   */
+  async report(userId: string, jobId: string, report: JobReport): Promise<JobRecord | undefined> {
+    const status = JobStatusSchema.safeParse(report.status);
+    const written = await this.#transition(userId, jobId, (job) =>
+      status.success && canAdvanceJob(job.status, status.data)
+        ? {
+            ...job,
+            status: status.data,
+            progress: status.data === "completed" ? 1 : job.progress,
+            result: report.result ?? job.result,
+            error: report.error ?? job.error,
+            updated_at: epochSeconds(),
+          }
+        : undefined,
+    );
+    return written.record;
+  }
+
+  // --- internals -----------------------------------------------------------------------
+
+  async #settle(
+    userId: string,
+    jobId: string,
+    status: Extract<JobStatus, "expired" | "cancelled" | "lost">,
+    reason: string,
+    allowed: (job: JobRecord) => boolean,
+    deadlineMs?: number,
+  ): Promise<JobRecord | undefined> {
+    const written = await this.#transition(
+      userId,
+      jobId,
+      (job) => (allowed(job) ? { ...job, status, error: reason, updated_at: epochSeconds() } : undefined),
+      undefined,
+      deadlineMs,
+    );
+    if (written.changed && written.record) this.#announceEnd(written.record, {});
+    return written.record;
+  }
+
+  async #read(key: string): Promise<HeldJob | undefined> {
+    const entry = await retryJetStream("read a job", () => this.#kv.get(key));
+    if (!entry || entry.operation !== "PUT") return undefined;
+    const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
+    return parsed.success ? { record: parsed.data, revision: entry.revision } : undefined;
+  }
+
+  /**
+   * Compare-and-set: applies `change` to the current record and writes the result only if
+   * nobody wrote in between, else reads again. `held` (the writer's last known revision)
+   * saves the first read; it is updated after a successful write.
+   */
+  async #transition(userId: string, jobId: string, change: Change, held?: HeldJob, deadlineMs?: number): Promise<Written> {
+    const key = keyForJob(userId, jobId);
+    let known: HeldJob | undefined = held;
+    return retryJetStream(
+      `write ${key}`,
+      async () => {
+        const current = known ?? (await this.#read(key));
+        known = undefined; // a failed attempt reads afresh
+        if (!current) return { record: undefined, revision: 0, changed: false };
+        const next = change(current.record);
+        if (!next) return { record: current.record, revision: current.revision, changed: false };
+        const revision = await this.#kv.update(key, JSON.stringify(next), current.revision);
+        if (held) {
+          held.record = next;
+          held.revision = revision;
+        }
+        return { record: next, revision, changed: true };
+      },
+      deadlineMs,
+    );
+  }
+
+  #announce(job: JobRecord, fields: { status: string; progress?: number; progress_message?: string; handler_ms?: number }) {
+    publishJobEvent(this.#nc, job.bus_id, { job_id: job.job_id, ...fields });
+  }
+
+  /** The terminal event on the job subject, and `job_update` to a registered originator. */
+  #announceEnd(job: JobRecord, extra: { handler_ms?: number }): void {
+    const result = job.result === null || job.result === undefined ? undefined : job.result;
+    publishJobEvent(this.#nc, job.bus_id, {
+      job_id: job.job_id,
+      status: job.status,
+      ...(result === undefined ? {} : { result }),
+      error: job.error,
+      ...(extra.handler_ms === undefined ? {} : { handler_ms: extra.handler_ms }),
+    });
+    if (!isClientUuid(job.originator_uuid) || !isTerminalJobStatus(job.status)) return;
+    this.#tellOriginator(job, "notice", {
+      kind: "job_update",
+      job_id: job.job_id,
+      status: job.status,
+      result: result === undefined ? "" : JSON.stringify(result),
+      error: job.error,
+    });
+  }
+
+  /** From the peer that holds the job, or from the server when the job never reached one. */
+  #tellOriginator(job: JobRecord, priority: Priority, payload: Record<string, unknown>): void {
+    const fromUuid = job.incarnation && job.target_uuid ? job.target_uuid : `server:${job.bus_id}`;
+    publishEnvelope(
+      this.#nc,
+      createEnvelope({
+        userId: job.bus_id,
+        fromUuid,
+        routing: { type: "direct", target_uuid: job.originator_uuid! },
+        priority,
+        payload,
+        jobId: job.job_id,
+      }),
+    );
+  }
+}
+
+/** Why a queued job expired. */
+export function notStartedError(job: Pick<JobRecord, "created_at" | "deadline" | "target_uuid">): string {
+  const seconds = job.deadline === null ? 0 : Math.round(job.deadline - job.created_at);
+  return `Not started within its deadline of ${seconds} s${job.target_uuid ? ` on ${job.target_uuid}` : ""}; it will never run.`;
 }

@@ -12,6 +12,11 @@ const RETRY_DEADLINE_MS = 10_000;
 const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 1_000;
 
+/** An answer, not a fault: retrying cannot change it, so retryJetStream passes it on at once. */
+export class FinalAnswerError extends Error {
+  override name = "FinalAnswerError";
+}
+
 /** Runs `operation` until it succeeds or `deadlineMs` passes. */
 export async function retryJetStream<T>(
   what: string,
@@ -24,7 +29,7 @@ export async function retryJetStream<T>(
       return await operation();
     } catch (error) {
       // A value that does not validate will not validate on the next attempt either.
-      if (error instanceof ZodError) throw error;
+      if (error instanceof ZodError || error instanceof FinalAnswerError) throw error;
       if (Date.now() + backoff > deadline) {
         throw new BusError(BusErrorCode.Unavailable, `could not ${what}: ${String(error)}`, {
           cause: error,

@@ -75,6 +75,14 @@ export class ClientRegistry {
     return this.#mirror.get(keyForClient(userId, clientUuid))?.value;
   }
 
+  /**
+   * The mirror's copy of one client, without waiting for writes in flight: for sweeps that
+   * run again in a moment, and for a target the caller named that is already known.
+   */
+  cached(userId: string, clientUuid: string): ClientRecord | undefined {
+    return this.#mirror.get(keyForClient(userId, clientUuid))?.value;
+  }
+
   /** Every client of one user, read-your-writes consistent. */
   async list(userId: string): Promise<ClientRecord[]> {
     await this.#mirror.sync();

@@ -1,17 +1,22 @@
+// The job state machine against a real nats-server: every transition is a compare-and-set
+// that moves forward only, and the claim is the fence that keeps settled work from running.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { JobStore, openFabricBuckets, publishJobEvent, watchJob } from "@blender-fabric/bus";
+import { JobExistsError, JobStore, RequestLedger, openFabricBuckets, publishJobEvent, watchJob, type HeldJob } from "@blender-fabric/bus";
 import { startNatsServer, type NatsServer } from "@blender-fabric/testkit";
-import type { JobRecord } from "@blender-fabric/protocol";
+import { epochSeconds, newJobRecord, type JobRecord } from "@blender-fabric/protocol";
 
 let nats: NatsServer;
 let nc: NatsConnection;
 let jobs: JobStore;
+let requests: RequestLedger;
 
 beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  jobs = new JobStore((await openFabricBuckets(nc)).jobs);
+  const buckets = await openFabricBuckets(nc, 1, ["jobs", "requests"]);
+  jobs = new JobStore(buckets.jobs, nc);
+  requests = new RequestLedger(buckets.requests);
 });
 
 afterAll(async () => {
@@ -19,42 +24,95 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-const newJob = (jobId: string): JobRecord => ({
-  job_id: jobId,
-  bus_id: "alice",
-  originator_uuid: "llm-mine",
-  target_uuid: "blender-1",
-  kind: "script",
-  command: null,
-  status: "queued",
-  progress: 0,
-  progress_message: "",
-  result: null,
-  error: "",
-  created_at: 1,
-  updated_at: 1,
+const newJob = (jobId: string, fields: Partial<JobRecord> = {}): JobRecord => ({
+  ...newJobRecord({ job_id: jobId, bus_id: "alice", originator_uuid: "llm-mine", target_uuid: "blender-1", kind: "script", command: null }),
+  ...fields,
+});
+const holder = { incarnation: "inc-a", peerUuid: "blender-1" };
+const claimed = async (jobId: string): Promise<HeldJob> => {
+  const claim = await jobs.claim("alice", jobId, holder);
+  if ("refused" in claim) throw new Error(`not claimed: ${claim.refused?.status}`);
+  return claim;
+};
+
+test("a claimed job takes progress and one end; later ends and backward moves are refused", async () => {
+  await jobs.create(newJob("j-1"));
+  await expect(jobs.create(newJob("j-1"))).rejects.toBeInstanceOf(JobExistsError);
+  const held = await claimed("j-1");
+  expect(held.record).toMatchObject({ status: "running", incarnation: "inc-a", target_uuid: "blender-1" });
+  expect(await jobs.claim("alice", "j-1", holder)).toMatchObject({ refused: { status: "running" } });
+  await jobs.progress(held, 0.5, "half");
+  expect(await jobs.get("alice", "j-1")).toMatchObject({ status: "running", progress: 0.5, progress_message: "half" });
+  expect(await jobs.finish(held, { status: "completed", result: "42" })).toBe(true);
+  expect(await jobs.get("alice", "j-1")).toMatchObject({ status: "completed", result: "42", progress: 1 });
+  expect(await jobs.finish(held, { status: "failed", error: "late" })).toBe(false);
+  expect(await jobs.report("alice", "j-1", { status: "queued" })).toMatchObject({ status: "completed", error: "" });
+  expect(await jobs.lose("alice", "j-1", "inc-a", "gone")).toMatchObject({ status: "completed" });
 });
 
-test("status moves forward only and a duplicate terminal update is ignored", async () => {
-  await jobs.create(newJob("j-1"));
-  expect((await jobs.advance("alice", "j-1", { status: "running" })).changed).toBe(true);
-  expect((await jobs.advance("alice", "j-1", { status: "queued" })).changed).toBe(false);
-  const progress = await jobs.advance("alice", "j-1", { status: "progress", progress: 0.5 });
-  expect(progress.record).toMatchObject({ status: "running", progress: 0.5 });
-  const done = await jobs.advance("alice", "j-1", { status: "completed", result: "42" });
-  expect(done.record).toMatchObject({ status: "completed", result: "42", progress: 1 });
-  const again = await jobs.advance("alice", "j-1", { status: "failed", error: "late" });
-  expect(again).toMatchObject({ changed: false, record: { status: "completed", error: "" } });
-  expect((await jobs.get("alice", "j-1"))?.status).toBe("completed");
+test("cancelled, expired and lost jobs are never claimed; a deadline that passed expires the job", async () => {
+  await jobs.create(newJob("j-cancel"));
+  expect(await jobs.cancelQueued("alice", "j-cancel", "by the user")).toMatchObject({ status: "cancelled", error: "by the user" });
+  expect(await jobs.claim("alice", "j-cancel", holder)).toMatchObject({ refused: { status: "cancelled" } });
+
+  await jobs.create(newJob("j-late", { deadline: epochSeconds() - 1 }));
+  expect(await jobs.claim("alice", "j-late", holder)).toMatchObject({ refused: { status: "expired" } });
+  expect((await jobs.get("alice", "j-late"))?.error).toContain("Not started within its deadline");
+
+  await jobs.create(newJob("j-not-yet", { deadline: epochSeconds() + 60 }));
+  expect(await jobs.expire("alice", "j-not-yet", "too early")).toMatchObject({ status: "queued" });
+
+  await jobs.create(newJob("j-lost"));
+  await claimed("j-lost");
+  // Only the boot that runs it can lose it.
+  expect(await jobs.lose("alice", "j-lost", "inc-other", "wrong boot")).toMatchObject({ status: "running" });
+  expect(await jobs.lose("alice", "j-lost", "inc-a", "peer restarted")).toMatchObject({ status: "lost", error: "peer restarted" });
+  expect(await jobs.claim("alice", "j-lost", holder)).toMatchObject({ refused: { status: "lost" } });
+});
+
+test("of two racing claims and a cancel exactly one wins", async () => {
+  for (let round = 0; round < 10; round += 1) {
+    const jobId = `j-race-${round}`;
+    await jobs.create(newJob(jobId, { deadline: epochSeconds() + 60 }));
+    const [first, second, cancel] = await Promise.all([
+      jobs.claim("alice", jobId, { incarnation: "inc-1", peerUuid: "blender-1" }),
+      jobs.claim("alice", jobId, { incarnation: "inc-2", peerUuid: "blender-2" }),
+      jobs.cancelQueued("alice", jobId, "raced"),
+    ]);
+    const starts = [first, second].filter((claim) => "revision" in claim).length;
+    const final = await jobs.get("alice", jobId);
+    expect(starts + (final!.status === "cancelled" ? 1 : 0)).toBe(1);
+    expect(cancel!.status).toBe(final!.status);
+  }
+});
+
+test("every transition is announced on the job subject", async () => {
+  await jobs.create(newJob("j-announced"));
+  const seen: string[] = [];
+  const watch = watchJob(nc, "alice", "j-announced", (event) => seen.push(event.status));
+  await nc.flush();
+  const held = await claimed("j-announced");
+  await jobs.progress(held, 0.25, "quarter");
+  await jobs.finish(held, { status: "failed", error: "boom", handler_ms: 3 });
+  expect(await watch.terminal(5_000)).toMatchObject({ status: "failed", error: "boom", handler_ms: 3 });
+  watch.stop();
+  expect(seen).toEqual(["running", "progress", "failed"]);
 });
 
 test("jobs are per user and unknown jobs are reported as such", async () => {
   await jobs.create(newJob("shared-id"));
   expect(await jobs.get("bob", "shared-id")).toBeUndefined();
-  expect(await jobs.advance("bob", "shared-id", { status: "completed" })).toEqual({
-    record: undefined,
-    changed: false,
-  });
+  expect(await jobs.claim("bob", "shared-id", holder)).toEqual({ refused: undefined });
+  expect(await jobs.report("bob", "shared-id", { status: "completed" })).toBeUndefined();
+});
+
+test("a request id is claimed once per user; a repeat reads the first claim", async () => {
+  const first = await requests.claim("alice", "req-1", { job_id: "j-a", tool: "blender_submit" });
+  const again = await requests.claim("alice", "req-1", { job_id: "j-b", tool: "blender_submit" });
+  const other = await requests.claim("bob", "req-1", { job_id: "j-c", tool: "blender_submit" });
+  expect(first).toMatchObject({ first: true, record: { job_id: "j-a" } });
+  expect(again).toMatchObject({ first: false, record: { job_id: "j-a" } });
+  expect(other).toMatchObject({ first: true, record: { job_id: "j-c" } });
 });
 
 test("a job watch sees progress and resolves on the terminal event", async () => {

@@ -12,7 +12,7 @@ let replicaB: ClientRegistry;
 async function openRegistry(options = { staleAfterSeconds: 30, evictAfterSeconds: 3600 }) {
   const nc = await connect({ servers: nats.url });
   connections.push(nc);
-  const { clients } = await openFabricBuckets(nc);
+  const { clients } = await openFabricBuckets(nc, 1, ["clients"]);
   return ClientRegistry.open(clients, options);
 }
 

@@ -1,4 +1,5 @@
 /** JetStream bucket names and key builders (DESIGN.md section 3). */
+import { createHash } from "node:crypto";
 import { encodeToken } from "./tokens.js";
 
 export const BucketName = {
@@ -10,7 +11,24 @@ export const BucketName = {
   Jobs: "fabric_jobs",
   /** Object Store of renders, screenshots and uploaded files. */
   Artifacts: "fabric_artifacts",
+  /** Idempotency keys per `<u>.<request_id>`: which job a caller's request became. */
+  Requests: "fabric_requests",
 } as const;
+
+/** JetStream stream names. */
+export const StreamName = {
+  /** Work-queue stream of work for Blender peers, on `user.*.work.>`. */
+  Work: "FABRIC_WORK",
+} as const;
+
+/**
+ * The durable pull consumer through which one peer takes its work from `FABRIC_WORK`.
+ * JetStream names allow only `[A-Za-z0-9_-]` (no `=` of encoded tokens, and no separator
+ * that a token cannot contain), so the name is a digest of the pair; the consumer's filter
+ * subject and description say whose it is.
+ */
+export const consumerForPeer = (userId: string, clientUuid: string) =>
+  `peer_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(clientUuid)}`).digest("hex").slice(0, 32)}`;
 
 /** Key of a client in `fabric_clients`. */
 export const keyForClient = (userId: string, clientUuid: string) =>
@@ -21,6 +39,10 @@ export const keyPrefixForUser = (userId: string) => `${encodeToken(userId)}.`;
 
 /** Key of a session in `fabric_sessions`. */
 export const keyForSession = (sessionId: string) => encodeToken(sessionId);
+
+/** Key of an idempotency key in `fabric_requests`. */
+export const keyForRequest = (userId: string, requestId: string) =>
+  `${encodeToken(userId)}.${encodeToken(requestId)}`;
 
 /** Key of a job in `fabric_jobs`. */
 export const keyForJob = (userId: string, jobId: string) =>

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
 import { PrioritySchema } from "./priority.js";
+import { RequestIdSchema } from "./dispatch.js";
 
 export const RegisterClientInputSchema = z.object({
   client_uuid: IdentifierSchema.describe("Your client's uuid on the bus."),
@@ -40,6 +41,7 @@ export function createSendMessageInputSchema(maxPayloadBytes: number) {
     client_type: IdentifierSchema.nullable().default(null),
     priority: PrioritySchema.default("info"),
     from_uuid: IdentifierSchema.nullable().default(null),
+    request_id: RequestIdSchema,
   });
 }
 

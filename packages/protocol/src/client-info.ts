@@ -28,6 +28,10 @@ export const ClientRecordSchema = z.object({
   role: z.string().optional(),
   parent_uuid: z.string().optional(),
   health: ClientHealthSchema.optional(),
+  /** A bridge's boot id: a new one after every restart, so its old boot's jobs can be settled. */
+  incarnation: z.string().optional(),
+  /** When that boot registered. Seconds since the epoch. */
+  booted_at: z.number().optional(),
   /** MCP session that registered the client, if any; never shown on the wire. */
   session_id: z.string().optional(),
 });

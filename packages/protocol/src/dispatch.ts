@@ -6,6 +6,19 @@
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
 import { TIMEOUT_TIERS } from "./dispatch-commands.js";
+import { JOB_STATUSES } from "./job.js";
+
+/** How long an idempotency key is remembered (the `fabric_requests` bucket's max age). Seconds. */
+export const REQUEST_ID_RETENTION_SECONDS = 24 * 60 * 60;
+
+/** The optional idempotency key of every tool that starts work or sends a message. */
+export const RequestIdSchema = IdentifierSchema.nullable()
+  .default(null)
+  .describe(
+    "Optional idempotency key you choose (remembered 24 h). Reuse the same request_id when you " +
+      "retry after a timeout or a transport error: a repeat returns or waits on the first job " +
+      "instead of running it again.",
+  );
 
 export const CommandDispatchSchema = z.object({
   message_type: z.literal("command_dispatch"),
@@ -52,18 +65,32 @@ export const DispatchCommonArgsSchema = z.object({
     .max(TIMEOUT_TIERS.long * 10)
     .nullable()
     .default(null)
-    .describe("Seconds to wait before returning with the job still running."),
+    .describe(
+      "Seconds to wait. It is also the job's deadline: work not started by then never starts " +
+        "(status expired); work already running goes on and the answer says running.",
+    ),
   bus_id: z.string().nullable().default(null).describe("The bus (user id); only your own."),
+  request_id: RequestIdSchema,
 });
 
 /** Longest a job_status long-poll waits, in seconds. */
 export const MAX_JOB_STATUS_WAIT_SECONDS = 50;
+
+/** Default deadline of `blender_submit`: queued work that has not started by then expires. Seconds. */
+export const DEFAULT_SUBMIT_DEADLINE_SECONDS = 3600;
 
 export const SubmitInputSchema = z.object({
   command: z.string().min(1),
   params: z.record(z.string(), z.unknown()).default({}),
   target_uuid: TargetSelectorSchema.nullable().default(null),
   bus_id: z.string().nullable().default(null),
+  deadline_seconds: z
+    .number()
+    .positive()
+    .max(REQUEST_ID_RETENTION_SECONDS)
+    .default(DEFAULT_SUBMIT_DEADLINE_SECONDS)
+    .describe("If the job has not started within this many seconds, it never starts (status expired)."),
+  request_id: RequestIdSchema,
 });
 
 export const JobStatusInputSchema = z.object({
@@ -74,6 +101,6 @@ export const JobStatusInputSchema = z.object({
 export const JobIdInputSchema = z.object({ job_id: IdentifierSchema });
 
 export const ListJobsInputSchema = z.object({
-  status: z.enum(["queued", "running", "completed", "failed", "cancelled", "lost"]).nullable().default(null),
+  status: z.enum(JOB_STATUSES).nullable().default(null),
   limit: z.number().int().min(1).max(500).default(20),
 });

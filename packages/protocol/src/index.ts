@@ -11,3 +11,4 @@ export * from "./session.js";
 export * from "./bus-tools.js";
 export * from "./dispatch-commands.js";
 export * from "./dispatch.js";
+export * from "./request-record.js";

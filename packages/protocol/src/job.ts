@@ -1,7 +1,11 @@
 /** Job records in `fabric_jobs` (DESIGN.md section 3). Status moves forward only. */
 import { z } from "zod";
 
-export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled", "lost"] as const;
+/**
+ * `expired`: never started, because its deadline passed first. `lost`: the peer incarnation
+ * that was running it died, so nobody knows how far it got.
+ */
+export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled", "lost", "expired"] as const;
 export const JobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
@@ -10,6 +14,7 @@ export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set([
   "failed",
   "cancelled",
   "lost",
+  "expired",
 ]);
 
 export const isTerminalJobStatus = (status: string): boolean =>
@@ -46,15 +51,36 @@ export const JobRecordSchema = z.object({
   created_at: z.number(),
   /** Seconds since the epoch. */
   updated_at: z.number(),
+  /** Work not started by then is never started (seconds since the epoch); null: no deadline. */
+  deadline: z.number().nullable().default(null),
+  /** The bridge boot that moved the job to `running`; its death makes the job `lost`. */
+  incarnation: z.string().nullable().default(null),
+  /** When a peer moved it to `running`. Seconds since the epoch. */
+  started_at: z.number().nullable().default(null),
+  /** The caller's idempotency key, when it gave one. */
+  request_id: z.string().nullable().default(null),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
+export type NewJobFields = Pick<JobRecord, "job_id" | "bus_id" | "originator_uuid" | "target_uuid" | "kind" | "command"> &
+  Partial<Pick<JobRecord, "deadline" | "request_id">>;
+
 /** A new, queued job: the caller says what and for whom; progress and times start fresh. */
-export function newJobRecord(
-  fields: Pick<JobRecord, "job_id" | "bus_id" | "originator_uuid" | "target_uuid" | "kind" | "command">,
-  now: number = Date.now() / 1000,
-): JobRecord {
-  return { ...fields, status: "queued", progress: 0, progress_message: "", result: null, error: "", created_at: now, updated_at: now };
+export function newJobRecord(fields: NewJobFields, now: number = Date.now() / 1000): JobRecord {
+  return {
+    deadline: null,
+    request_id: null,
+    ...fields,
+    status: "queued",
+    progress: 0,
+    progress_message: "",
+    result: null,
+    error: "",
+    created_at: now,
+    updated_at: now,
+    incarnation: null,
+    started_at: null,
+  };
 }
 
 /** What bridges and `blender_job_update` publish on `user.<u>.job.<id>`. */

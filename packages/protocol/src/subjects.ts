@@ -33,3 +33,13 @@ export const subjectForJob = (userId: string, jobId: string) =>
  */
 export const subjectForSessionSync = (sessionId: string) =>
   `fabric.session.${encodeToken(sessionId)}.sync`;
+
+/** Every subject of the work-queue stream `FABRIC_WORK`, for all users. */
+export const WORK_STREAM_SUBJECTS = "user.*.work.>";
+
+/**
+ * Durable work for one Blender peer (dispatches, scripts). It waits in the stream while the
+ * peer is down, and leaves the stream only when the peer acknowledges it.
+ */
+export const subjectForPeerWork = (userId: string, clientUuid: string) =>
+  `${userPrefix(userId)}.work.peer.${encodeToken(clientUuid)}`;

@@ -38,6 +38,10 @@ export type BridgeProcess = AsyncDisposable & {
   nextRegistration(previousPid: number, timeoutMs?: number): Promise<number>;
   /** SIGKILL the bridge itself (its Blender follows when it notices its parent is gone). */
   kill(): Promise<void>;
+  /** SIGSTOP the bridge: it stays connected but does nothing (heartbeats stop). */
+  pause(): void;
+  /** SIGCONT a paused bridge. */
+  resume(): void;
   stop(): Promise<void>;
 };
 
@@ -90,7 +94,10 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       });
     });
 
-  const stopWith = (signal: "SIGTERM" | "SIGKILL") => stopChild(child, signal);
+  const stopWith = (signal: "SIGTERM" | "SIGKILL") => {
+    child.kill("SIGCONT"); // a paused bridge must still end
+    return stopChild(child, signal);
+  };
   try {
     await nextRegistration(0, options.readyTimeoutMs);
   } catch (error) {
@@ -102,6 +109,8 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
     blenderPid: () => pid,
     nextRegistration,
     kill: () => stopWith("SIGKILL"),
+    pause: () => child.kill("SIGSTOP"),
+    resume: () => child.kill("SIGCONT"),
     stop: () => stopWith("SIGTERM"),
     [Symbol.asyncDispose]: () => stopWith("SIGTERM"),
   };

@@ -1,18 +1,25 @@
 /**
- * A Blender peer on the bus. Subscribes to its client, group, type and broadcast subjects,
- * queues the work it receives (`command_dispatch`, `job_dispatch`) by priority then arrival,
- * runs it in Blender one job at a time, and reports each job three ways:
- *   - events on `user.<u>.job.<id>` (running, progress, terminal) for waiting gateways;
- *   - the job record in KV `fabric_jobs`, so any replica can answer job_status later;
- *   - `{kind: "job_update"}` (and progress) to the originator's client subject, when the
- *     job came from a registered client.
+ * A Blender peer on the bus. Its work comes from its durable consumer on `FABRIC_WORK`;
+ * work sent as a bus message (`blender_send_message` with a `job_dispatch`) is first stored
+ * there too, so everything this peer runs survives a bridge crash. It queues work by
+ * priority then arrival and runs it in Blender one job at a time:
+ *
+ *   delivery ─▶ queue ─▶ claim (queued → running, compare-and-set) ─▶ Blender ─▶ finish ─▶ ack
+ *
+ * The claim is the fence: work that was cancelled, expired or settled lost meanwhile is
+ * acknowledged and dropped, never run. Each boot has its own incarnation id, registered in
+ * ClientInfo and written on every job it claims, so the jobs of a dead boot can be settled
+ * `lost` (job-reaper.ts) while the work it merely held runs on the next boot.
  */
 import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import {
+  DEFAULT_SUBMIT_DEADLINE_SECONDS,
   EnvelopeSchema,
   WorkPayloadSchema,
+  epochSeconds,
   newJobRecord,
   subjectForBroadcast,
   subjectForClient,
@@ -20,18 +27,20 @@ import {
   subjectForGroup,
   type CancelOutcome,
   type Envelope,
-  type Priority,
   type WorkPayload,
 } from "@blender-fabric/protocol";
 import {
-  createEnvelope,
+  JobExistsError,
   heartbeatClient,
   parseJsonSafely,
-  publishEnvelope,
-  publishJobEvent,
   registerClient,
   type ArtifactStore,
+  type HeldJob,
+  type JobOutcome,
   type JobStore,
+  type PeerWorkSubscription,
+  type WorkDelivery,
+  type WorkStream,
 } from "@blender-fabric/bus";
 import type { AddonHello, AddonProgress } from "./addon-connection.js";
 import { AddonConnectionLost } from "./addon-connection.js";
@@ -42,21 +51,12 @@ import { WorkQueue } from "./work-queue.js";
 import { storeLargeResults } from "./result-artifacts.js";
 
 type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
-type Terminal = {
-  status: "completed" | "failed" | "cancelled";
-  result?: unknown;
-  error?: string;
-  /** The addon handler's own time. ms */
-  handler_ms?: number;
-};
+type QueuedItem = { work: Work; delivery: WorkDelivery };
 
 type Running = {
   jobId: string;
-  work: Work;
-  /** Known once the job record is read: who gets progress and the job_update. */
-  originator: string | null;
-  /** Settles when the record is read and marked running. */
-  bookkeeping: Promise<void>;
+  /** Set once the claim succeeded. */
+  held?: HeldJob;
   cancelRequested?: boolean;
 };
 
@@ -65,19 +65,33 @@ export type BridgeDependencies = {
   nc: NatsConnection;
   clients: KV;
   jobs: JobStore;
+  work: WorkStream;
   artifacts: ArtifactStore;
   peer: BlenderPeer;
   logger: Logger;
 };
 
+/** Pause before writing a job's end again while KV is unavailable. ms */
+const FINISH_RETRY_MS = 1_000;
+/** Pause before work that could not be claimed (KV unavailable) comes again. ms */
+const CLAIM_RETRY_MS = 1_000;
+
 const isClientUuid = (uuid: string | null | undefined): uuid is string => !!uuid && !uuid.startsWith("server:");
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A new id for this boot of the bridge. */
+const newIncarnation = () => `inc-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 
 export class Bridge {
   readonly #deps: BridgeDependencies;
-  readonly #queue = new WorkQueue<{ work: Work; envelope: Envelope }>();
+  readonly #queue = new WorkQueue<QueuedItem>();
   readonly #subscriptions: Subscription[] = [];
+  readonly incarnation = newIncarnation();
+  readonly #bootedAt = epochSeconds();
+  #workSubscription: PeerWorkSubscription | undefined;
   #running: Running | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(deps: BridgeDependencies) {
     this.#deps = deps;
@@ -91,12 +105,12 @@ export class Bridge {
     return this.#deps.env.FABRIC_CLIENT_UUID;
   }
 
-  /** Waits for Blender, registers the peer, subscribes, and starts heartbeating. */
+  /** Waits for Blender, registers this boot, subscribes, takes work and starts heartbeating. */
   async start(): Promise<void> {
-    const { peer, env, nc } = this.#deps;
+    const { peer, env, nc, work } = this.#deps;
     peer.onProgress((progress) => this.#logFailure(this.#reportProgress(progress), "progress not reported"));
     await this.#register(await peer.start());
-    // A restarted Blender has a new pid: register again.
+    // A restarted Blender has a new pid: register again (same boot of the bridge).
     peer.onConnected = (hello) => this.#logFailure(this.#register(hello), "registration failed");
     const subjects = [
       subjectForClient(this.#user, this.#uuid),
@@ -107,12 +121,13 @@ export class Bridge {
     for (const subject of subjects) {
       const subscription = nc.subscribe(subject, {
         callback: (error, message) => {
-          if (!error) this.#receive(message);
+          if (!error) this.#receiveMessage(message);
         },
       });
       this.#subscriptions.push(subscription);
     }
     await nc.flush();
+    this.#workSubscription = await work.consumePeer(this.#user, this.#uuid, (delivery) => this.#receiveWork(delivery));
     this.#heartbeat = setInterval(() => void this.#beat(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
   }
 
@@ -130,8 +145,10 @@ export class Bridge {
       blend_file: hello.blend_file ?? "",
       blender_version: hello.blender_version,
       health: this.#health(),
+      incarnation: this.incarnation,
+      booted_at: this.#bootedAt,
     });
-    logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid }, "bridge ready");
+    logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid, incarnation: this.incarnation }, "bridge ready");
   }
 
   #health() {
@@ -149,7 +166,8 @@ export class Bridge {
     }
   }
 
-  #receive(message: Msg): void {
+  /** Bus messages: cancel requests are answered; work is stored durably, then taken from there. */
+  #receiveMessage(message: Msg): void {
     const envelope = EnvelopeSchema.safeParse(parseJsonSafely(message));
     if (!envelope.success || envelope.data.from_uuid === this.#uuid) return;
     const payload = WorkPayloadSchema.safeParse(envelope.data.payload);
@@ -163,11 +181,52 @@ export class Bridge {
         .then((outcome) => message.respond(JSON.stringify({ outcome })));
       return;
     }
-    this.#queue.push({
-      jobId: payload.data.job_id,
-      priority: envelope.data.priority,
-      item: { work: payload.data, envelope: envelope.data },
-    });
+    this.#logFailure(this.#adopt(envelope.data, payload.data), "work from a bus message not queued");
+  }
+
+  /**
+   * Work that came as a bus message gets a job record (unless its sender made one) and goes
+   * into this peer's work subject. Several group members adopting the same job store it
+   * once: the copies carry the same job id and record revision, which the stream dedupes.
+   */
+  async #adopt(envelope: Envelope, work: Work): Promise<void> {
+    const { jobs, work: stream } = this.#deps;
+    let entry = await jobs.entry(this.#user, work.job_id);
+    if (!entry) {
+      const record = newJobRecord({
+        job_id: work.job_id,
+        bus_id: this.#user,
+        originator_uuid: isClientUuid(envelope.from_uuid) ? envelope.from_uuid : null,
+        target_uuid: this.#uuid,
+        kind: work.message_type === "command_dispatch" ? "command" : "script",
+        command: work.message_type === "command_dispatch" ? work.command : null,
+        deadline: epochSeconds() + DEFAULT_SUBMIT_DEADLINE_SECONDS,
+      });
+      try {
+        entry = { record, revision: await jobs.create(record) };
+      } catch (error) {
+        if (!(error instanceof JobExistsError)) throw error;
+        entry = await jobs.entry(this.#user, work.job_id);
+      }
+    }
+    if (entry?.record.status !== "queued") return;
+    await stream.publishToPeer(this.#user, this.#uuid, envelope, `${work.job_id}@${entry.revision}`);
+  }
+
+  #receiveWork(delivery: WorkDelivery): void {
+    const envelope = EnvelopeSchema.safeParse(delivery.envelope);
+    const payload = envelope.success ? WorkPayloadSchema.safeParse(envelope.data.payload) : undefined;
+    if (!envelope.success || !payload?.success || payload.data.message_type === "job_cancel") {
+      this.#deps.logger.warn("malformed work dropped");
+      delivery.done();
+      return;
+    }
+    const work = payload.data;
+    if (this.#queue.has(work.job_id) || this.#running?.jobId === work.job_id) {
+      delivery.forget(); // the server sent again what this boot already holds
+      return;
+    }
+    this.#queue.push({ jobId: work.job_id, priority: envelope.data.priority, item: { work, delivery } });
     this.#schedulePump();
   }
 
@@ -182,59 +241,54 @@ export class Bridge {
 
   /** Runs queued work one job at a time. */
   async #pump(): Promise<void> {
-    if (this.#running) return;
+    if (this.#running || this.#stopped) return;
     const next = this.#queue.shift();
     if (!next) return;
-    const { work, envelope } = next.item;
-    const running: Running = { jobId: work.job_id, work, originator: null, bookkeeping: Promise.resolve() };
-    this.#running = running;
+    this.#running = { jobId: next.jobId };
     try {
-      await this.#run(running, envelope);
+      await this.#take(this.#running, next.item);
     } finally {
       this.#running = undefined;
       this.#schedulePump();
     }
   }
 
-  /** Work sent without a job record (a plain job_dispatch) gets one, so job_status works. */
-  async #ensureJobRecord(work: Work, envelope: Envelope) {
-    const { jobs } = this.#deps;
-    const existing = await jobs.get(this.#user, work.job_id);
-    if (existing) return existing;
-    const record = newJobRecord({
-      job_id: work.job_id,
-      bus_id: this.#user,
-      originator_uuid: isClientUuid(envelope.from_uuid) ? envelope.from_uuid : null,
-      target_uuid: this.#uuid,
-      kind: work.message_type === "command_dispatch" ? "command" : "script",
-      command: work.message_type === "command_dispatch" ? work.command : null,
-    });
-    await jobs.create(record);
-    return record;
+  async #take(running: Running, { work, delivery }: QueuedItem): Promise<void> {
+    const { jobs, logger } = this.#deps;
+    let claim: Awaited<ReturnType<JobStore["claim"]>>;
+    try {
+      claim = await jobs.claim(this.#user, work.job_id, { incarnation: this.incarnation, peerUuid: this.#uuid });
+    } catch (error) {
+      logger.warn({ err: error, jobId: work.job_id }, "could not claim work; it comes again");
+      delivery.retryLater(CLAIM_RETRY_MS);
+      return;
+    }
+    if ("refused" in claim) {
+      logger.info({ jobId: work.job_id, status: claim.refused?.status }, "work not started: the job is no longer queued");
+      delivery.done();
+      return;
+    }
+    running.held = claim;
+    let outcome = await this.#execute(work);
+    // A script stopped by its cancellation flag ends as cancelled, not failed.
+    if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
+    await this.#finish(claim, outcome);
+    delivery.done();
   }
 
-  async #run(running: Running, envelope: Envelope): Promise<void> {
-    const { jobs, peer, nc, artifacts } = this.#deps;
-    const { jobId, work } = running;
+  /** Runs the work in Blender; never throws. */
+  async #execute(work: Work): Promise<JobOutcome> {
+    const { peer, artifacts } = this.#deps;
+    const jobId = work.job_id;
     const label = work.message_type === "command_dispatch" ? work.command : "script";
-    publishJobEvent(nc, this.#user, { job_id: jobId, status: "running" });
-    // The record's bookkeeping runs alongside the command instead of before it; it is
-    // awaited before the terminal update, and status only ever moves forward anyway.
-    running.bookkeeping = this.#ensureJobRecord(work, envelope)
-      .then(async (record) => {
-        running.originator = record.originator_uuid;
-        await jobs.advance(this.#user, jobId, { status: "running" });
-      })
-      .catch((error: unknown) => this.#deps.logger.warn({ err: error, jobId }, "job record not updated"));
-
-    let terminal: Terminal;
+    let outcome: JobOutcome;
     try {
       const reply = await peer.request(
         work.message_type === "command_dispatch"
           ? { type: "command", command: work.command, params: work.params, job_id: jobId }
           : { type: "script", script: work.script, job_id: jobId },
       );
-      terminal = reply.ok
+      outcome = reply.ok
         ? { status: "completed", result: reply.result, handler_ms: reply.duration_ms }
         : {
             status: "failed",
@@ -243,90 +297,50 @@ export class Bridge {
           };
     } catch (error) {
       const why = error instanceof AddonConnectionLost ? error.message : String(error);
-      terminal = {
+      return {
         status: "failed",
         error: `Blender went away while running ${label} (job ${jobId}): ${why}. The bridge is restarting it; send the job again.`,
       };
     }
-    if (terminal.status === "completed") {
-      const params = work.message_type === "command_dispatch" ? work.params : {};
+    if (outcome.status !== "completed") return outcome;
+    const params = work.message_type === "command_dispatch" ? work.params : {};
+    try {
+      return { ...outcome, result: await storeLargeResults(artifacts, this.#user, jobId, label, params, outcome.result) };
+    } catch (error) {
+      return { status: "failed", error: `${label} finished, but its result could not be stored: ${String(error)}` };
+    }
+  }
+
+  /**
+   * Records the end until KV takes it: while this boot lives, nobody else will settle the
+   * job, so giving up would leave it running forever.
+   */
+  async #finish(held: HeldJob, outcome: JobOutcome): Promise<void> {
+    while (!this.#stopped) {
       try {
-        terminal.result = await storeLargeResults(artifacts, this.#user, jobId, label, params, terminal.result);
+        if (!(await this.#deps.jobs.finish(held, outcome))) {
+          this.#deps.logger.warn({ jobId: held.record.job_id }, "the job was settled by someone else while it ran");
+        }
+        return;
       } catch (error) {
-        terminal = { status: "failed", error: `${label} finished, but its result could not be stored: ${String(error)}` };
+        this.#deps.logger.error({ err: error, jobId: held.record.job_id }, "job end not recorded yet; retrying");
+        await delay(FINISH_RETRY_MS);
       }
     }
-    await running.bookkeeping;
-    // A script stopped by its cancellation flag ends as cancelled, not failed.
-    const cancelled = running.cancelRequested && terminal.status === "failed";
-    await this.#finish(running, cancelled ? { status: "cancelled", error: "cancelled while running" } : terminal);
-  }
-
-  /** Records and announces the end of a job; the announcement goes out even if KV is down. */
-  async #finish(running: Pick<Running, "jobId" | "originator">, terminal: Terminal): Promise<void> {
-    const { jobs, nc, logger } = this.#deps;
-    await jobs
-      .advance(this.#user, running.jobId, terminal)
-      .catch((error: unknown) => logger.error({ err: error, jobId: running.jobId }, "terminal status not recorded"));
-    publishJobEvent(nc, this.#user, { job_id: running.jobId, ...terminal });
-    if (isClientUuid(running.originator)) {
-      this.#tellOriginator(running.originator, "notice", {
-        kind: "job_update",
-        job_id: running.jobId,
-        status: terminal.status,
-        result: terminal.result === undefined ? "" : JSON.stringify(terminal.result),
-        error: terminal.error ?? "",
-      });
-    }
-  }
-
-  #tellOriginator(originator: string, priority: Priority, payload: Record<string, unknown>): void {
-    publishEnvelope(
-      this.#deps.nc,
-      createEnvelope({
-        userId: this.#user,
-        fromUuid: this.#uuid,
-        routing: { type: "direct", target_uuid: originator },
-        priority,
-        payload,
-        jobId: String(payload.job_id),
-      }),
-    );
   }
 
   async #reportProgress(progress: AddonProgress): Promise<void> {
-    const running = this.#running;
-    if (!running || running.jobId !== progress.job_id) return;
-    await running.bookkeeping; // the originator is known, and "running" is recorded, first
-    const fraction = Math.min(1, Math.max(0, progress.fraction));
-    publishJobEvent(this.#deps.nc, this.#user, {
-      job_id: running.jobId,
-      status: "progress",
-      progress: fraction,
-      progress_message: progress.message,
-    });
-    if (isClientUuid(running.originator)) {
-      this.#tellOriginator(running.originator, "info", {
-        kind: "progress",
-        job_id: running.jobId,
-        fraction,
-        percent: Math.round(fraction * 100),
-        message: progress.message,
-      });
-    }
-    await this.#deps.jobs
-      .advance(this.#user, running.jobId, { status: "progress", progress: fraction, progress_message: progress.message })
-      .catch((error: unknown) => this.#deps.logger.warn({ err: error }, "progress not recorded"));
+    const held = this.#running?.held;
+    if (!held || held.record.job_id !== progress.job_id) return;
+    await this.#deps.jobs.progress(held, progress.fraction, progress.message);
   }
 
-  /** Queued jobs are dropped; a running script gets its cancellation flag. */
+  /** Queued work is dropped (and never runs); a running script gets its cancellation flag. */
   async #cancel(jobId: string): Promise<CancelOutcome> {
-    const record = await this.#deps.jobs.get(this.#user, jobId);
-    if (this.#queue.remove(jobId)) {
-      await this.#finish(
-        { jobId, originator: record?.originator_uuid ?? null },
-        { status: "cancelled", error: "cancelled while queued" },
-      );
+    const queued = this.#queue.remove(jobId);
+    if (queued) {
+      await this.#deps.jobs.cancelQueued(this.#user, jobId, "cancelled while queued");
+      queued.item.delivery.done();
       return "removed_from_queue";
     }
     const running = this.#running;
@@ -339,7 +353,9 @@ export class Bridge {
   }
 
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#heartbeat);
+    this.#workSubscription?.stop();
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
   }
 }

@@ -1,5 +1,5 @@
 /** Boots one bridge: a Blender peer on one user's bus. Start more for a bigger farm. */
-import { ArtifactStore, JobStore, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
+import { ArtifactStore, JobStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
 import { readBridgeEnv } from "./env.js";
 import { createLogger } from "./logger.js";
 import { BlenderPeer } from "./blender-peer.js";
@@ -11,17 +11,14 @@ const nc = await connectToFabric({
   servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
   name: `bridge-${env.FABRIC_CLIENT_UUID}`,
 });
-const buckets = await openFabricBuckets(nc, {
-  replicas: env.FABRIC_KV_REPLICAS,
-  jobRetentionMs: 24 * 3600 * 1000,
-  sessionRetentionMs: 24 * 3600 * 1000,
-});
+const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
 const peer = new BlenderPeer(env, logger);
 const bridge = new Bridge({
   env,
   nc,
   clients: buckets.clients,
-  jobs: new JobStore(buckets.jobs),
+  jobs: new JobStore(buckets.jobs, nc),
+  work: await WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
   artifacts: await ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
   peer,
   logger,

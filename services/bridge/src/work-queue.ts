@@ -26,10 +26,13 @@ export class WorkQueue<T> {
     return this.#entries.shift();
   }
 
-  /** Removes a queued job; returns whether it was there. */
-  remove(jobId: string): boolean {
-    const before = this.#entries.length;
-    this.#entries = this.#entries.filter((entry) => entry.jobId !== jobId);
-    return this.#entries.length < before;
+  has(jobId: string): boolean {
+    return this.#entries.some((entry) => entry.jobId === jobId);
+  }
+
+  /** Removes a queued job and returns it; undefined when it was not there. */
+  remove(jobId: string): QueuedWork<T> | undefined {
+    const index = this.#entries.findIndex((entry) => entry.jobId === jobId);
+    return index < 0 ? undefined : this.#entries.splice(index, 1)[0];
   }
 }

@@ -10,8 +10,9 @@ test("most urgent priority first, arrival order within a priority; removal by jo
   push("d-info", "info");
   push("e-warning", "warning");
   push("f-emergency", "emergency");
-  expect(queue.remove("d-info")).toBe(true);
-  expect(queue.remove("d-info")).toBe(false);
+  expect(queue.remove("d-info")?.jobId).toBe("d-info");
+  expect(queue.has("d-info")).toBe(false);
+  expect(queue.remove("d-info")).toBeUndefined();
   expect(queue.size).toBe(5);
   const order: string[] = [];
   for (let next = queue.shift(); next; next = queue.shift()) order.push(next.jobId);

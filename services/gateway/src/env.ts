@@ -28,7 +28,7 @@ export const GatewayEnvSchema = z.object({
   /** How often a notification stream refreshes `last_seen` of its session's clients. Seconds. */
   FABRIC_HEARTBEAT_SECONDS: seconds(10),
   /** An MCP session idle this long expires. Seconds. */
-  FABRIC_SESSION_IDLE_SECONDS: seconds(24 * 3600),
+  FABRIC_SESSION_IDLE_SECONDS: seconds(24 * 3600).refine((value) => value <= 24 * 3600, "at most 86400 (the session bucket's max age)"),
   /** Largest `payload` of blender_send_message, as JSON. Bytes. */
   FABRIC_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */

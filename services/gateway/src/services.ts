@@ -3,8 +3,11 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import {
   ArtifactStore,
   ClientRegistry,
+  JobReaper,
   JobStore,
+  RequestLedger,
   SessionStore,
+  WorkStream,
   connectToFabric,
   openFabricBuckets,
 } from "@blender-fabric/bus";
@@ -15,6 +18,8 @@ export type GatewayServices = {
   registry: ClientRegistry;
   sessions: SessionStore;
   jobs: JobStore;
+  requests: RequestLedger;
+  work: WorkStream;
   artifacts: ArtifactStore;
   close(): Promise<void>;
 };
@@ -24,26 +29,28 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
     name: env.FABRIC_GATEWAY_NAME,
   });
-  const buckets = await openFabricBuckets(nc, {
-    replicas: env.FABRIC_KV_REPLICAS,
-    jobRetentionMs: 24 * 3600 * 1000,
-    sessionRetentionMs: env.FABRIC_SESSION_IDLE_SECONDS * 1000,
-  });
-  const [registry, sessions, artifacts] = await Promise.all([
+  const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "sessions", "jobs", "requests"]);
+  const [registry, sessions, artifacts, work] = await Promise.all([
     ClientRegistry.open(buckets.clients, {
       staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS,
       evictAfterSeconds: env.FABRIC_EVICT_AFTER_SECONDS,
     }),
     SessionStore.open(buckets.sessions, env.FABRIC_SESSION_IDLE_SECONDS),
     ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
+    WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
   ]);
+  const jobs = new JobStore(buckets.jobs, nc);
+  const reaper = await JobReaper.start(buckets.jobs, jobs, registry);
   return {
     nc,
     registry,
     sessions,
-    jobs: new JobStore(buckets.jobs),
+    jobs,
+    requests: new RequestLedger(buckets.requests),
+    work,
     artifacts,
     async close() {
+      reaper.stop();
       registry.stop();
       sessions.stop();
       await nc.drain();

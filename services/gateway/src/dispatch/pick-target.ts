@@ -29,15 +29,19 @@ export async function pickTarget(
   userId: string,
   selector: string | null,
 ): Promise<ClientRecord | TargetRefusal> {
+  const named = selector && selector !== "latest" && !selector.startsWith("pid:") ? selector : undefined;
+  // A named peer this replica already knows needs no wait for writes in flight elsewhere.
+  const known = named ? registry.cached(userId, named) : undefined;
+  if (known) return known;
   const clients = await registry.list(userId);
   const live = clients.filter((client) => client.client_type === BLENDER_CLIENT_TYPE && !registry.isStale(client));
-  if (selector && selector !== "latest" && !selector.startsWith("pid:")) {
-    const named = clients.find((client) => client.uuid === selector);
-    if (named) return named;
+  if (named) {
+    const registered = clients.find((client) => client.uuid === named);
+    if (registered) return registered;
     return {
       status: "unknown_target",
-      target_uuid: selector,
-      error: `No client ${selector} on this bus. Call blender_list_available_clients to see who is there.`,
+      target_uuid: named,
+      error: `No client ${named} on this bus. Call blender_list_available_clients to see who is there.`,
     };
   }
   if (live.length === 0) {
@@ -58,4 +62,4 @@ export async function pickTarget(
   };
 }
 
-export const isRefusal = (target: ClientRecord | TargetRefusal): target is TargetRefusal => "status" in target;
+export const isRefusal = <Picked extends object>(target: Picked | TargetRefusal): target is TargetRefusal => "status" in target;

@@ -23,7 +23,14 @@ export const RESOURCE_TEMPLATES: ResourceTemplate[] = [
 ];
 
 async function fromBlender(context: ToolContext, command: string, params: Record<string, unknown>) {
-  const answer = await dispatchCommand(context, { command, params, selector: null }, TIMEOUT_TIERS.default);
+  const answer = await dispatchCommand(context, {
+    tool: `resources/read ${command}`,
+    command,
+    params,
+    selector: null,
+    requestId: null,
+    timeoutSeconds: TIMEOUT_TIERS.default,
+  });
   if (answer.status !== "completed" || !("result" in answer)) {
     const why = "error" in answer && answer.error ? answer.error : answer.status;
     throw new McpError(ErrorCode.InternalError, `${command}: ${why}`);

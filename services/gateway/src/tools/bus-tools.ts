@@ -7,7 +7,9 @@ import {
   ListAvailableClientsInputSchema,
   RegisterClientInputSchema,
   UnregisterClientInputSchema,
+  DEFAULT_SUBMIT_DEADLINE_SECONDS,
   createSendMessageInputSchema,
+  epochSeconds,
   newJobRecord,
   resolveRouting,
   type JobKind,
@@ -109,7 +111,8 @@ function createSendMessage(maxPayloadBytes: number) {
       "Route a message on the caller's bus. Routing precedence: target_uuid > group_id > " +
       "client_type > broadcast (no targeting field). Only broadcast excludes the sender. " +
       "priority is an MCP log level. With from_uuid set, a later blender_job_update for the " +
-      "same job_id is routed back to from_uuid.",
+      "same job_id is routed back to from_uuid. Pass a request_id and reuse it when you retry: " +
+      "a repeat returns the first answer instead of sending again.",
     inputSchema: createSendMessageInputSchema(maxPayloadBytes),
     async handler(input, context) {
       const userId = context.identity.userId;
@@ -125,26 +128,35 @@ function createSendMessage(maxPayloadBytes: number) {
         jobId,
       });
       const targets = await recipientsOf(context, routing, fromUuid);
+      const answer = { status: "ok", message_id: envelope.message_id, job_id: envelope.job_id, targets, routing };
+      if (input.request_id) {
+        const claim = await context.services.requests.claim(userId, input.request_id, {
+          job_id: envelope.job_id,
+          tool: "blender_send_message",
+          answer,
+        });
+        if (!claim.first) return { status: "ok", ...claim.record.answer, job_id: claim.record.job_id };
+      }
       if (input.from_uuid) {
         // Written before publishing, so an immediate reply already finds its originator.
+        const { kind, command } = jobKindOf(input.payload);
         await context.services.jobs.create(
           newJobRecord({
             job_id: envelope.job_id,
             bus_id: userId,
             originator_uuid: input.from_uuid,
             target_uuid: envelope.target_uuid,
-            ...jobKindOf(input.payload),
+            kind,
+            command,
+            // Work that no peer takes in time expires instead of waiting forever.
+            deadline: kind === "message" ? null : epochSeconds() + DEFAULT_SUBMIT_DEADLINE_SECONDS,
+            request_id: input.request_id,
           }),
+          { replace: true },
         );
       }
       publishEnvelope(context.services.nc, envelope);
-      return {
-        status: "ok",
-        message_id: envelope.message_id,
-        job_id: envelope.job_id,
-        targets,
-        routing,
-      };
+      return answer;
     },
   });
 }
@@ -167,7 +179,7 @@ const jobUpdate = defineTool({
     const fromUuid = context.session.client_uuids[0] ?? `server:${userId}`;
     const targets = originator ? [originator] : await recipientsOf(context, routing, fromUuid);
     if (job) {
-      await jobs.advance(userId, input.job_id, {
+      await jobs.report(userId, input.job_id, {
         status: input.status,
         result: input.result || undefined,
         error: input.error || undefined,

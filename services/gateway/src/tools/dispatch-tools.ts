@@ -20,14 +20,23 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
   const defaultTimeout = TIMEOUT_TIERS[command.timeout];
   return defineTool({
     name: `blender_${command.name}`,
-    description: `${command.description} Waits up to ${defaultTimeout} s (_timeout to change).`,
+    description:
+      `${command.description} Waits up to ${defaultTimeout} s (_timeout to change); work not started by then never starts. ` +
+      "Pass a request_id and reuse it when you retry, so a retry never runs the command twice.",
     inputSchema: command.params.extend(DispatchCommonArgsSchema.shape),
     async handler(input, context) {
       // The catalog's schemas are generic objects; the common arguments are known to be there.
-      const { target_uuid, _timeout, bus_id, ...params } = input as DispatchCommonArgs & Record<string, unknown>;
+      const { target_uuid, _timeout, bus_id, request_id, ...params } = input as DispatchCommonArgs & Record<string, unknown>;
       const refusal = refuseCaller(context, bus_id);
       if (refusal) return refusal;
-      return dispatchCommand(context, { command: command.name, params, selector: target_uuid }, _timeout ?? defaultTimeout);
+      return dispatchCommand(context, {
+        tool: `blender_${command.name}`,
+        command: command.name,
+        params,
+        selector: target_uuid,
+        requestId: request_id,
+        timeoutSeconds: _timeout ?? defaultTimeout,
+      });
     },
   });
 }

@@ -15,37 +15,18 @@ import {
   toInvalidParamsResult,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { createEnvelope, parseJsonSafely, watchJob } from "@blender-fabric/bus";
+import { createEnvelope, parseJsonSafely, publishEnvelope, watchJob } from "@blender-fabric/bus";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
-import { finishedJobResult, startCommand } from "../dispatch/dispatch-command.js";
+import { finishedJobResult } from "../dispatch/dispatch-command.js";
+import { isRefusal } from "../dispatch/pick-target.js";
+import { queueJob, ticketFor } from "../dispatch/queue-job.js";
 import { refuseCaller } from "./caller-checks.js";
 
 /** How long a cancel waits for the target bridge to answer. ms */
 const CANCEL_TIMEOUT_MS = 5_000;
 
 const notFound = (jobId: string) => ({ status: "not_found", job_id: jobId, error: `No job ${jobId} on your bus.` });
-
-/**
- * A job whose peer is gone will never finish: its queue died with the bridge. Reading such a
- * job settles it as `lost`. (Bridges heartbeat from Node, not from Blender's main thread, so a
- * long render does not make its peer stale.)
- */
-async function settleOrphan(context: ToolContext, record: JobRecord): Promise<JobRecord> {
-  if (isTerminalJobStatus(record.status) || !record.target_uuid) return record;
-  const { registry, jobs } = context.services;
-  const target = await registry.get(context.identity.userId, record.target_uuid);
-  if (target && !registry.isStale(target)) return record;
-  const error = `${record.target_uuid} went away before the job finished.`;
-  const { record: settled } = await jobs.advance(context.identity.userId, record.job_id, { status: "lost", error });
-  return settled ?? record;
-}
-
-/** The caller's job, settled if its peer is gone; undefined when there is no such job. */
-async function readJob(context: ToolContext, jobId: string): Promise<JobRecord | undefined> {
-  const record = await context.services.jobs.get(context.identity.userId, jobId);
-  return record && settleOrphan(context, record);
-}
 
 /** A job record as the job tools show it; `result` only once finished. */
 function describeJob(record: JobRecord) {
@@ -57,6 +38,8 @@ const submit = defineTool({
   name: "blender_submit",
   description:
     "Queue a command on a Blender peer without waiting; returns the job_id for blender_job_status. " +
+    "Work not started within deadline_seconds never starts (status expired). Pass a request_id and " +
+    "reuse it when you retry, so a retry never queues the command twice. " +
     `command is one of: ${DISPATCH_COMMAND_NAMES.join(", ")}.`,
   inputSchema: SubmitInputSchema,
   async handler(input, context) {
@@ -71,9 +54,17 @@ const submit = defineTool({
       const invalid = toInvalidParamsResult(params.error);
       return { ...invalid, field: `params.${invalid.field}`, error: `params.${invalid.error}` };
     }
-    const started = await startCommand(context, { command: command.name, params: params.data, selector: input.target_uuid });
-    if ("status" in started) return { ...started, command: command.name };
-    return { status: "queued", job_id: started.jobId, command: command.name, target_uuid: started.target.uuid };
+    const request = {
+      tool: "blender_submit",
+      command: command.name,
+      params: params.data,
+      selector: input.target_uuid,
+      requestId: input.request_id,
+      deadline: Date.now() / 1000 + input.deadline_seconds,
+    };
+    const queued = await queueJob(context, await ticketFor(context, request), request);
+    if (isRefusal(queued)) return { ...queued, command: command.name };
+    return { status: queued.record.status, job_id: queued.jobId, command: command.name, target_uuid: queued.targetUuid };
   },
 });
 
@@ -84,7 +75,7 @@ const jobStatus = defineTool({
   async handler(input, context) {
     const { jobs, nc } = context.services;
     const userId = context.identity.userId;
-    let record = await readJob(context, input.job_id);
+    let record = await jobs.get(userId, input.job_id);
     if (!record) return notFound(input.job_id);
     if (input.wait_seconds > 0 && !isTerminalJobStatus(record.status)) {
       const watch = watchJob(nc, userId, input.job_id);
@@ -107,7 +98,7 @@ const jobResult = defineTool({
   description: "The result of a finished job, in the dispatch tools' shape.",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
-    const record = await readJob(context, input.job_id);
+    const record = await context.services.jobs.get(context.identity.userId, input.job_id);
     if (!record) return notFound(input.job_id);
     if (!isTerminalJobStatus(record.status)) {
       return { status: record.status, job_id: record.job_id, message: "The job has not finished; see blender_job_status." };
@@ -121,25 +112,16 @@ const listJobs = defineTool({
   description: "Your jobs, newest first, optionally only those with one status.",
   inputSchema: ListJobsInputSchema,
   async handler(input, context) {
-    const records = await Promise.all(
-      (await context.services.jobs.list(context.identity.userId)).map((record) => settleOrphan(context, record)),
-    );
+    const records = await context.services.jobs.list(context.identity.userId);
     const matching = records.filter((record) => input.status === null || record.status === input.status);
     return { status: "ok", total: matching.length, jobs: matching.slice(0, input.limit).map(describeJob) };
   },
 });
 
-/** Asks the job's peer to drop it (queued) or flag it (running script). */
+/** Asks the job's peer to flag its running script; undefined when the peer does not answer. */
 async function askPeerToCancel(context: ToolContext, record: JobRecord) {
   const userId = context.identity.userId;
-  const envelope = createEnvelope({
-    userId,
-    fromUuid: `server:${userId}`,
-    routing: { type: "direct", target_uuid: record.target_uuid! },
-    priority: "alert",
-    jobId: record.job_id,
-    payload: { message_type: "job_cancel", job_id: record.job_id },
-  });
+  const envelope = cancelEnvelope(userId, record);
   try {
     const reply = await context.services.nc.request(
       subjectForClient(userId, record.target_uuid!),
@@ -149,41 +131,52 @@ async function askPeerToCancel(context: ToolContext, record: JobRecord) {
     const answer = parseJsonSafely(reply) as { outcome?: unknown } | undefined;
     return CancelOutcomeSchema.parse(answer?.outcome);
   } catch {
-    return undefined; // the peer is gone
+    return undefined; // the peer is gone, or too busy to answer
   }
 }
+
+const cancelEnvelope = (userId: string, record: JobRecord) =>
+  createEnvelope({
+    userId,
+    fromUuid: `server:${userId}`,
+    routing: { type: "direct", target_uuid: record.target_uuid! },
+    priority: "alert",
+    jobId: record.job_id,
+    payload: { message_type: "job_cancel", job_id: record.job_id },
+  });
 
 const jobCancel = defineTool({
   name: "blender_job_cancel",
   description:
-    "Cancel a job: a queued job is removed; a running script is asked to stop at its next report_progress.",
+    "Cancel a job: a queued job never starts; a running script is asked to stop at its next report_progress.",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
-    const { jobs } = context.services;
+    const { jobs, nc, registry } = context.services;
     const userId = context.identity.userId;
-    const record = await jobs.get(userId, input.job_id);
+    let record = await jobs.get(userId, input.job_id);
     if (!record) return notFound(input.job_id);
-    if (isTerminalJobStatus(record.status) || !record.target_uuid) {
+    if (record.status === "queued") {
+      record = (await jobs.cancelQueued(userId, record.job_id, "cancelled while queued")) ?? record;
+      if (record.status === "cancelled") {
+        // The peer may hold the work in its queue: let it drop it now (it would skip it anyway).
+        if (record.target_uuid) publishEnvelope(nc, cancelEnvelope(userId, record));
+        return { status: "cancelled", job_id: record.job_id };
+      }
+    }
+    if (record.status !== "running" || !record.target_uuid) {
       return { status: "not_cancellable", job_id: record.job_id, job_status: record.status };
     }
     const outcome = await askPeerToCancel(context, record);
-    if (outcome === "removed_from_queue") return { status: "cancelled", job_id: record.job_id };
     if (outcome === "cancel_requested") {
       return { status: "cancelling", job_id: record.job_id, message: "The running script stops at its next report_progress." };
     }
-    if (outcome === undefined) {
-      const { registry } = context.services;
-      const target = await registry.get(userId, record.target_uuid);
-      if (target && !registry.isStale(target)) {
-        // A live peer that did not answer may still run the job: do not claim otherwise.
-        return { status: "not_cancellable", job_id: record.job_id, job_status: record.status, message: `${record.target_uuid} did not answer; try again.` };
-      }
-      // The peer is gone, and its queue with it: the job will never run.
-      await jobs.advance(userId, record.job_id, { status: "cancelled", error: "cancelled; the peer is gone" });
-      return { status: "cancelled", job_id: record.job_id, message: `${record.target_uuid} is no longer live.` };
-    }
+    const peer = registry.cached(userId, record.target_uuid);
+    const message =
+      outcome === undefined && !(peer && !registry.isStale(peer))
+        ? `${record.target_uuid} is not live; the job will be settled lost.`
+        : "The peer could not stop it (only scripts stop, at their next report_progress); it ends on its own.";
     const now = await jobs.get(userId, record.job_id);
-    return { status: "not_cancellable", job_id: record.job_id, job_status: now?.status ?? record.status };
+    return { status: "not_cancellable", job_id: record.job_id, job_status: now?.status ?? record.status, message };
   },
 });
 

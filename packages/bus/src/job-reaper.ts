@@ -1,0 +1,99 @@
+/**
+ * Ends the jobs nobody else will end, so every job says how it ended:
+ *   - a queued job past its deadline expires (its peer never took it);
+ *   - a running job whose peer boot is gone becomes `lost`: the peer restarted (a newer
+ *     incarnation registered) or went silent past the stale limit.
+ *
+ * Every gateway replica runs one. They race harmlessly: each move is a compare-and-set
+ * through {@link JobStore}, so one wins and the others find the job already settled. The
+ * reaper keeps only unfinished jobs in memory (a KV watch that drops finished ones), and reads
+ * peers from the registry's mirror, so a sweep costs no round trip unless it settles a job.
+ */
+import type { KV, KvEntry } from "@nats-io/kv";
+import { JobRecordSchema, epochSeconds, isTerminalJobStatus, type ClientRecord, type JobRecord } from "@blender-fabric/protocol";
+import { KvMirror } from "./kv-mirror.js";
+import { parseJsonSafely } from "./safe-json.js";
+import { notStartedError, type JobStore } from "./jobs.js";
+import type { ClientRegistry } from "./registry.js";
+
+/** How often the reaper sweeps. ms */
+const SWEEP_INTERVAL_MS = 1_000;
+
+type Unfinished = Pick<JobRecord, "job_id" | "bus_id" | "status" | "target_uuid" | "deadline" | "incarnation" | "started_at" | "created_at">;
+
+/** Unfinished work only: finished jobs and plain bus messages (not work) are left out. */
+function decodeUnfinished(entry: KvEntry): Unfinished | undefined {
+  const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
+  if (!parsed.success || parsed.data.kind === "message" || isTerminalJobStatus(parsed.data.status)) return undefined;
+  const { job_id, bus_id, status, target_uuid, deadline, incarnation, started_at, created_at } = parsed.data;
+  return { job_id, bus_id, status, target_uuid, deadline, incarnation, started_at, created_at };
+}
+
+/** Why the boot that runs `job` is gone, or undefined while it may still finish it. */
+export function deadPeerReason(
+  job: Pick<JobRecord, "target_uuid" | "incarnation" | "started_at">,
+  peer: ClientRecord | undefined,
+  isStale: (peer: ClientRecord) => boolean,
+  staleAfterSeconds: number,
+): string | undefined {
+  if (!peer) return `peer ${job.target_uuid} is no longer registered; it was running the job`;
+  // A newer boot registered after this job started: the boot that ran it is gone.
+  const restarted = peer.incarnation !== undefined && peer.incarnation !== job.incarnation && (peer.booted_at ?? 0) >= (job.started_at ?? 0);
+  if (restarted) return `peer ${job.target_uuid} restarted while running the job (its bridge died)`;
+  if (isStale(peer)) return `peer ${job.target_uuid} went silent for more than ${staleAfterSeconds} s while running the job`;
+  return undefined;
+}
+
+export class JobReaper {
+  readonly #mirror: KvMirror<Unfinished>;
+  readonly #jobs: JobStore;
+  readonly #registry: ClientRegistry;
+  readonly #timer: NodeJS.Timeout;
+  #sweeping = false;
+
+  private constructor(mirror: KvMirror<Unfinished>, jobs: JobStore, registry: ClientRegistry) {
+    this.#mirror = mirror;
+    this.#jobs = jobs;
+    this.#registry = registry;
+    this.#timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+  }
+
+  static async start(jobsBucket: KV, jobs: JobStore, registry: ClientRegistry): Promise<JobReaper> {
+    return new JobReaper(await KvMirror.start(jobsBucket, decodeUnfinished), jobs, registry);
+  }
+
+  /** One pass over the unfinished jobs; overlapping calls are skipped. */
+  async sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const now = epochSeconds();
+      const settles: Promise<unknown>[] = [];
+      for (const [, { value: job }] of this.#mirror.entriesWithPrefix("")) {
+        const settle = this.#settlement(job, now);
+        if (settle) settles.push(settle.catch(() => {})); // retried on the next sweep
+      }
+      await Promise.all(settles);
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  #settlement(job: Unfinished, now: number): Promise<unknown> | undefined {
+    if (job.status === "queued" && job.deadline !== null && now > job.deadline) {
+      return this.#jobs.expire(job.bus_id, job.job_id, notStartedError(job));
+    }
+    // Only jobs a bridge claimed have a boot to outlive; a client reporting through
+    // blender_job_update has none.
+    if (job.status !== "running" || job.incarnation === null || !job.target_uuid) return undefined;
+    const registry = this.#registry;
+    const peer = registry.cached(job.bus_id, job.target_uuid);
+    const reason = deadPeerReason(job, peer, (client) => registry.isStale(client), registry.options.staleAfterSeconds);
+    return reason ? this.#jobs.lose(job.bus_id, job.job_id, job.incarnation, reason) : undefined;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#mirror.stop();
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Durable work for Blender peers: the work-queue stream `FABRIC_WORK` on `user.*.work.>`.
+ *
+ * A dispatch is stored in the stream before the caller is answered, so it survives a bridge
+ * crash, a reconnect or a NATS node failover. Each peer takes its work through its own
+ * durable pull consumer and acknowledges a message only once the job has ended; a message
+ * leaves the stream with that ack (work-queue retention). The stream is at-least-once: a
+ * message can come twice, and the job record's compare-and-set (jobs.ts, `claim`) is what
+ * makes a job start at most once.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { nanos } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import {
+  StreamName,
+  WORK_STREAM_SUBJECTS,
+  consumerForPeer,
+  subjectForPeerWork,
+  type Envelope,
+} from "@blender-fabric/protocol";
+import { retryJetStream } from "./kv-update.js";
+import { BIND_DEADLINE_MS, JETSTREAM_API_TIMEOUT_MS, RECORD_RETENTION_MS } from "./buckets.js";
+
+/** Within this window a second publish with the same message id is dropped by the server. ms */
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+/** Unacknowledged work is delivered again after this long without an in-progress ack. ms */
+const ACK_WAIT_MS = 30_000;
+/** How often a peer tells the server that it still holds its unacknowledged work. ms */
+const KEEP_ALIVE_MS = 10_000;
+/** Most messages one peer holds unacknowledged (its queue in memory). */
+const MAX_HELD_PER_PEER = 1_000;
+
+/** One message of work as a peer holds it until the job has ended. */
+export type WorkDelivery = {
+  envelope: unknown;
+  /** How many times the server delivered it before (0 on the first delivery). */
+  redeliveries: number;
+  /** The job has ended (or will never run here): the message leaves the stream. */
+  done(): void;
+  /** Could not be handled now (e.g. KV unavailable): deliver again after `delayMs`. */
+  retryLater(delayMs: number): void;
+  /** A second copy of work already held: stop keeping this copy alive, leave the held one be. */
+  forget(): void;
+};
+
+export type PeerWorkSubscription = { stop(): void };
+
+export class WorkStream {
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+
+  private constructor(js: JetStreamClient, jsm: JetStreamManager) {
+    this.#js = js;
+    this.#jsm = jsm;
+  }
+
+  /** Creates the stream, or binds to it. `replicas`: 1 for one server, 3 for a cluster. */
+  static open(nc: NatsConnection, replicas: number): Promise<WorkStream> {
+    return retryJetStream(
+      "bind the work stream",
+      async () => {
+        const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS });
+        await jsm.streams.info(StreamName.Work).catch(async () =>
+          jsm.streams.add({
+            name: StreamName.Work,
+            subjects: [WORK_STREAM_SUBJECTS],
+            retention: RetentionPolicy.Workqueue,
+            storage: StorageType.File,
+            num_replicas: replicas,
+            max_age: nanos(RECORD_RETENTION_MS),
+            duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+          }),
+        );
+        return new WorkStream(jetstream(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }), jsm);
+      },
+      BIND_DEADLINE_MS,
+    );
+  }
+
+  /**
+   * Stores work for one peer. `dedupeId` (job id and record revision) makes a retried
+   * publish, or the same work adopted by several group members, land once.
+   */
+  async publishToPeer(userId: string, peerUuid: string, envelope: Envelope, dedupeId: string, deadlineMs?: number): Promise<void> {
+    const subject = subjectForPeerWork(userId, peerUuid);
+    await retryJetStream("queue work for a peer", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }), deadlineMs);
+  }
+
+  /**
+   * Takes one peer's work. A new bridge boot starts a fresh consumer, so work that a dead
+   * boot held unacknowledged comes again at once instead of after the ack wait.
+   */
+  async consumePeer(userId: string, peerUuid: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
+    const name = consumerForPeer(userId, peerUuid);
+    await retryJetStream("start the peer's work consumer", async () => {
+      await this.#jsm.consumers.delete(StreamName.Work, name).catch(() => false);
+      await this.#jsm.consumers.add(StreamName.Work, {
+        durable_name: name,
+        description: `work for peer ${peerUuid} of user ${userId}`,
+        filter_subject: subjectForPeerWork(userId, peerUuid),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(ACK_WAIT_MS),
+        deliver_policy: DeliverPolicy.All,
+        max_ack_pending: MAX_HELD_PER_PEER,
+      });
+    });
+    const consumer = await this.#js.consumers.get(StreamName.Work, name);
+    const held = new Set<JsMsg>();
+    const keepAlive = setInterval(() => {
+      for (const message of held) message.working();
+    }, KEEP_ALIVE_MS);
+    const messages = await consumer.consume({ max_messages: 64 });
+    void (async () => {
+      for await (const message of messages) {
+        held.add(message);
+        const release = () => held.delete(message);
+        let envelope: unknown;
+        try {
+          envelope = message.json();
+        } catch {
+          envelope = undefined; // not JSON: the receiver drops it like any malformed work
+        }
+        onWork({
+          envelope,
+          redeliveries: message.info.deliveryCount - 1,
+          done: () => {
+            release();
+            message.ack();
+          },
+          retryLater: (delayMs) => {
+            release();
+            message.nak(delayMs);
+          },
+          forget: release,
+        });
+      }
+    })().catch(() => {
+      // The consumer was removed (another boot of this peer took over): stop quietly.
+    });
+    return {
+      stop() {
+        clearInterval(keepAlive);
+        void messages.close();
+      },
+    };
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * An idempotency key in `fabric_requests` (key `<u>.<request_id>`): which job a caller's
+ * request became, so a retry with the same `request_id` finds that job instead of starting
+ * another. Remembered for REQUEST_ID_RETENTION_SECONDS.
+ */
+import { z } from "zod";
+
+export const RequestRecordSchema = z.object({
+  job_id: z.string(),
+  /** The tool that took the request first. */
+  tool: z.string(),
+  /** A bus message's answer, returned as it was to a repeat (bus messages are not jobs). */
+  answer: z.record(z.string(), z.unknown()).optional(),
+  /** Seconds since the epoch. */
+  created_at: z.number(),
+});
+export type RequestRecord = z.infer<typeof RequestRecordSchema>;
