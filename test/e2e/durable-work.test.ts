@@ -1,15 +1,13 @@
 // Issue 6: durable, fenced work against real bridges, real headless Blender and two real
 // gateway replicas. Markers written by the dispatched code show what really ran.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
 import { sleep, startFabric, type Fabric } from "../support/fabric.js";
+import { createRunMarkers, type RunMarkers } from "../support/run-markers.js";
 
 const STALE_AFTER_SECONDS = 3;
 let fabric: Fabric;
-let markers: string;
+let markers: RunMarkers;
 const bridges = new Set<BridgeProcess>();
 
 const startBridge = async (uuid: string) => {
@@ -23,21 +21,18 @@ const startBridge = async (uuid: string) => {
   return bridge;
 };
 
-/** Code that appends `token` to a marker file each time it really runs in Blender. */
-const markerCode = (token: string, seconds = 0) =>
-  `import time\ntime.sleep(${seconds})\nopen(${JSON.stringify(join(markers, "runs"))}, "a").write(${JSON.stringify(`${token}\n`)})`;
-const runsOf = (token: string) =>
-  existsSync(join(markers, "runs")) ? readFileSync(join(markers, "runs"), "utf8").split("\n").filter((line) => line === token).length : 0;
+const markerCode = (token: string, seconds = 0) => markers.code(token, seconds);
+const runsOf = (token: string) => markers.runs(token);
 
 beforeAll(async () => {
-  markers = mkdtempSync(join(tmpdir(), "fabric-markers-"));
+  markers = createRunMarkers();
   fabric = await startFabric({ gateways: 2, gatewayEnv: { FABRIC_STALE_AFTER_SECONDS: String(STALE_AFTER_SECONDS) } });
 });
 
 afterAll(async () => {
   await Promise.allSettled([...bridges].map((bridge) => bridge.stop()));
   await fabric?.[Symbol.asyncDispose]();
-  rmSync(markers, { recursive: true, force: true });
+  markers?.remove();
 });
 
 test("a bridge killed with one job running and two queued: restarted, the running job is lost, the queued ones complete", async () => {
