@@ -33,7 +33,7 @@ const startBridge = async (uuid: string) => {
 
 beforeAll(async () => {
   markers = createRunMarkers();
-  fabric = await startFabric({ cluster: true, gateways: 2, gatewayEnv: { FABRIC_STALE_AFTER_SECONDS: "4" } });
+  fabric = await startFabric({ cluster: true, gateways: 2, gatewayEnv: { FABRIC_STALE_AFTER_SECONDS: "8" } });
   await Promise.all([startBridge("blender-c1"), startBridge("blender-c2")]);
 }, 180_000);
 
@@ -55,13 +55,14 @@ async function dispatchTraffic(client: FabricTestClient, name: string, until: nu
       target_uuid: index % 2 === 0 ? "blender-c1" : "blender-c2",
       code: markers.code(call.token, 0.3),
       _timeout: CALL_TIMEOUT_SECONDS,
-      request_id: call.token,
+      _request_id: call.token,
     };
     for (let attempt = 0; attempt < 4 && !call.answer; attempt += 1) {
       const started = Date.now();
       try {
-        call.answer = await client.call("blender_execute_code", args);
-        call.attempts.push({ ms: Date.now() - started, outcome: String(call.answer.status) });
+        const answer = await client.call("blender_execute_code", args);
+        call.answer = answer;
+        call.attempts.push({ ms: Date.now() - started, outcome: String(answer.status) });
       } catch (error) {
         call.attempts.push({ ms: Date.now() - started, outcome: `error: ${String(error).slice(0, 120)}` });
         await sleep(300);
@@ -176,5 +177,7 @@ test("killing a gateway, a Blender, a NATS node and a bridge, and pausing a brid
 
   const outcomes = new Map<string, number>();
   for (const attempt of attempts) outcomes.set(attempt.outcome.split(":")[0]!, (outcomes.get(attempt.outcome.split(":")[0]!) ?? 0) + 1);
+  const unhappy = calls.filter((call) => call.answer && call.answer.status !== "completed");
+  console.log(unhappy.map((call) => `${call.token} ${call.answer!.status} on ${call.answer!.target_uuid}: ${call.answer!.error}`).join("\n"));
   console.log(`chaos: ${calls.length} dispatches, ${sent.length} bus messages; attempts by outcome ${JSON.stringify(Object.fromEntries(outcomes))}\n${faults.join("\n")}`);
 }, 240_000);

@@ -1,8 +1,9 @@
 /**
  * Ends the jobs nobody else will end, so every job says how it ended:
  *   - a queued job past its deadline expires (its peer never took it);
- *   - a running job whose peer boot is gone becomes `lost`: the peer restarted (a newer
- *     incarnation registered) or went silent past the stale limit.
+ *   - a running job whose peer boot is gone becomes `lost`: the peer restarted (another
+ *     incarnation registered) or went silent past the stale limit; so does a job a client
+ *     reported running through blender_job_update, once that client is gone.
  *
  * Every gateway replica runs one. They race harmlessly: each move is a compare-and-set
  * through {@link JobStore}, so one wins and the others find the job already settled. The
@@ -19,27 +20,31 @@ import type { ClientRegistry } from "./registry.js";
 /** How often the reaper sweeps. ms */
 const SWEEP_INTERVAL_MS = 1_000;
 
-type Unfinished = Pick<JobRecord, "job_id" | "bus_id" | "status" | "target_uuid" | "deadline" | "incarnation" | "started_at" | "created_at">;
+type Unfinished = Pick<JobRecord, "job_id" | "bus_id" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at">;
 
 /** Unfinished work only: finished jobs and plain bus messages (not work) are left out. */
 function decodeUnfinished(entry: KvEntry): Unfinished | undefined {
   const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
   if (!parsed.success || parsed.data.kind === "message" || isTerminalJobStatus(parsed.data.status)) return undefined;
-  const { job_id, bus_id, status, target_uuid, deadline, incarnation, started_at, created_at } = parsed.data;
-  return { job_id, bus_id, status, target_uuid, deadline, incarnation, started_at, created_at };
+  const { job_id, bus_id, status, target_uuid, deadline, incarnation, created_at } = parsed.data;
+  return { job_id, bus_id, status, target_uuid, deadline, incarnation, created_at };
 }
 
-/** Why the boot that runs `job` is gone, or undefined while it may still finish it. */
+/**
+ * Why the peer boot that runs `job` is gone, or undefined while it may still finish it. Decide
+ * only on a record read from KV: a new boot registers before it claims anything, so a record
+ * naming another incarnation means the job's boot is dead. (A mirror may lag behind that.)
+ */
 export function deadPeerReason(
-  job: Pick<JobRecord, "target_uuid" | "incarnation" | "started_at">,
+  job: Pick<JobRecord, "target_uuid" | "incarnation">,
   peer: ClientRecord | undefined,
   isStale: (peer: ClientRecord) => boolean,
   staleAfterSeconds: number,
 ): string | undefined {
   if (!peer) return `peer ${job.target_uuid} is no longer registered; it was running the job`;
-  // A newer boot registered after this job started: the boot that ran it is gone.
-  const restarted = peer.incarnation !== undefined && peer.incarnation !== job.incarnation && (peer.booted_at ?? 0) >= (job.started_at ?? 0);
-  if (restarted) return `peer ${job.target_uuid} restarted while running the job (its bridge died)`;
+  if (job.incarnation !== null && peer.incarnation !== job.incarnation) {
+    return `peer ${job.target_uuid} restarted while running the job (its bridge died)`;
+  }
   if (isStale(peer)) return `peer ${job.target_uuid} went silent for more than ${staleAfterSeconds} s while running the job`;
   return undefined;
 }
@@ -67,6 +72,8 @@ export class JobReaper {
     if (this.#sweeping) return;
     this.#sweeping = true;
     try {
+      // Also replaces a watch that broke (e.g. its NATS node died), so no job is forgotten.
+      await this.#mirror.sync();
       const now = epochSeconds();
       const settles: Promise<unknown>[] = [];
       for (const [, { value: job }] of this.#mirror.entriesWithPrefix("")) {
@@ -83,13 +90,21 @@ export class JobReaper {
     if (job.status === "queued" && job.deadline !== null && now > job.deadline) {
       return this.#jobs.expire(job.bus_id, job.job_id, notStartedError(job));
     }
-    // Only jobs a bridge claimed have a boot to outlive; a client reporting through
-    // blender_job_update has none.
-    if (job.status !== "running" || job.incarnation === null || !job.target_uuid) return undefined;
+    if (job.status !== "running" || !job.target_uuid) return undefined;
+    // The mirror is a cheap first look; a verdict of death is checked against KV itself.
+    if (!this.#deadPeer(job, this.#registry.cached(job.bus_id, job.target_uuid))) return undefined;
+    return this.#loseIfDead(job, job.target_uuid);
+  }
+
+  async #loseIfDead(job: Unfinished, targetUuid: string): Promise<void> {
+    const reason = this.#deadPeer(job, await this.#registry.load(job.bus_id, targetUuid));
+    if (reason) await this.#jobs.lose(job.bus_id, job.job_id, job.incarnation, reason);
+  }
+
+  /** Why the peer running `job` is gone, judged on `peer`. */
+  #deadPeer(job: Unfinished, peer: ClientRecord | undefined): string | undefined {
     const registry = this.#registry;
-    const peer = registry.cached(job.bus_id, job.target_uuid);
-    const reason = deadPeerReason(job, peer, (client) => registry.isStale(client), registry.options.staleAfterSeconds);
-    return reason ? this.#jobs.lose(job.bus_id, job.job_id, job.incarnation, reason) : undefined;
+    return deadPeerReason(job, peer, (client) => registry.isStale(client), registry.options.staleAfterSeconds);
   }
 
   stop(): void {

@@ -93,21 +93,23 @@ export class JobStore {
   // --- transitions ---------------------------------------------------------------------
 
   /**
-   * Stores a new queued job and returns its revision. `replace`: a caller reusing a job id
-   * starts that job over (bus messages with a client-chosen job id); otherwise an existing
-   * record is kept and {@link JobExistsError} thrown.
+   * Stores a new queued job and returns its revision; an existing record is kept and
+   * {@link JobExistsError} thrown. `replace`: a caller reusing a job id of a finished job
+   * starts that job over (bus messages with a client-chosen job id); an unfinished one is
+   * left as it is, so no live job loses its state.
    */
   async create(record: JobRecord, options: { replace?: boolean } = {}): Promise<number> {
     const key = keyForJob(record.bus_id, record.job_id);
     const value = JSON.stringify(JobRecordSchema.parse(record));
-    if (options.replace) return retryJetStream("record a job", () => this.#kv.put(key, value));
     return retryJetStream("record a job", async () => {
+      const current = options.replace ? await this.#read(key) : undefined;
+      if (current && isTerminalJobStatus(current.record.status)) return this.#kv.update(key, value, current.revision);
       try {
-        return await this.#kv.create(key, value);
+        if (!current) return await this.#kv.create(key, value);
       } catch (error) {
-        if (await this.#read(key)) throw new JobExistsError(`job ${record.job_id} exists`, { cause: error });
-        throw error; // not a conflict: JetStream trouble, retried
+        if (!(await this.#read(key))) throw error; // not a conflict: JetStream trouble, retried
       }
+      throw new JobExistsError(`job ${record.job_id} exists and has not finished`);
     });
   }
 
@@ -119,18 +121,21 @@ export class JobStore {
   async claim(userId: string, jobId: string, holder: JobHolder): Promise<HeldJob | ClaimRefusal> {
     const { incarnation, peerUuid } = holder;
     let refusal: JobRecord | undefined;
-    const now = epochSeconds();
+    let alreadyOurs = false;
     const written = await this.#transition(userId, jobId, (job) => {
+      // Our own write whose reply was lost (a retry reads it back): the claim did succeed.
+      alreadyOurs = job.status === "running" && job.incarnation === incarnation && job.target_uuid === peerUuid;
       if (job.status !== "queued") {
         refusal = job;
         return undefined;
       }
+      const now = epochSeconds();
       if (job.deadline !== null && now > job.deadline) {
         return { ...job, status: "expired", error: notStartedError(job), updated_at: now };
       }
       return { ...job, status: "running", target_uuid: peerUuid, incarnation, started_at: now, updated_at: now };
     });
-    if (written.changed && written.record?.status === "running") {
+    if (written.record?.status === "running" && (written.changed || alreadyOurs)) {
       this.#announce(written.record, { status: "running" });
       return { record: written.record, revision: written.revision };
     }
@@ -166,11 +171,15 @@ export class JobStore {
   /** Ends a job its peer holds. Refused (returns false) once anyone else has ended it. */
   async finish(held: HeldJob, outcome: JobOutcome): Promise<boolean> {
     const { handler_ms, ...stored } = outcome;
+    const incarnation = held.record.incarnation;
+    let alreadyOurs = false;
     const written = await this.#transition(
       held.record.bus_id,
       held.record.job_id,
-      (current) =>
-        current.status === "running" && current.incarnation === held.record.incarnation
+      (current) => {
+        // Our own write whose reply was lost: only this boot ends its job with its status.
+        alreadyOurs = current.status === stored.status && current.incarnation === incarnation;
+        return current.status === "running" && current.incarnation === incarnation
           ? {
               ...current,
               status: stored.status,
@@ -179,11 +188,13 @@ export class JobStore {
               error: stored.error ?? "",
               updated_at: epochSeconds(),
             }
-          : undefined,
+          : undefined;
+      },
       held,
     );
-    if (written.changed && written.record) this.#announceEnd(written.record, { handler_ms });
-    return written.changed;
+    const ended = written.changed || alreadyOurs;
+    if (ended && written.record) this.#announceEnd(written.record, { handler_ms });
+    return ended;
   }
 
   /**
@@ -208,12 +219,13 @@ export class JobStore {
   /**
    * A status reported through `blender_job_update` by a client doing the work itself (the
    * seed's own addon speaks MCP): forward only, duplicate terminal updates ignored. Status
-   * words that are not job statuses update nothing. Announcing is the tool's own business.
+   * words that are not job statuses update nothing, and neither does any report on a job a
+   * bridge has claimed: that boot alone ends it. Announcing is the tool's own business.
    */
-  async report(userId: string, jobId: string, report: JobReport): Promise<JobRecord | undefined> {
+  async report(userId: string, jobId: string, report: JobReport): Promise<{ record: JobRecord | undefined; changed: boolean }> {
     const status = JobStatusSchema.safeParse(report.status);
     const written = await this.#transition(userId, jobId, (job) =>
-      status.success && canAdvanceJob(job.status, status.data)
+      status.success && job.incarnation === null && canAdvanceJob(job.status, status.data)
         ? {
             ...job,
             status: status.data,
@@ -224,7 +236,7 @@ export class JobStore {
           }
         : undefined,
     );
-    return written.record;
+    return { record: written.record, changed: written.changed };
   }
 
   // --- internals -----------------------------------------------------------------------
@@ -248,8 +260,8 @@ export class JobStore {
     return written.record;
   }
 
-  async #read(key: string): Promise<HeldJob | undefined> {
-    const entry = await retryJetStream("read a job", () => this.#kv.get(key));
+  async #read(key: string, deadlineMs?: number): Promise<HeldJob | undefined> {
+    const entry = await retryJetStream("read a job", () => this.#kv.get(key), deadlineMs);
     if (!entry || entry.operation !== "PUT") return undefined;
     const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
     return parsed.success ? { record: parsed.data, revision: entry.revision } : undefined;
@@ -266,7 +278,7 @@ export class JobStore {
     return retryJetStream(
       `write ${key}`,
       async () => {
-        const current = known ?? (await this.#read(key));
+        const current = known ?? (await this.#read(key, deadlineMs));
         known = undefined; // a failed attempt reads afresh
         if (!current) return { record: undefined, revision: 0, changed: false };
         const next = change(current.record);

@@ -83,6 +83,11 @@ export class ClientRegistry {
     return this.#mirror.get(keyForClient(userId, clientUuid))?.value;
   }
 
+  /** One client read from KV itself (a round trip), folded into the mirror. */
+  async load(userId: string, clientUuid: string): Promise<ClientRecord | undefined> {
+    return (await this.#mirror.load(keyForClient(userId, clientUuid)))?.value;
+  }
+
   /** Every client of one user, read-your-writes consistent. */
   async list(userId: string): Promise<ClientRecord[]> {
     await this.#mirror.sync();

@@ -3,6 +3,7 @@
  * `fabric_requests`; a repeat (on any replica, after any crash) reads the job it became.
  * Keys are scoped to the user, so two users' request ids never meet.
  */
+import { randomUUID } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { RequestRecordSchema, epochSeconds, keyForRequest, type RequestRecord } from "@blender-fabric/protocol";
 import { FinalAnswerError, retryJetStream } from "./kv-update.js";
@@ -21,9 +22,9 @@ export class RequestLedger {
   }
 
   /** Claims `requestId` for a new job; a key already claimed returns the earlier record. */
-  async claim(userId: string, requestId: string, fields: Omit<RequestRecord, "created_at">): Promise<RequestClaim> {
+  async claim(userId: string, requestId: string, fields: Omit<RequestRecord, "created_at" | "claim_id">): Promise<RequestClaim> {
     const key = keyForRequest(userId, requestId);
-    const record: RequestRecord = { ...fields, created_at: epochSeconds() };
+    const record: RequestRecord = { ...fields, claim_id: randomUUID(), created_at: epochSeconds() };
     return retryJetStream("claim a request id", async () => {
       try {
         await this.#kv.create(key, JSON.stringify(record));
@@ -31,7 +32,8 @@ export class RequestLedger {
       } catch (error) {
         const entry = await this.#kv.get(key);
         const earlier = entry?.operation === "PUT" ? RequestRecordSchema.safeParse(parseJsonSafely(entry)) : undefined;
-        if (earlier?.success) return { first: false, record: earlier.data };
+        // Our own create whose reply was lost reads back as ours.
+        if (earlier?.success) return { first: earlier.data.claim_id === record.claim_id, record: earlier.data };
         if (entry) throw new KeyTaken(`request id ${requestId} holds an unreadable record`, { cause: error });
         throw error; // not a conflict: JetStream trouble, retried
       }

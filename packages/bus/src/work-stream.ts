@@ -15,8 +15,11 @@ import {
   DeliverPolicy,
   RetentionPolicy,
   StorageType,
+  JetStreamApiCodes,
+  JetStreamApiError,
   jetstream,
   jetstreamManager,
+  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -39,12 +42,17 @@ const ACK_WAIT_MS = 30_000;
 const KEEP_ALIVE_MS = 10_000;
 /** Most messages one peer holds unacknowledged (its queue in memory). */
 const MAX_HELD_PER_PEER = 1_000;
+/** Pause before a peer whose consumer ended takes work again. ms */
+const CONSUME_RETRY_MS = 1_000;
+
+/** JetStream's "stream not found" / "consumer not found": the thing is absent, not unreachable. */
+const isNotFound = (error: unknown) =>
+  error instanceof JetStreamApiError &&
+  (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound);
 
 /** One message of work as a peer holds it until the job has ended. */
 export type WorkDelivery = {
   envelope: unknown;
-  /** How many times the server delivered it before (0 on the first delivery). */
-  redeliveries: number;
   /** The job has ended (or will never run here): the message leaves the stream. */
   done(): void;
   /** Could not be handled now (e.g. KV unavailable): deliver again after `delayMs`. */
@@ -70,8 +78,9 @@ export class WorkStream {
       "bind the work stream",
       async () => {
         const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS });
-        await jsm.streams.info(StreamName.Work).catch(async () =>
-          jsm.streams.add({
+        await jsm.streams.info(StreamName.Work).catch(async (error: unknown) => {
+          if (!isNotFound(error)) throw error;
+          return jsm.streams.add({
             name: StreamName.Work,
             subjects: [WORK_STREAM_SUBJECTS],
             retention: RetentionPolicy.Workqueue,
@@ -79,8 +88,8 @@ export class WorkStream {
             num_replicas: replicas,
             max_age: nanos(RECORD_RETENTION_MS),
             duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-          }),
-        );
+          });
+        });
         return new WorkStream(jetstream(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }), jsm);
       },
       BIND_DEADLINE_MS,
@@ -91,9 +100,9 @@ export class WorkStream {
    * Stores work for one peer. `dedupeId` (job id and record revision) makes a retried
    * publish, or the same work adopted by several group members, land once.
    */
-  async publishToPeer(userId: string, peerUuid: string, envelope: Envelope, dedupeId: string, deadlineMs?: number): Promise<void> {
+  async publishToPeer(userId: string, peerUuid: string, envelope: Envelope, dedupeId: string): Promise<void> {
     const subject = subjectForPeerWork(userId, peerUuid);
-    await retryJetStream("queue work for a peer", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }), deadlineMs);
+    await retryJetStream("queue work for a peer", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }));
   }
 
   /**
@@ -102,55 +111,71 @@ export class WorkStream {
    */
   async consumePeer(userId: string, peerUuid: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
     const name = consumerForPeer(userId, peerUuid);
+    const config = {
+      durable_name: name,
+      description: `work for peer ${peerUuid} of user ${userId}`,
+      filter_subject: subjectForPeerWork(userId, peerUuid),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ACK_WAIT_MS),
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: MAX_HELD_PER_PEER,
+    };
     await retryJetStream("start the peer's work consumer", async () => {
-      await this.#jsm.consumers.delete(StreamName.Work, name).catch(() => false);
-      await this.#jsm.consumers.add(StreamName.Work, {
-        durable_name: name,
-        description: `work for peer ${peerUuid} of user ${userId}`,
-        filter_subject: subjectForPeerWork(userId, peerUuid),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(ACK_WAIT_MS),
-        deliver_policy: DeliverPolicy.All,
-        max_ack_pending: MAX_HELD_PER_PEER,
+      await this.#jsm.consumers.delete(StreamName.Work, name).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
       });
+      await this.#jsm.consumers.add(StreamName.Work, config);
     });
-    const consumer = await this.#js.consumers.get(StreamName.Work, name);
     const held = new Set<JsMsg>();
     const keepAlive = setInterval(() => {
       for (const message of held) message.working();
     }, KEEP_ALIVE_MS);
-    const messages = await consumer.consume({ max_messages: 64 });
-    void (async () => {
-      for await (const message of messages) {
-        held.add(message);
-        const release = () => held.delete(message);
-        let envelope: unknown;
-        try {
-          envelope = message.json();
-        } catch {
-          envelope = undefined; // not JSON: the receiver drops it like any malformed work
-        }
-        onWork({
-          envelope,
-          redeliveries: message.info.deliveryCount - 1,
-          done: () => {
-            release();
-            message.ack();
-          },
-          retryLater: (delayMs) => {
-            release();
-            message.nak(delayMs);
-          },
-          forget: release,
-        });
+    let stopped = false;
+    let messages: ConsumerMessages | undefined;
+    const deliver = (message: JsMsg) => {
+      held.add(message);
+      const release = () => held.delete(message);
+      let envelope: unknown;
+      try {
+        envelope = message.json();
+      } catch {
+        envelope = undefined; // not JSON: the receiver drops it like any malformed work
       }
-    })().catch(() => {
-      // The consumer was removed (another boot of this peer took over): stop quietly.
-    });
+      onWork({
+        envelope,
+        done: () => {
+          release();
+          message.ack();
+        },
+        retryLater: (delayMs) => {
+          release();
+          message.nak(delayMs);
+        },
+        forget: release,
+      });
+    };
+    // consume() survives reconnects by itself but ends for good on some server answers (a
+    // removed consumer, a permission change): take work again, or the peer would look
+    // healthy while all its work expired.
+    void (async () => {
+      while (!stopped) {
+        try {
+          const consumer = await this.#js.consumers.get(StreamName.Work, name);
+          messages = await consumer.consume({ max_messages: 64 });
+          for await (const message of messages) deliver(message);
+        } catch {
+          // fall through to the pause and a fresh consumer
+        }
+        if (stopped) break;
+        await new Promise((resolve) => setTimeout(resolve, CONSUME_RETRY_MS));
+        await this.#jsm.consumers.add(StreamName.Work, config).catch(() => {});
+      }
+    })();
     return {
       stop() {
+        stopped = true;
         clearInterval(keepAlive);
-        void messages.close();
+        void messages?.close();
       },
     };
   }

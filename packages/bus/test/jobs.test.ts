@@ -40,13 +40,15 @@ test("a claimed job takes progress and one end; later ends and backward moves ar
   await expect(jobs.create(newJob("j-1"))).rejects.toBeInstanceOf(JobExistsError);
   const held = await claimed("j-1");
   expect(held.record).toMatchObject({ status: "running", incarnation: "inc-a", target_uuid: "blender-1" });
-  expect(await jobs.claim("alice", "j-1", holder)).toMatchObject({ refused: { status: "running" } });
+  // Another boot is refused; the same boot's retry (its first reply lost) holds it still.
+  expect(await jobs.claim("alice", "j-1", { ...holder, incarnation: "inc-b" })).toMatchObject({ refused: { status: "running" } });
+  expect(await jobs.claim("alice", "j-1", holder)).toMatchObject({ record: { status: "running", incarnation: "inc-a" } });
   await jobs.progress(held, 0.5, "half");
   expect(await jobs.get("alice", "j-1")).toMatchObject({ status: "running", progress: 0.5, progress_message: "half" });
   expect(await jobs.finish(held, { status: "completed", result: "42" })).toBe(true);
   expect(await jobs.get("alice", "j-1")).toMatchObject({ status: "completed", result: "42", progress: 1 });
   expect(await jobs.finish(held, { status: "failed", error: "late" })).toBe(false);
-  expect(await jobs.report("alice", "j-1", { status: "queued" })).toMatchObject({ status: "completed", error: "" });
+  expect(await jobs.report("alice", "j-1", { status: "queued" })).toMatchObject({ changed: false, record: { status: "completed", error: "" } });
   expect(await jobs.lose("alice", "j-1", "inc-a", "gone")).toMatchObject({ status: "completed" });
 });
 
@@ -99,11 +101,26 @@ test("every transition is announced on the job subject", async () => {
   expect(seen).toEqual(["running", "progress", "failed"]);
 });
 
+test("a client's report never touches a job a bridge claimed; reusing a live job id keeps its record", async () => {
+  await jobs.create(newJob("j-claimed"));
+  await claimed("j-claimed");
+  expect(await jobs.report("alice", "j-claimed", { status: "completed" })).toMatchObject({ changed: false, record: { status: "running" } });
+  await expect(jobs.create(newJob("j-claimed", { kind: "message" }), { replace: true })).rejects.toBeInstanceOf(JobExistsError);
+  expect(await jobs.get("alice", "j-claimed")).toMatchObject({ status: "running", kind: "script" });
+
+  await jobs.create(newJob("j-reported"));
+  expect(await jobs.report("alice", "j-reported", { status: "running" })).toMatchObject({ changed: true });
+  expect(await jobs.report("alice", "j-reported", { status: "completed", result: "7" })).toMatchObject({ changed: true, record: { status: "completed", result: "7" } });
+  // A finished job id may start over.
+  await jobs.create(newJob("j-reported"), { replace: true });
+  expect(await jobs.get("alice", "j-reported")).toMatchObject({ status: "queued" });
+});
+
 test("jobs are per user and unknown jobs are reported as such", async () => {
   await jobs.create(newJob("shared-id"));
   expect(await jobs.get("bob", "shared-id")).toBeUndefined();
   expect(await jobs.claim("bob", "shared-id", holder)).toEqual({ refused: undefined });
-  expect(await jobs.report("bob", "shared-id", { status: "completed" })).toBeUndefined();
+  expect(await jobs.report("bob", "shared-id", { status: "completed" })).toEqual({ record: undefined, changed: false });
 });
 
 test("a request id is claimed once per user; a repeat reads the first claim", async () => {

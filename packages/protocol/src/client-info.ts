@@ -30,8 +30,6 @@ export const ClientRecordSchema = z.object({
   health: ClientHealthSchema.optional(),
   /** A bridge's boot id: a new one after every restart, so its old boot's jobs can be settled. */
   incarnation: z.string().optional(),
-  /** When that boot registered. Seconds since the epoch. */
-  booted_at: z.number().optional(),
   /** MCP session that registered the client, if any; never shown on the wire. */
   session_id: z.string().optional(),
 });

@@ -70,7 +70,8 @@ export const DispatchCommonArgsSchema = z.object({
         "(status expired); work already running goes on and the answer says running.",
     ),
   bus_id: z.string().nullable().default(null).describe("The bus (user id); only your own."),
-  request_id: RequestIdSchema,
+  // Underscored like _timeout: seed 001's Hyper3D commands have a request_id of their own.
+  _request_id: RequestIdSchema,
 });
 
 /** Longest a job_status long-poll waits, in seconds. */

@@ -11,6 +11,8 @@ export const RequestRecordSchema = z.object({
   tool: z.string(),
   /** A bus message's answer, returned as it was to a repeat (bus messages are not jobs). */
   answer: z.record(z.string(), z.unknown()).optional(),
+  /** Random per claim: tells a claim whose reply was lost from another caller's. */
+  claim_id: z.string(),
   /** Seconds since the epoch. */
   created_at: z.number(),
 });

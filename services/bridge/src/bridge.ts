@@ -87,7 +87,6 @@ export class Bridge {
   readonly #queue = new WorkQueue<QueuedItem>();
   readonly #subscriptions: Subscription[] = [];
   readonly incarnation = newIncarnation();
-  readonly #bootedAt = epochSeconds();
   #workSubscription: PeerWorkSubscription | undefined;
   #running: Running | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -146,7 +145,6 @@ export class Bridge {
       blender_version: hello.blender_version,
       health: this.#health(),
       incarnation: this.incarnation,
-      booted_at: this.#bootedAt,
     });
     logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid, incarnation: this.incarnation }, "bridge ready");
   }
@@ -339,7 +337,12 @@ export class Bridge {
   async #cancel(jobId: string): Promise<CancelOutcome> {
     const queued = this.#queue.remove(jobId);
     if (queued) {
-      await this.#deps.jobs.cancelQueued(this.#user, jobId, "cancelled while queued");
+      try {
+        await this.#deps.jobs.cancelQueued(this.#user, jobId, "cancelled while queued");
+      } catch (error) {
+        queued.item.delivery.retryLater(CLAIM_RETRY_MS); // comes again; the claim decides then
+        throw error;
+      }
       queued.item.delivery.done();
       return "removed_from_queue";
     }

@@ -5,11 +5,11 @@
  * returns the work has finished, is running (poll it with blender_job_status), or will never
  * run (`expired`): a caller that retries after a timeout never runs the code twice.
  */
-import { epochSeconds, isTerminalJobStatus, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
-import { watchJob } from "@blender-fabric/bus";
+import { isTerminalJobStatus, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
+import { watchJob, type JobWatch } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
-import { isRefusal } from "./pick-target.js";
-import { queueJob, ticketFor, type JobRequest, type QueuedJob } from "./queue-job.js";
+import { isRefusal, type TargetRefusal } from "./pick-target.js";
+import { queueJob, ticketFor, type JobRequest, type JobTicket, type QueuedJob, type RequestIdConflict } from "./queue-job.js";
 
 /** How long the settling after the wait may take, so no call outlives its timeout by much. ms */
 const SETTLE_DEADLINE_MS = 3_000;
@@ -33,39 +33,42 @@ export function finishedJobResult(record: Pick<JobRecord, "status" | "command" |
 
 export async function dispatchCommand(context: ToolContext, request: DispatchRequest) {
   const waitEnds = Date.now() + request.timeoutSeconds * 1000;
-  const starting = startWatchedJob(context, { ...request, deadline: waitEnds / 1000 });
-  // While JetStream elects a leader, queuing may take long; the call still ends on time, and
-  // a job queued after its deadline is expired by its peer's claim, never run.
+  const job: JobRequest = { ...request, deadline: waitEnds / 1000 };
+  const ticketing = ticketFor(context, job);
+  const starting = (async (): Promise<WatchedJob | RequestIdConflict> => {
+    const ticket = await ticketing;
+    return "status" in ticket ? ticket : startWatchedJob(context, ticket, job);
+  })();
+  // While JetStream elects a leader, queuing may take long; the call still ends on time.
   const started = await beforeDeadline(starting, waitEnds);
   if (!started) {
-    void starting.then(({ watch }) => watch.stop(), () => {});
-    return {
-      status: "timeout",
-      command: request.command,
-      error: `The fabric could not queue the job within ${request.timeoutSeconds} s (JetStream unavailable); it will never run. Send it again.`,
-    };
+    void starting.then((late) => ("watch" in late ? late.watch.stop() : undefined), () => {});
+    const ticket = await beforeDeadline(ticketing, Date.now() + SETTLE_DEADLINE_MS).catch(() => undefined);
+    return answerAfterWait(context, request, ticket && !("status" in ticket) ? ticket.jobId : undefined, null);
   }
+  if ("status" in started) return started; // a request_id of other work
   const { watch, queued } = started;
   try {
     if (isRefusal(queued)) return { ...queued, command: request.command };
     if (isTerminalJobStatus(queued.record.status)) return finishedJobResult(queued.record);
     const terminal = await watch.terminal(Math.max(0, waitEnds - Date.now()));
     if (terminal) return answerFromEvent(request, queued, terminal);
-    return await answerAfterWait(context, request, queued);
+    return await answerAfterWait(context, request, queued.jobId, queued.targetUuid);
   } finally {
     watch.stop();
   }
 }
 
-/** Finds the job id, subscribes to the job's subject, then records and queues the job. */
-async function startWatchedJob(context: ToolContext, request: JobRequest) {
+type WatchedJob = { watch: JobWatch; queued: QueuedJob | TargetRefusal };
+
+/** Subscribes to the job's subject, then records and queues the job. */
+async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: JobRequest): Promise<WatchedJob> {
   const { nc } = context.services;
-  const ticket = await ticketFor(context, request);
   // Subscribed (and flushed) before the work is queued: an answer that comes at once is seen.
   const watch = watchJob(nc, context.identity.userId, ticket.jobId);
   try {
     await nc.flush();
-    return { watch, queued: await queueJob(context, ticket, request) };
+    return { watch, queued: await queueJob(context, ticket, job) };
   } catch (error) {
     watch.stop();
     throw error;
@@ -99,24 +102,35 @@ function answerFromEvent(request: DispatchRequest, queued: QueuedJob, event: Job
   };
 }
 
-/** The wait is over: work that has not started expires now; running work goes on. */
-async function answerAfterWait(context: ToolContext, request: DispatchRequest, queued: QueuedJob) {
+/**
+ * The wait is over: work that has not started expires now (the compare-and-set decides
+ * against a claim racing it); running work goes on. Bounded, so the call ends on time even
+ * when KV does not answer; then the answer says the state is unknown.
+ */
+async function answerAfterWait(context: ToolContext, request: DispatchRequest, jobId: string | undefined, targetUuid: string | null) {
   const { jobs, registry } = context.services;
   const userId = context.identity.userId;
-  const peer = registry.cached(userId, queued.targetUuid);
+  const unknown = {
+    status: "timeout",
+    command: request.command,
+    target_uuid: targetUuid,
+    job_id: jobId ?? null,
+    error:
+      `No answer within ${request.timeoutSeconds} s and the job's state could not be read (JetStream unavailable). ` +
+      (jobId ? `Its deadline has passed, so it starts no more; follow it with blender_job_status(job_id="${jobId}").` : "It was never queued."),
+  };
+  if (!jobId) return unknown;
+  const peer = targetUuid ? registry.cached(userId, targetUuid) : undefined;
   const why = peer && !registry.isStale(peer) ? "it was busy with other work" : "it is not live";
-  const reason = `Not started within ${request.timeoutSeconds} s on ${queued.targetUuid} (${why}); it will never run. Send it again if you still want it.`;
-  const record = (await jobs.expire(userId, queued.jobId, reason, SETTLE_DEADLINE_MS)) ?? queued.record;
+  const reason = `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
+  const record = await jobs.expire(userId, jobId, reason, SETTLE_DEADLINE_MS).catch(() => undefined);
+  if (!record) return unknown;
   if (isTerminalJobStatus(record.status)) return finishedJobResult(record);
-  const deadlineNote =
-    record.status === "queued" && record.deadline !== null
-      ? ` It starts within ${Math.max(0, Math.round(record.deadline - epochSeconds()))} s or expires.`
-      : "";
   return {
     status: record.status,
     command: request.command,
-    target_uuid: queued.targetUuid,
-    job_id: queued.jobId,
-    message: `Still ${record.status} after ${request.timeoutSeconds} s; follow it with blender_job_status(job_id="${queued.jobId}").${deadlineNote}`,
+    target_uuid: record.target_uuid,
+    job_id: jobId,
+    message: `Still ${record.status} after ${request.timeoutSeconds} s; follow it with blender_job_status(job_id="${jobId}").`,
   };
 }

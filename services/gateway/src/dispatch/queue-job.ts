@@ -28,13 +28,28 @@ export type JobTicket = { jobId: string; repeat: boolean };
 
 export type QueuedJob = { jobId: string; targetUuid: string; record: JobRecord };
 
-export async function ticketFor(context: ToolContext, request: Pick<JobRequest, "tool" | "requestId">): Promise<JobTicket> {
+/** A request id already used by another tool: the caller reused a key for different work. */
+export type RequestIdConflict = { status: "invalid_params"; field: "request_id"; error: string };
+
+export async function ticketFor(
+  context: ToolContext,
+  request: Pick<JobRequest, "tool" | "requestId">,
+): Promise<JobTicket | RequestIdConflict> {
   const jobId = newJobId();
   if (!request.requestId) return { jobId, repeat: false };
   const claim = await context.services.requests.claim(context.identity.userId, request.requestId, {
     job_id: jobId,
     tool: request.tool,
   });
+  // blender_submit and a dispatch tool of the same command are the same request.
+  const sameWork = claim.record.tool === request.tool || [claim.record.tool, request.tool].includes("blender_submit");
+  if (!sameWork) {
+    return {
+      status: "invalid_params",
+      field: "request_id",
+      error: `request_id: already used by ${claim.record.tool} (job ${claim.record.job_id}); choose a new one for different work`,
+    };
+  }
   return { jobId: claim.record.job_id, repeat: !claim.first };
 }
 

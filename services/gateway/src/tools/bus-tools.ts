@@ -13,9 +13,11 @@ import {
   newJobRecord,
   resolveRouting,
   type JobKind,
+  type JobRecord,
   type Routing,
 } from "@blender-fabric/protocol";
 import {
+  JobExistsError,
   createEnvelope,
   publishEnvelope,
   publishJobEvent,
@@ -104,6 +106,15 @@ async function recipientsOf(context: ToolContext, routing: Routing, fromUuid: st
   return selectRecipients(routing, clients, fromUuid, (client) => registry.isStale(client));
 }
 
+/** A bus message's job record; a job id still in use by an unfinished job keeps its record. */
+async function recordMessageJob(context: ToolContext, record: JobRecord): Promise<void> {
+  try {
+    await context.services.jobs.create(record, { replace: true });
+  } catch (error) {
+    if (!(error instanceof JobExistsError)) throw error;
+  }
+}
+
 function createSendMessage(maxPayloadBytes: number) {
   return defineTool({
     name: "blender_send_message",
@@ -140,7 +151,7 @@ function createSendMessage(maxPayloadBytes: number) {
       if (input.from_uuid) {
         // Written before publishing, so an immediate reply already finds its originator.
         const { kind, command } = jobKindOf(input.payload);
-        await context.services.jobs.create(
+        await recordMessageJob(context, 
           newJobRecord({
             job_id: envelope.job_id,
             bus_id: userId,
@@ -152,7 +163,6 @@ function createSendMessage(maxPayloadBytes: number) {
             deadline: kind === "message" ? null : epochSeconds() + DEFAULT_SUBMIT_DEADLINE_SECONDS,
             request_id: input.request_id,
           }),
-          { replace: true },
         );
       }
       publishEnvelope(context.services.nc, envelope);
@@ -178,13 +188,13 @@ const jobUpdate = defineTool({
       : { type: "broadcast" };
     const fromUuid = context.session.client_uuids[0] ?? `server:${userId}`;
     const targets = originator ? [originator] : await recipientsOf(context, routing, fromUuid);
-    if (job) {
-      await jobs.report(userId, input.job_id, {
-        status: input.status,
-        result: input.result || undefined,
-        error: input.error || undefined,
-      });
-    }
+    const reported = job
+      ? await jobs.report(userId, input.job_id, {
+          status: input.status,
+          result: input.result || undefined,
+          error: input.error || undefined,
+        })
+      : undefined;
     publishEnvelope(
       nc,
       createEnvelope({
@@ -196,7 +206,9 @@ const jobUpdate = defineTool({
         payload: { kind: "job_update", ...input },
       }),
     );
-    publishJobEvent(nc, userId, input);
+    // Waiters on the job subject hear only what the record says: a refused report (a job
+    // a bridge holds, or a backward move) is routed as a message but changes nothing.
+    if (!job || reported?.changed) publishJobEvent(nc, userId, input);
     return { status: "ok", delivered: originator ? "direct" : "broadcast", targets };
   },
 });

@@ -22,11 +22,11 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
     name: `blender_${command.name}`,
     description:
       `${command.description} Waits up to ${defaultTimeout} s (_timeout to change); work not started by then never starts. ` +
-      "Pass a request_id and reuse it when you retry, so a retry never runs the command twice.",
+      "Pass a _request_id and reuse it when you retry, so a retry never runs the command twice.",
     inputSchema: command.params.extend(DispatchCommonArgsSchema.shape),
     async handler(input, context) {
       // The catalog's schemas are generic objects; the common arguments are known to be there.
-      const { target_uuid, _timeout, bus_id, request_id, ...params } = input as DispatchCommonArgs & Record<string, unknown>;
+      const { target_uuid, _timeout, bus_id, _request_id, ...params } = input as DispatchCommonArgs & Record<string, unknown>;
       const refusal = refuseCaller(context, bus_id);
       if (refusal) return refusal;
       return dispatchCommand(context, {
@@ -34,7 +34,7 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
         command: command.name,
         params,
         selector: target_uuid,
-        requestId: request_id,
+        requestId: _request_id,
         timeoutSeconds: _timeout ?? defaultTimeout,
       });
     },

@@ -62,7 +62,9 @@ const submit = defineTool({
       requestId: input.request_id,
       deadline: Date.now() / 1000 + input.deadline_seconds,
     };
-    const queued = await queueJob(context, await ticketFor(context, request), request);
+    const ticket = await ticketFor(context, request);
+    if ("status" in ticket) return ticket;
+    const queued = await queueJob(context, ticket, request);
     if (isRefusal(queued)) return { ...queued, command: command.name };
     return { status: queued.record.status, job_id: queued.jobId, command: command.name, target_uuid: queued.targetUuid };
   },
