@@ -133,8 +133,10 @@ bridge process, Blender and this benchmark's clients) shares the same machine. E
 closed loop per session for ${PHASE_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up.
 
 - **fabric**: the MCP SDK client calls \`blender_<command>\` on the gateway; the gateway
-  records the job in KV, publishes \`command_dispatch\` on the peer's NATS subject, and waits on
-  the job subject; the bridge (attached to the Blender) runs it and reports back.
+  records the job in KV (with its deadline), stores \`command_dispatch\` in the work-queue
+  stream \`FABRIC_WORK\`, and waits on the job subject; the bridge (attached to the Blender)
+  takes it from its durable consumer, claims the job (compare-and-set queued -> running), runs
+  it, records the end and acknowledges the message.
 - **direct**: the benchmark's own TCP connections to the same addon socket, one per session.
 - **handler**: the addon handler's own time on Blender's main thread (\`duration_ms\` of the
   reply). **overhead** = round trip − handler, per call; the p50 of that is shown.

@@ -102,14 +102,16 @@ export class JobStore {
     const key = keyForJob(record.bus_id, record.job_id);
     const value = JSON.stringify(JobRecordSchema.parse(record));
     return retryJetStream("record a job", async () => {
-      const current = options.replace ? await this.#read(key) : undefined;
-      if (current && isTerminalJobStatus(current.record.status)) return this.#kv.update(key, value, current.revision);
       try {
-        if (!current) return await this.#kv.create(key, value);
+        return await this.#kv.create(key, value); // the common case: a new job id, one round trip
       } catch (error) {
-        if (!(await this.#read(key))) throw error; // not a conflict: JetStream trouble, retried
+        const current = await this.#read(key);
+        if (!current) throw error; // not a conflict: JetStream trouble, retried
+        if (options.replace && isTerminalJobStatus(current.record.status)) {
+          return this.#kv.update(key, value, current.revision);
+        }
+        throw new JobExistsError(`job ${record.job_id} exists${options.replace ? " and has not finished" : ""}`, { cause: error });
       }
-      throw new JobExistsError(`job ${record.job_id} exists and has not finished`);
     });
   }
 
