@@ -119,6 +119,9 @@ export class WorkStream {
       ack_wait: nanos(ACK_WAIT_MS),
       deliver_policy: DeliverPolicy.All,
       max_ack_pending: MAX_HELD_PER_PEER,
+      // A peer gone this long loses its consumer (its work stays in the stream until max age,
+      // and a returning peer creates the consumer again), so departed peers do not pile up.
+      inactive_threshold: nanos(RECORD_RETENTION_MS),
     };
     await retryJetStream("start the peer's work consumer", async () => {
       await this.#jsm.consumers.delete(StreamName.Work, name).catch((error: unknown) => {
