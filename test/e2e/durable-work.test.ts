@@ -128,8 +128,11 @@ test("the same request_id runs once: twice across replicas, and again after the 
   const [one, two] = await Promise.all([llm.call("blender_execute_code", args), llm.call("blender_execute_code", args)]);
   expect(one).toMatchObject({ status: "completed" });
   expect(two).toMatchObject({ status: "completed", job_id: one.job_id });
-  const submitted = await llm.call("blender_submit", { target_uuid: "blender-idem", command: "execute_code", params: { code: "pass" }, request_id: "req-idem-1" });
+  // blender_submit of the same command and params is the same request; other work is refused.
+  const submitted = await llm.call("blender_submit", { target_uuid: "blender-idem", command: "execute_code", params: { code: args.code }, request_id: "req-idem-1" });
   expect(submitted).toMatchObject({ status: "completed", job_id: one.job_id });
+  const reused = await llm.call("blender_submit", { target_uuid: "blender-idem", command: "execute_code", params: { code: "pass" }, request_id: "req-idem-1" });
+  expect(reused).toMatchObject({ status: "invalid_params", field: "request_id" });
   expect(runsOf("d5-twice")).toBe(1);
 
   // A call through replica A only; A dies while the code runs; the retry goes to B.

@@ -124,9 +124,9 @@ test("jobs are per user and unknown jobs are reported as such", async () => {
 });
 
 test("a request id is claimed once per user; a repeat reads the first claim", async () => {
-  const first = await requests.claim("alice", "req-1", { job_id: "j-a", tool: "blender_submit" });
-  const again = await requests.claim("alice", "req-1", { job_id: "j-b", tool: "blender_submit" });
-  const other = await requests.claim("bob", "req-1", { job_id: "j-c", tool: "blender_submit" });
+  const first = await requests.claim("alice", "req-1", { job_id: "j-a", tool: "blender_submit", fingerprint: "f" });
+  const again = await requests.claim("alice", "req-1", { job_id: "j-b", tool: "blender_submit", fingerprint: "f" });
+  const other = await requests.claim("bob", "req-1", { job_id: "j-c", tool: "blender_submit", fingerprint: "f" });
   expect(first).toMatchObject({ first: true, record: { job_id: "j-a" } });
   expect(again).toMatchObject({ first: false, record: { job_id: "j-a" } });
   expect(other).toMatchObject({ first: true, record: { job_id: "j-c" } });

@@ -5,7 +5,7 @@
  * exists in KV before its work is queued, so the peer's claim always finds it.
  */
 import { randomUUID } from "node:crypto";
-import { newJobRecord, type JobRecord } from "@blender-fabric/protocol";
+import { newJobRecord, requestFingerprint, type JobRecord } from "@blender-fabric/protocol";
 import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { isRefusal, pickTarget, type TargetRefusal } from "./pick-target.js";
@@ -28,26 +28,27 @@ export type JobTicket = { jobId: string; repeat: boolean };
 
 export type QueuedJob = { jobId: string; targetUuid: string; record: JobRecord };
 
-/** A request id already used by another tool: the caller reused a key for different work. */
+/** A request id already used for other work: the caller reused a key by mistake. */
 export type RequestIdConflict = { status: "invalid_params"; field: "request_id"; error: string };
 
 export async function ticketFor(
   context: ToolContext,
-  request: Pick<JobRequest, "tool" | "requestId">,
+  request: Pick<JobRequest, "tool" | "requestId" | "command" | "params">,
 ): Promise<JobTicket | RequestIdConflict> {
   const jobId = newJobId();
   if (!request.requestId) return { jobId, repeat: false };
+  // blender_submit and the dispatch tool of the same command with the same params are one request.
+  const fingerprint = requestFingerprint({ command: request.command, params: request.params });
   const claim = await context.services.requests.claim(context.identity.userId, request.requestId, {
     job_id: jobId,
     tool: request.tool,
+    fingerprint,
   });
-  // blender_submit and a dispatch tool of the same command are the same request.
-  const sameWork = claim.record.tool === request.tool || [claim.record.tool, request.tool].includes("blender_submit");
-  if (!sameWork) {
+  if (claim.record.fingerprint !== fingerprint) {
     return {
       status: "invalid_params",
       field: "request_id",
-      error: `request_id: already used by ${claim.record.tool} (job ${claim.record.job_id}); choose a new one for different work`,
+      error: `request_id: already used by ${claim.record.tool} for other work (job ${claim.record.job_id}); choose a new one`,
     };
   }
   return { jobId: claim.record.job_id, repeat: !claim.first };

@@ -11,6 +11,7 @@ import {
   createSendMessageInputSchema,
   epochSeconds,
   newJobRecord,
+  requestFingerprint,
   resolveRouting,
   type JobKind,
   type JobRecord,
@@ -141,11 +142,20 @@ function createSendMessage(maxPayloadBytes: number) {
       const targets = await recipientsOf(context, routing, fromUuid);
       const answer = { status: "ok", message_id: envelope.message_id, job_id: envelope.job_id, targets, routing };
       if (input.request_id) {
+        const fingerprint = requestFingerprint({ payload: input.payload, routing, from_uuid: input.from_uuid, priority: input.priority });
         const claim = await context.services.requests.claim(userId, input.request_id, {
           job_id: envelope.job_id,
           tool: "blender_send_message",
+          fingerprint,
           answer,
         });
+        if (claim.record.fingerprint !== fingerprint) {
+          return {
+            status: "invalid_params",
+            field: "request_id",
+            error: `request_id: already used by ${claim.record.tool} for other work; choose a new one`,
+          };
+        }
         if (!claim.first) return { status: "ok", ...claim.record.answer, job_id: claim.record.job_id };
       }
       if (input.from_uuid) {
