@@ -110,6 +110,17 @@ describe("tier 1", () => {
     expect((await fetch(url)).status).toBe(401);
   });
 
+  test("get_viewport_screenshot also answers the picture itself, as an MCP image block of the asked size", async () => {
+    const result = await llm.client.callTool({ name: "blender_get_viewport_screenshot", arguments: onClosed({ max_size: 48 }) });
+    const [text, image] = result.content as [{ type: string; text: string }, { type: string; data: string; mimeType: string }];
+    expect(JSON.parse(text.text)).toMatchObject({ status: "completed" });
+    expect(image).toMatchObject({ type: "image", mimeType: "image/png" });
+    const png = Buffer.from(image.data, "base64");
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    // IHDR: width and height are the big-endian words at bytes 16 and 20.
+    expect(Math.max(png.readUInt32BE(16), png.readUInt32BE(20))).toBe(48);
+  });
+
   test("console output captures what code printed; console operations search, count and clear", async () => {
     await llm.dispatch("blender_execute_code", onClosed({ code: "print('console marker 4711')" }));
     const output = await llm.dispatch("blender_get_console_output", onClosed({ level: "all", page_size: 500 }));

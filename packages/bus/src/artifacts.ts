@@ -58,6 +58,11 @@ export class ArtifactStore {
     };
   }
 
+  /** `<u>/`: every artifact name of one user starts with it. */
+  prefixForUser(userId: string): string {
+    return `${encodeToken(userId)}/`;
+  }
+
   /** The bytes and content type of an artifact, or undefined when there is none. */
   async get(name: string): Promise<{ bytes: Uint8Array; contentType: string } | undefined> {
     const info = await this.#store.info(name);

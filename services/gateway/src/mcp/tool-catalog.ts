@@ -6,9 +6,19 @@
  * arguments come back as an `invalid_params` result naming the field, never as an exception.
  */
 import { z } from "zod";
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ImageContent, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { toInvalidParamsResult } from "@blender-fabric/protocol";
 import type { ToolContext } from "./tool-context.js";
+
+/**
+ * Content blocks a tool answers beside its JSON text (a screenshot as an image, so the LLM
+ * sees it). A symbol key: JSON.stringify leaves it out of the text.
+ */
+const IMAGES = Symbol("images");
+
+/** The answer `body` with `images` as extra content blocks after its JSON text. */
+export const withImages = <Body extends { status: string }>(body: Body, images: ImageContent[]): Body =>
+  Object.assign(body, { [IMAGES]: images });
 
 export type ToolDefinition<Input extends z.ZodType = z.ZodType> = {
   name: string;
@@ -35,8 +45,8 @@ export type ToolCatalog = {
   call(name: string, args: unknown, context: ToolContext): Promise<CallToolResult>;
 };
 
-const asResult = (body: { status: string }, isError = false): CallToolResult => ({
-  content: [{ type: "text", text: JSON.stringify(body) }],
+const asResult = (body: { status: string; [IMAGES]?: ImageContent[] }, isError = false): CallToolResult => ({
+  content: [{ type: "text", text: JSON.stringify(body) }, ...(body[IMAGES] ?? [])],
   ...(isError ? { isError } : {}),
 });
 

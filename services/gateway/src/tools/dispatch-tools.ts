@@ -10,9 +10,10 @@ import {
   TIMEOUT_TIERS,
   type DispatchCommand,
 } from "@blender-fabric/protocol";
-import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
+import { defineTool, withImages, type ToolDefinition } from "../mcp/tool-catalog.js";
 import { dispatchCommand } from "../dispatch/dispatch-command.js";
 import { refuseCaller } from "./caller-checks.js";
+import { screenshotImages } from "./screenshot-image.js";
 
 type DispatchCommonArgs = z.output<typeof DispatchCommonArgsSchema>;
 
@@ -29,7 +30,7 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
       const { target_uuid, _timeout, bus_id, _request_id, ...params } = input as DispatchCommonArgs & Record<string, unknown>;
       const refusal = refuseCaller(context, bus_id);
       if (refusal) return refusal;
-      return dispatchCommand(context, {
+      const answer = await dispatchCommand(context, {
         tool: `blender_${command.name}`,
         command: command.name,
         params,
@@ -37,6 +38,7 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
         requestId: _request_id,
         timeoutSeconds: _timeout ?? defaultTimeout,
       });
+      return command.name === "get_viewport_screenshot" ? withImages(answer, await screenshotImages(context, answer)) : answer;
     },
   });
 }
