@@ -9,6 +9,7 @@ export * from "./registry.js";
 export * from "./sessions.js";
 export * from "./jobs.js";
 export * from "./job-reaper.js";
+export * from "./farm-progress.js";
 export * from "./requests.js";
 export * from "./work-stream.js";
 export * from "./router.js";

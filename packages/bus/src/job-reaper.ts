@@ -15,19 +15,23 @@ import { JobRecordSchema, epochSeconds, isTerminalJobStatus, type ClientRecord, 
 import { KvMirror } from "./kv-mirror.js";
 import { parseJsonSafely } from "./safe-json.js";
 import { notStartedError, type JobStore } from "./jobs.js";
+import { farmOutcome, readFarmProgress } from "./farm-progress.js";
 import type { ClientRegistry } from "./registry.js";
 
 /** How often the reaper sweeps. ms */
 const SWEEP_INTERVAL_MS = 1_000;
 
-type Unfinished = Pick<JobRecord, "job_id" | "bus_id" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at">;
+type Unfinished = Pick<
+  JobRecord,
+  "job_id" | "bus_id" | "kind" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at" | "parent_job_id"
+>;
 
 /** Unfinished work only: finished jobs and plain bus messages (not work) are left out. */
 function decodeUnfinished(entry: KvEntry): Unfinished | undefined {
   const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
   if (!parsed.success || parsed.data.kind === "message" || isTerminalJobStatus(parsed.data.status)) return undefined;
-  const { job_id, bus_id, status, target_uuid, deadline, incarnation, created_at } = parsed.data;
-  return { job_id, bus_id, status, target_uuid, deadline, incarnation, created_at };
+  const { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id } = parsed.data;
+  return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id };
 }
 
 /**
@@ -75,12 +79,10 @@ export class JobReaper {
       // Also replaces a watch that broke (e.g. its NATS node died), so no job is forgotten.
       await this.#mirror.sync();
       const now = epochSeconds();
-      const settles: Promise<unknown>[] = [];
-      for (const [, { value: job }] of this.#mirror.entriesWithPrefix("")) {
-        const settle = this.#settlement(job, now);
-        if (settle) settles.push(settle.catch(() => {})); // retried on the next sweep
-      }
-      await Promise.all(settles);
+      const unfinished = [...this.#mirror.entriesWithPrefix("")].map(([, { value }]) => value);
+      const settles = [...unfinished.map((job) => this.#settlement(job, now)), ...this.#farmSettlements(unfinished)];
+      // A settlement that fails is tried again on the next sweep.
+      await Promise.all(settles.map((settle) => settle?.catch(() => {})));
     } finally {
       this.#sweeping = false;
     }
@@ -94,6 +96,29 @@ export class JobReaper {
     // The mirror is a cheap first look; a verdict of death is checked against KV itself.
     if (!this.#deadPeer(job, this.#registry.cached(job.bus_id, job.target_uuid))) return undefined;
     return this.#loseIfDead(job, job.target_uuid);
+  }
+
+  /** A farm job runs once a task runs, and ends once no task is left unfinished. */
+  #farmSettlements(unfinished: Unfinished[]): Promise<unknown>[] {
+    const tasksOf = new Map<string, Unfinished[]>();
+    for (const job of unfinished) {
+      if (job.parent_job_id) tasksOf.set(job.parent_job_id, [...(tasksOf.get(job.parent_job_id) ?? []), job]);
+    }
+    return unfinished
+      .filter((job) => job.kind === "farm")
+      .flatMap((farm): Promise<unknown>[] => {
+        const tasks = tasksOf.get(farm.job_id);
+        if (!tasks) return [this.#endFarm(farm)];
+        const started = farm.status === "queued" && tasks.some((task) => task.status === "running");
+        return started ? [this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "running" })] : [];
+      });
+  }
+
+  async #endFarm(farm: Unfinished): Promise<void> {
+    const record = await this.#jobs.get(farm.bus_id, farm.job_id);
+    const progress = record && (await readFarmProgress(this.#jobs, record));
+    // Tasks are recorded after their farm job: none unfinished may also mean none written yet.
+    if (progress?.ended) await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, farmOutcome(progress));
   }
 
   async #loseIfDead(job: Unfinished, targetUuid: string): Promise<void> {

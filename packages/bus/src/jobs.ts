@@ -219,6 +219,32 @@ export class JobStore {
   }
 
   /**
+   * A farm job moves with its tasks (job-reaper.ts decides): `running` once a task runs, then
+   * `completed` or `failed` once every task has ended. Returns the record as it now stands.
+   */
+  async advanceFarm(
+    userId: string,
+    jobId: string,
+    next: { status: "running" } | { status: "completed" | "failed"; error: string },
+  ): Promise<JobRecord | undefined> {
+    const written = await this.#transition(userId, jobId, (job) =>
+      job.kind === "farm" && canAdvanceJob(job.status, next.status)
+        ? {
+            ...job,
+            ...next,
+            progress: next.status === "running" ? job.progress : 1,
+            started_at: job.started_at ?? epochSeconds(),
+            updated_at: epochSeconds(),
+          }
+        : undefined,
+    );
+    if (!written.changed || !written.record) return written.record;
+    if (next.status === "running") this.#announce(written.record, { status: "running" });
+    else this.#announceEnd(written.record, {});
+    return written.record;
+  }
+
+  /**
    * A status reported through `blender_job_update` by a client doing the work itself (the
    * seed's own addon speaks MCP): forward only, duplicate terminal updates ignored. Status
    * words that are not job statuses update nothing, and neither does any report on a job a
@@ -227,7 +253,7 @@ export class JobStore {
   async report(userId: string, jobId: string, report: JobReport): Promise<{ record: JobRecord | undefined; changed: boolean }> {
     const status = JobStatusSchema.safeParse(report.status);
     const written = await this.#transition(userId, jobId, (job) =>
-      status.success && job.incarnation === null && canAdvanceJob(job.status, status.data)
+      status.success && job.incarnation === null && job.kind !== "farm" && canAdvanceJob(job.status, status.data)
         ? {
             ...job,
             status: status.data,

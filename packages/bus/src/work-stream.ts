@@ -27,7 +27,9 @@ import {
 import {
   StreamName,
   WORK_STREAM_SUBJECTS,
+  consumerForGroup,
   consumerForPeer,
+  subjectForGroupWork,
   subjectForPeerWork,
   type Envelope,
 } from "@blender-fabric/protocol";
@@ -40,8 +42,10 @@ const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 const ACK_WAIT_MS = 30_000;
 /** How often a peer tells the server that it still holds its unacknowledged work. ms */
 const KEEP_ALIVE_MS = 10_000;
-/** Most messages one peer holds unacknowledged (its queue in memory). */
-const MAX_HELD_PER_PEER = 1_000;
+/** Most messages held unacknowledged through one consumer (a peer's queue; a group's peers). */
+const MAX_HELD_PER_CONSUMER = 1_000;
+/** How long one pull for a group's next task waits before it asks again. ms */
+const GROUP_PULL_EXPIRES_MS = 10_000;
 /** Pause before a peer whose consumer ended takes work again. ms */
 const CONSUME_RETRY_MS = 1_000;
 
@@ -105,81 +109,143 @@ export class WorkStream {
     await retryJetStream("queue work for a peer", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }));
   }
 
+  /** Stores a farm task for whichever peer of the group takes it first. */
+  async publishToGroup(userId: string, groupId: string, envelope: Envelope, dedupeId: string): Promise<void> {
+    const subject = subjectForGroupWork(userId, groupId);
+    await retryJetStream("queue a farm task", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }));
+  }
+
   /**
    * Takes one peer's work. A new bridge boot starts a fresh consumer, so work that a dead
    * boot held unacknowledged comes again at once instead of after the ack wait.
    */
   async consumePeer(userId: string, peerUuid: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
-    const name = consumerForPeer(userId, peerUuid);
-    const config = {
-      durable_name: name,
-      description: `work for peer ${peerUuid} of user ${userId}`,
-      filter_subject: subjectForPeerWork(userId, peerUuid),
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(ACK_WAIT_MS),
-      deliver_policy: DeliverPolicy.All,
-      max_ack_pending: MAX_HELD_PER_PEER,
-      // A peer gone this long loses its consumer (its work stays in the stream until max age,
-      // and a returning peer creates the consumer again), so departed peers do not pile up.
-      inactive_threshold: nanos(RECORD_RETENTION_MS),
-    };
+    const config = consumerConfig(consumerForPeer(userId, peerUuid), subjectForPeerWork(userId, peerUuid), `work for peer ${peerUuid} of user ${userId}`);
     await retryJetStream("start the peer's work consumer", async () => {
-      await this.#jsm.consumers.delete(StreamName.Work, name).catch((error: unknown) => {
+      await this.#jsm.consumers.delete(StreamName.Work, config.durable_name).catch((error: unknown) => {
         if (!isNotFound(error)) throw error;
       });
       await this.#jsm.consumers.add(StreamName.Work, config);
     });
-    const held = new Set<JsMsg>();
-    const keepAlive = setInterval(() => {
-      for (const message of held) message.working();
-    }, KEEP_ALIVE_MS);
+    const held = new HeldWork();
     let stopped = false;
     let messages: ConsumerMessages | undefined;
-    const deliver = (message: JsMsg) => {
-      held.add(message);
-      const release = () => held.delete(message);
-      let envelope: unknown;
-      try {
-        envelope = message.json();
-      } catch {
-        envelope = undefined; // not JSON: the receiver drops it like any malformed work
-      }
-      onWork({
-        envelope,
-        done: () => {
-          release();
-          message.ack();
-        },
-        retryLater: (delayMs) => {
-          release();
-          message.nak(delayMs);
-        },
-        forget: release,
-      });
-    };
     // consume() survives reconnects by itself but ends for good on some server answers (a
     // removed consumer, a permission change): take work again, or the peer would look
     // healthy while all its work expired.
     void (async () => {
       while (!stopped) {
         try {
-          const consumer = await this.#js.consumers.get(StreamName.Work, name);
+          const consumer = await this.#js.consumers.get(StreamName.Work, config.durable_name);
           messages = await consumer.consume({ max_messages: 64 });
-          for await (const message of messages) deliver(message);
+          for await (const message of messages) onWork(held.track(message));
         } catch {
           // fall through to the pause and a fresh consumer
         }
         if (stopped) break;
-        await new Promise((resolve) => setTimeout(resolve, CONSUME_RETRY_MS));
+        await delay(CONSUME_RETRY_MS);
         await this.#jsm.consumers.add(StreamName.Work, config).catch(() => {});
       }
     })();
     return {
       stop() {
         stopped = true;
-        clearInterval(keepAlive);
+        held.stop();
         void messages?.close();
       },
     };
   }
+
+  /**
+   * Takes a group's farm tasks through the group's shared consumer, one at a time: it asks
+   * for the next task only once `whenIdle()` resolves, so a busy peer never holds a task
+   * another peer could run now, and adding a peer adds throughput. Never deletes the shared
+   * consumer: other peers are pulling from it.
+   */
+  async consumeGroup(
+    userId: string,
+    groupId: string,
+    whenIdle: () => Promise<void>,
+    onTask: (delivery: WorkDelivery) => void,
+  ): Promise<PeerWorkSubscription> {
+    const config = consumerConfig(consumerForGroup(userId, groupId), subjectForGroupWork(userId, groupId), `farm tasks of group ${groupId} of user ${userId}`);
+    await retryJetStream("start the group's task consumer", () => this.#jsm.consumers.add(StreamName.Work, config));
+    const held = new HeldWork();
+    let stopped = false;
+    void (async () => {
+      while (!stopped) {
+        await whenIdle();
+        if (stopped) break;
+        const message = await this.#js.consumers
+          .get(StreamName.Work, config.durable_name)
+          .then((consumer) => consumer.next({ expires: GROUP_PULL_EXPIRES_MS }))
+          .catch(async () => {
+            await delay(CONSUME_RETRY_MS); // JetStream unavailable, or the consumer went: add it again
+            await this.#jsm.consumers.add(StreamName.Work, config).catch(() => {});
+            return null;
+          });
+        if (message && stopped) message.nak();
+        else if (message) onTask(held.track(message));
+      }
+    })();
+    return {
+      stop() {
+        stopped = true;
+        held.stop();
+      },
+    };
+  }
 }
+
+/** The durable pull consumer of one peer's work or one group's tasks. */
+function consumerConfig(name: string, filterSubject: string, description: string) {
+  return {
+    durable_name: name,
+    description,
+    filter_subject: filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(ACK_WAIT_MS),
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: MAX_HELD_PER_CONSUMER,
+    // A consumer nobody pulls from this long is removed (its work stays in the stream until
+    // max age, and the next peer creates the consumer again), so departed peers do not pile up.
+    inactive_threshold: nanos(RECORD_RETENTION_MS),
+  };
+}
+
+/** Work a peer holds unacknowledged, kept alive with in-progress acks until it is done. */
+class HeldWork {
+  readonly #messages = new Set<JsMsg>();
+  readonly #keepAlive = setInterval(() => {
+    for (const message of this.#messages) message.working();
+  }, KEEP_ALIVE_MS);
+
+  track(message: JsMsg): WorkDelivery {
+    this.#messages.add(message);
+    const release = () => this.#messages.delete(message);
+    let envelope: unknown;
+    try {
+      envelope = message.json();
+    } catch {
+      envelope = undefined; // not JSON: the receiver drops it like any malformed work
+    }
+    return {
+      envelope,
+      done: () => {
+        release();
+        message.ack();
+      },
+      retryLater: (delayMs) => {
+        release();
+        message.nak(delayMs);
+      },
+      forget: release,
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.#keepAlive);
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -27,8 +27,13 @@ export const StreamName = {
  * that a token cannot contain), so the name is a digest of the pair; the consumer's filter
  * subject and description say whose it is.
  */
-export const consumerForPeer = (userId: string, clientUuid: string) =>
-  `peer_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(clientUuid)}`).digest("hex").slice(0, 32)}`;
+export const consumerForPeer = (userId: string, clientUuid: string) => digestName("peer", userId, clientUuid);
+
+/** The shared durable pull consumer through which a group's peers take its farm tasks. */
+export const consumerForGroup = (userId: string, groupId: string) => digestName("group", userId, groupId);
+
+const digestName = (kind: string, userId: string, id: string) =>
+  `${kind}_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(id)}`).digest("hex").slice(0, 32)}`;
 
 /** Key of a client in `fabric_clients`. */
 export const keyForClient = (userId: string, clientUuid: string) =>
@@ -47,3 +52,4 @@ export const keyForRequest = (userId: string, requestId: string) =>
 /** Key of a job in `fabric_jobs`. */
 export const keyForJob = (userId: string, jobId: string) =>
   `${encodeToken(userId)}.${encodeToken(jobId)}`;
+

@@ -12,3 +12,4 @@ export * from "./bus-tools.js";
 export * from "./dispatch-commands.js";
 export * from "./dispatch.js";
 export * from "./request-record.js";
+export * from "./farm.js";

@@ -31,7 +31,8 @@ export function canAdvanceJob(from: JobStatus, to: JobStatus): boolean {
  * `message` is for plain bus messages sent with a `from_uuid` (proposals, announcements):
  * they are recorded so a later `blender_job_update` finds its originator, as in the seed.
  */
-export const JobKindSchema = z.enum(["command", "script", "render", "message"]);
+/** `farm`: the parent of a farm job's tasks (each task is a `script` job with `parent_job_id`). */
+export const JobKindSchema = z.enum(["command", "script", "render", "message", "farm"]);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
 export const JobRecordSchema = z.object({
@@ -59,17 +60,20 @@ export const JobRecordSchema = z.object({
   started_at: z.number().nullable().default(null),
   /** The caller's idempotency key, when it gave one. */
   request_id: z.string().nullable().default(null),
+  /** A farm task's farm job. */
+  parent_job_id: z.string().nullable().default(null),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
 export type NewJobFields = Pick<JobRecord, "job_id" | "bus_id" | "originator_uuid" | "target_uuid" | "kind" | "command"> &
-  Partial<Pick<JobRecord, "deadline" | "request_id">>;
+  Partial<Pick<JobRecord, "deadline" | "request_id" | "parent_job_id">>;
 
 /** A new, queued job: the caller says what and for whom; progress and times start fresh. */
 export function newJobRecord(fields: NewJobFields, now: number = Date.now() / 1000): JobRecord {
   return {
     deadline: null,
     request_id: null,
+    parent_job_id: null,
     ...fields,
     status: "queued",
     progress: 0,

@@ -43,3 +43,7 @@ export const WORK_STREAM_SUBJECTS = "user.*.work.>";
  */
 export const subjectForPeerWork = (userId: string, clientUuid: string) =>
   `${userPrefix(userId)}.work.peer.${encodeToken(clientUuid)}`;
+
+/** Farm tasks of one group: every idle peer of the group pulls the next one. */
+export const subjectForGroupWork = (userId: string, groupId: string) =>
+  `${userPrefix(userId)}.work.group.${encodeToken(groupId)}`;

@@ -6,6 +6,9 @@
  *
  *   delivery ─▶ queue ─▶ claim (queued → running, compare-and-set) ─▶ Blender ─▶ finish ─▶ ack
  *
+ * A peer of a group also takes the group's farm tasks, one at a time and only when it has
+ * nothing else to do, from the group's shared consumer.
+ *
  * The claim is the fence: work that was cancelled, expired or settled lost meanwhile is
  * acknowledged and dropped, never run. Each boot has its own incarnation id, registered in
  * ClientInfo and written on every job it claims, so the jobs of a dead boot can be settled
@@ -18,7 +21,9 @@ import type { KV } from "@nats-io/kv";
 import {
   DEFAULT_SUBMIT_DEADLINE_SECONDS,
   EnvelopeSchema,
+  FarmTaskSchema,
   WorkPayloadSchema,
+  farmTaskScript,
   epochSeconds,
   newJobRecord,
   subjectForBroadcast,
@@ -87,7 +92,9 @@ export class Bridge {
   readonly #queue = new WorkQueue<QueuedItem>();
   readonly #subscriptions: Subscription[] = [];
   readonly incarnation = newIncarnation();
-  #workSubscription: PeerWorkSubscription | undefined;
+  readonly #workSubscriptions: PeerWorkSubscription[] = [];
+  /** Called once this peer has nothing queued or running (it then takes a farm task). */
+  #idleWaiters: (() => void)[] = [];
   #running: Running | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -126,7 +133,11 @@ export class Bridge {
       this.#subscriptions.push(subscription);
     }
     await nc.flush();
-    this.#workSubscription = await work.consumePeer(this.#user, this.#uuid, (delivery) => this.#receiveWork(delivery));
+    this.#workSubscriptions.push(await work.consumePeer(this.#user, this.#uuid, (delivery) => this.#receiveWork(delivery)));
+    if (env.FABRIC_GROUP_ID) {
+      const farm = await work.consumeGroup(this.#user, env.FABRIC_GROUP_ID, () => this.#whenIdle(), (delivery) => this.#receiveFarmTask(delivery));
+      this.#workSubscriptions.push(farm);
+    }
     this.#heartbeat = setInterval(() => void this.#beat(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
   }
 
@@ -228,6 +239,30 @@ export class Bridge {
     this.#schedulePump();
   }
 
+  /** A farm task of the group: queued below every interactive priority, run like a script. */
+  #receiveFarmTask(delivery: WorkDelivery): void {
+    const envelope = EnvelopeSchema.safeParse(delivery.envelope);
+    const task = envelope.success ? FarmTaskSchema.safeParse(envelope.data.payload) : undefined;
+    if (!envelope.success || !task?.success) {
+      this.#deps.logger.warn("malformed farm task dropped");
+      delivery.done();
+      return;
+    }
+    if (this.#queue.has(task.data.job_id) || this.#running?.jobId === task.data.job_id) {
+      delivery.forget(); // the server sent again what this boot already holds
+      return;
+    }
+    const work: Work = { message_type: "job_dispatch", job_id: task.data.job_id, script: farmTaskScript(task.data) };
+    this.#queue.push({ jobId: work.job_id, priority: envelope.data.priority, item: { work, delivery } });
+    this.#schedulePump();
+  }
+
+  /** Resolves once nothing is queued or running here. */
+  #whenIdle(): Promise<void> {
+    if (this.#stopped || (!this.#running && this.#queue.size === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Never leaves a rejection unhandled: a crashed bridge would lose its whole queue. */
   #logFailure(promise: Promise<unknown>, what: string): void {
     promise.catch((error: unknown) => this.#deps.logger.error({ err: error }, what));
@@ -247,6 +282,7 @@ export class Bridge {
       await this.#take(this.#running, next.item);
     } finally {
       this.#running = undefined;
+      if (this.#queue.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
       this.#schedulePump();
     }
   }
@@ -358,7 +394,8 @@ export class Bridge {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
-    this.#workSubscription?.stop();
+    for (const subscription of this.#workSubscriptions) subscription.stop();
+    for (const wake of this.#idleWaiters.splice(0)) wake();
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
   }
 }

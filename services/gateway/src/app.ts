@@ -9,6 +9,7 @@ import { createToolCatalog } from "./mcp/tool-catalog.js";
 import { createBusTools } from "./tools/bus-tools.js";
 import { createDispatchTools } from "./tools/dispatch-tools.js";
 import { createJobTools } from "./tools/job-tools.js";
+import { createFarmTools } from "./tools/farm-tools.js";
 import { createArtifactsRoute } from "./http/artifacts-route.js";
 import type { AuthVariables } from "./http/auth-middleware.js";
 import { createAuthMiddleware } from "./http/auth-middleware.js";
@@ -45,6 +46,7 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
     ...createBusTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }),
     ...createDispatchTools(),
     ...createJobTools(),
+    ...createFarmTools(),
   ]);
   const verifyToken = createTokenVerifierFromEnv(env);
   const app = new Hono();

@@ -15,7 +15,7 @@ import {
   toInvalidParamsResult,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { createEnvelope, parseJsonSafely, publishEnvelope, watchJob } from "@blender-fabric/bus";
+import { createEnvelope, parseJsonSafely, publishEnvelope, readFarmProgress, watchJob } from "@blender-fabric/bus";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { finishedJobResult } from "../dispatch/dispatch-command.js";
@@ -91,7 +91,8 @@ const jobStatus = defineTool({
       }
       record = (await jobs.get(userId, input.job_id)) ?? record;
     }
-    return describeJob(record);
+    const farm = record.kind === "farm" ? await readFarmProgress(jobs, record) : undefined;
+    return farm ? { ...describeJob(record), farm } : describeJob(record);
   },
 });
 

@@ -1,0 +1,62 @@
+/**
+ * Farm work (DESIGN.md section 8): one request split into tasks on the work-queue stream,
+ * taken by whichever idle peer of the group pulls next. `blender_farm_map` runs a script per
+ * chunk of items; each task is a job of its own, and the farm job is their parent.
+ */
+import { z } from "zod";
+import { IdentifierSchema } from "./identifiers.js";
+import { RequestIdSchema } from "./dispatch.js";
+
+/** Most items one farm job takes. */
+export const MAX_FARM_ITEMS = 10_000;
+
+/** How long farm tasks wait for a peer before they expire (the stream's max age). Seconds. */
+export const FARM_TASK_DEADLINE_SECONDS = 24 * 60 * 60;
+
+export const FarmMapInputSchema = z.object({
+  script: z
+    .string()
+    .min(1)
+    .describe("Python run once per task, with `items` (its chunk of the list), bpy and report_progress(fraction, message)."),
+  items: z.array(z.unknown()).min(1).max(MAX_FARM_ITEMS).describe("JSON values, split into chunks of chunk_size."),
+  chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(1),
+  group_id: IdentifierSchema.describe("The farm: every idle peer of this group takes tasks."),
+  bus_id: z.string().nullable().default(null),
+  request_id: RequestIdSchema,
+});
+
+/** A task of a farm job as it travels on `user.<u>.work.group.<gid>`. */
+export const FarmTaskSchema = z.object({
+  message_type: z.literal("farm_task"),
+  /** The task's own job id. */
+  job_id: IdentifierSchema,
+  farm_job_id: IdentifierSchema,
+  script: z.string(),
+  items: z.array(z.unknown()),
+});
+export type FarmTask = z.infer<typeof FarmTaskSchema>;
+
+/** The job id of task `index` of a farm job. */
+export const farmTaskJobId = (farmJobId: string, index: number) => `${farmJobId}-t${String(index + 1).padStart(4, "0")}`;
+
+/** Splits `items` into consecutive chunks of at most `size`. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
+}
+
+/** What a farm job's record holds in `result` while it runs and after. */
+export const FarmSummarySchema = z.object({
+  group_id: z.string(),
+  task_ids: z.array(z.string()),
+  items_total: z.number().int(),
+});
+export type FarmSummary = z.infer<typeof FarmSummarySchema>;
+
+/**
+ * The script a peer runs for a task: the farm's script with `items` bound first. The JSON
+ * text of the items is also a valid Python string literal. (Tracebacks count this line.)
+ */
+export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">) =>
+  `items = __import__("json").loads(${JSON.stringify(JSON.stringify(task.items))})\n${task.script}`;

@@ -1,0 +1,71 @@
+// Issue 7 (in progress): blender_farm_map on three real bridges of one group. Tasks go to the
+// group's shared consumer on FABRIC_WORK; every idle peer pulls the next one.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
+import { startFabric, type Fabric } from "../support/fabric.js";
+
+const PEERS = ["blender-farm-1", "blender-farm-2", "blender-farm-3"];
+let fabric: Fabric;
+const bridges: BridgeProcess[] = [];
+
+beforeAll(async () => {
+  fabric = await startFabric({ gateways: 2 });
+  bridges.push(
+    ...(await Promise.all(
+      PEERS.map((uuid) => startBridgeProcess({ natsUrls: fabric.natsUrls, user: "fran", uuid, groupId: "farm-a" })),
+    )),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.allSettled(bridges.map((bridge) => bridge.stop()));
+  await fabric?.[Symbol.asyncDispose]();
+});
+
+test("farm_map splits items into tasks that every idle peer of the group takes; the farm job ends with them", async () => {
+  const llm = await fabric.connect("fran");
+  const script = "import time\ntime.sleep(0.5)\nreport_progress(1, 'done')\nprint(sum(items))";
+  const submitted = await llm.call("blender_farm_map", { script, items: Array.from({ length: 12 }, (_, i) => i + 1), chunk_size: 2, group_id: "farm-a" });
+  expect(submitted).toMatchObject({ status: "queued", group_id: "farm-a", tasks: 6, items: 12 });
+
+  const ended = await llm.call("blender_job_status", { job_id: submitted.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", kind: "farm", farm: { tasks_total: 6, tasks_by_status: { completed: 6 }, items_total: 12 } });
+  // Every peer took work, and each task ran its own chunk.
+  const peers = new Set(ended.farm.tasks.map((task: { target_uuid: string }) => task.target_uuid));
+  expect([...peers].sort()).toEqual(PEERS);
+  const sums = await Promise.all(
+    ended.farm.tasks.map(async (task: { job_id: string }) => JSON.parse((await llm.call("blender_job_result", { job_id: task.job_id })).result).result),
+  );
+  expect(sums).toEqual(["3\n", "7\n", "11\n", "15\n", "19\n", "23\n"]);
+});
+
+test("a dispatch to a farm peer runs before its next farm task", async () => {
+  const llm = await fabric.connect("fran");
+  const script = "import time\ntime.sleep(0.4)";
+  const farm = await llm.call("blender_farm_map", { script, items: Array.from({ length: 9 }, (_, i) => i), chunk_size: 1, group_id: "farm-a" });
+  await waitFor("the farm to be running", async () => (await llm.call("blender_job_status", { job_id: farm.job_id })).status === "running", 20_000, 50);
+  const answer = await llm.call("blender_get_scene_info", { target_uuid: "blender-farm-1" });
+  expect(answer).toMatchObject({ status: "completed" });
+  const dispatched = await llm.call("blender_job_status", { job_id: answer.job_id });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed" });
+  // No farm task started on that peer between the dispatch's arrival and its start: at most
+  // the task already running stood in front of it.
+  const taskStarts = await Promise.all(
+    ended.farm.tasks
+      .filter((task: { target_uuid: string }) => task.target_uuid === "blender-farm-1")
+      .map(async (task: { job_id: string }) => (await llm.call("blender_job_status", { job_id: task.job_id })).started_at as number),
+  );
+  expect(taskStarts.filter((start) => start > dispatched.created_at && start < dispatched.started_at)).toEqual([]);
+});
+
+test("a repeat of a farm_map with its request_id queues nothing again; bad input names the field", async () => {
+  const llm = await fabric.connect("fran");
+  const args = { script: "pass", items: [1, 2, 3], group_id: "farm-a", request_id: "farm-req-1" };
+  const first = await llm.call("blender_farm_map", args);
+  const again = await llm.call("blender_farm_map", args);
+  expect(again).toMatchObject({ status: "queued", job_id: first.job_id, tasks: 3 });
+  expect(await llm.call("blender_job_status", { job_id: first.job_id, wait_seconds: 30 })).toMatchObject({ status: "completed", farm: { tasks_total: 3 } });
+  expect(await llm.call("blender_farm_map", { script: "pass", items: [], group_id: "farm-a" })).toMatchObject({ status: "invalid_params", field: "items" });
+  expect(await llm.call("blender_farm_map", { script: "pass", items: [1], group_id: "farm.a" })).toMatchObject({ status: "invalid_params", field: "group_id" });
+});
