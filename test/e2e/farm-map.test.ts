@@ -5,6 +5,7 @@ import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric
 import { startFabric, type Fabric } from "../support/fabric.js";
 
 const PEERS = ["blender-farm-1", "blender-farm-2", "blender-farm-3"];
+type Attempt = { job_id: string; status: string; target_uuid: string; error: string };
 let fabric: Fabric;
 const bridges: BridgeProcess[] = [];
 
@@ -30,11 +31,12 @@ test("farm_map splits items into tasks that every idle peer of the group takes; 
 
   const ended = await llm.call("blender_job_status", { job_id: submitted.job_id, wait_seconds: 45 });
   expect(ended).toMatchObject({ status: "completed", kind: "farm", farm: { tasks_total: 6, tasks_by_status: { completed: 6 }, items_total: 12 } });
-  // Every peer took work, and each task ran its own chunk.
-  const peers = new Set(ended.farm.tasks.map((task: { target_uuid: string }) => task.target_uuid));
-  expect([...peers].sort()).toEqual(PEERS);
+  // Every peer took work, and each task ran its own chunk, in one attempt.
+  const lastAttempts = ended.farm.tasks.map((task: { attempts: Attempt[] }) => task.attempts.at(-1)!);
+  expect(ended.farm.tasks.every((task: { attempts: Attempt[] }) => task.attempts.length === 1)).toBe(true);
+  expect([...new Set(lastAttempts.map((attempt: Attempt) => attempt.target_uuid))].sort()).toEqual(PEERS);
   const sums = await Promise.all(
-    ended.farm.tasks.map(async (task: { job_id: string }) => JSON.parse((await llm.call("blender_job_result", { job_id: task.job_id })).result).result),
+    lastAttempts.map(async (attempt: Attempt) => JSON.parse((await llm.call("blender_job_result", { job_id: attempt.job_id })).result).result),
   );
   expect(sums).toEqual(["3\n", "7\n", "11\n", "15\n", "19\n", "23\n"]);
 });
@@ -53,10 +55,48 @@ test("a dispatch to a farm peer runs before its next farm task", async () => {
   // the task already running stood in front of it.
   const taskStarts = await Promise.all(
     ended.farm.tasks
-      .filter((task: { target_uuid: string }) => task.target_uuid === "blender-farm-1")
-      .map(async (task: { job_id: string }) => (await llm.call("blender_job_status", { job_id: task.job_id })).started_at as number),
+      .map((task: { attempts: Attempt[] }) => task.attempts.at(-1)!)
+      .filter((attempt: Attempt) => attempt.target_uuid === "blender-farm-1")
+      .map(async (attempt: Attempt) => (await llm.call("blender_job_status", { job_id: attempt.job_id })).started_at as number),
   );
   expect(taskStarts.filter((start) => start > dispatched.created_at && start < dispatched.started_at)).toEqual([]);
+});
+
+test("killing a Blender mid-task: the task is tried again on another peer, and its attempts show the failure", async () => {
+  const llm = await fabric.connect("fran");
+  // Slow on blender-farm-2 only (the bridge passes its environment to Blender), so the other
+  // peers are free when the killed task comes back.
+  const script = "import os, time\ntime.sleep(3 if os.environ.get('FABRIC_CLIENT_UUID') == 'blender-farm-2' else 0.2)";
+  const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4, 5, 6], group_id: "farm-a" });
+  const victim = bridges[1]!;
+  await waitFor("a task to run on blender-farm-2", async () => {
+    const status = await llm.call("blender_job_status", { job_id: farm.job_id });
+    return status.farm.tasks.some((task: { attempts: Attempt[] }) =>
+      task.attempts.some((attempt) => attempt.status === "running" && attempt.target_uuid === "blender-farm-2"),
+    );
+  }, 20_000, 50);
+  const blenderPid = victim.blenderPid();
+  process.kill(blenderPid, "SIGKILL");
+
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 6 } } });
+  const retried = ended.farm.tasks.filter((task: { attempts: Attempt[] }) => task.attempts.length > 1);
+  expect(retried).toHaveLength(1);
+  const [failed, ...later] = retried[0].attempts as Attempt[];
+  expect(failed).toMatchObject({ status: "failed", target_uuid: "blender-farm-2", error: expect.stringContaining("SIGKILL") });
+  expect(later.at(-1)).toMatchObject({ status: "completed", target_uuid: expect.not.stringMatching(/^blender-farm-2$/) });
+  await victim.nextRegistration(blenderPid);
+});
+
+test("a task that fails every attempt fails the farm job after max_attempts, saying why", async () => {
+  const llm = await fabric.connect("fran");
+  const farm = await llm.call("blender_farm_map", { script: "raise RuntimeError('always broken')", items: [1], max_attempts: 2, group_id: "farm-a" });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "failed", error: expect.stringContaining("1 of 1 tasks did not complete") });
+  const [task] = ended.farm.tasks as { status: string; attempts: Attempt[] }[];
+  expect(task!.status).toBe("failed");
+  expect(task!.attempts.map((attempt) => attempt.status)).toEqual(["failed", "failed"]);
+  expect(task!.attempts[1]!.error).toContain("always broken");
 });
 
 test("a repeat of a farm_map with its request_id queues nothing again; bad input names the field", async () => {

@@ -1,11 +1,20 @@
 /**
- * How far a farm job has come, read from its tasks' own records (each task is a job).
- * The reaper settles a farm job from this; `blender_job_status` shows it.
+ * How far a farm job has come, read from the records of its tasks' attempts (each attempt is
+ * a job). The reaper settles a farm job from this; `blender_job_status` shows it; a bridge
+ * reads one task's attempts before it makes another.
  */
-import { FarmSummarySchema, isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
+import {
+  FarmSummarySchema,
+  farmAttemptJobId,
+  isTerminalJobStatus,
+  type JobRecord,
+} from "@blender-fabric/protocol";
 import type { JobStore } from "./jobs.js";
 
-export type FarmTaskState = Pick<JobRecord, "job_id" | "status" | "target_uuid" | "error">;
+export type FarmAttempt = Pick<JobRecord, "job_id" | "status" | "target_uuid" | "error">;
+
+/** One task: its attempts, oldest first, and the status of the last. */
+export type FarmTaskState = { task_id: string; status: string; attempts: FarmAttempt[] };
 
 export type FarmProgress = {
   group_id: string;
@@ -13,27 +22,51 @@ export type FarmProgress = {
   tasks_total: number;
   tasks_by_status: Record<string, number>;
   tasks: FarmTaskState[];
-  /** Every task has a record, and every record has ended. */
+  /** Every task completed, or its last attempt ended with no attempt left. */
   ended: boolean;
+};
+
+/** The attempts recorded so far for one task, oldest first. */
+export async function readAttempts(jobs: JobStore, userId: string, taskJobId: string, maxAttempts: number): Promise<FarmAttempt[]> {
+  const attempts: FarmAttempt[] = [];
+  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+    const record = await jobs.get(userId, farmAttemptJobId(taskJobId, attempt));
+    if (!record) break;
+    attempts.push({ job_id: record.job_id, status: record.status, target_uuid: record.target_uuid, error: record.error });
+  }
+  return attempts;
+}
+
+/** Whether a task with these attempts is over: completed, or failed with no attempt left. */
+export const taskEnded = (attempts: FarmAttempt[], maxAttempts: number): boolean => {
+  const last = attempts.at(-1);
+  if (!last || !isTerminalJobStatus(last.status)) return false;
+  return last.status === "completed" || last.status === "expired" || last.status === "cancelled" || attempts.length >= maxAttempts;
 };
 
 /** The progress of a farm job; undefined when the record is not a farm job. */
 export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise<FarmProgress | undefined> {
   const summary = FarmSummarySchema.safeParse(farm.result);
   if (farm.kind !== "farm" || !summary.success) return undefined;
-  const records = await Promise.all(summary.data.task_ids.map((taskId) => jobs.get(farm.bus_id, taskId)));
-  const tasks = records.flatMap((record) =>
-    record ? [{ job_id: record.job_id, status: record.status, target_uuid: record.target_uuid, error: record.error }] : [],
+  const { task_ids: taskIds, max_attempts: maxAttempts } = summary.data;
+  const tasks = await Promise.all(
+    taskIds.map(async (taskId): Promise<FarmTaskState> => {
+      const attempts = await readAttempts(jobs, farm.bus_id, taskId, maxAttempts);
+      const last = attempts.at(-1)?.status ?? "unrecorded";
+      // A failed attempt with attempts left is a task waiting to be tried again.
+      const status = isTerminalJobStatus(last) && last !== "completed" && !taskEnded(attempts, maxAttempts) ? "retrying" : last;
+      return { task_id: taskId, status, attempts };
+    }),
   );
   const tasksByStatus: Record<string, number> = {};
   for (const task of tasks) tasksByStatus[task.status] = (tasksByStatus[task.status] ?? 0) + 1;
   return {
     group_id: summary.data.group_id,
     items_total: summary.data.items_total,
-    tasks_total: summary.data.task_ids.length,
+    tasks_total: taskIds.length,
     tasks_by_status: tasksByStatus,
     tasks,
-    ended: tasks.length === summary.data.task_ids.length && tasks.every((task) => isTerminalJobStatus(task.status)),
+    ended: tasks.every((task) => taskEnded(task.attempts, maxAttempts)),
   };
 }
 
@@ -41,6 +74,9 @@ export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise
 export function farmOutcome(progress: FarmProgress): { status: "completed" | "failed"; error: string } {
   const unfinished = progress.tasks.filter((task) => task.status !== "completed");
   if (unfinished.length === 0) return { status: "completed", error: "" };
-  const examples = unfinished.slice(0, 3).map((task) => `${task.job_id} ${task.status}: ${task.error.split("\n")[0]}`);
+  const examples = unfinished.slice(0, 3).map((task) => {
+    const last = task.attempts.at(-1);
+    return `${task.task_id} ${task.status} after ${task.attempts.length} attempt(s): ${(last?.error ?? "").split("\n")[0]}`;
+  });
   return { status: "failed", error: `${unfinished.length} of ${progress.tasks_total} tasks did not complete (${examples.join("; ")})` };
 }

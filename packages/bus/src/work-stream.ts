@@ -57,6 +57,8 @@ const isNotFound = (error: unknown) =>
 /** One message of work as a peer holds it until the job has ended. */
 export type WorkDelivery = {
   envelope: unknown;
+  /** How often the server delivered it before (0 on the first delivery). */
+  redeliveries: number;
   /** The job has ended (or will never run here): the message leaves the stream. */
   done(): void;
   /** Could not be handled now (e.g. KV unavailable): deliver again after `delayMs`. */
@@ -231,6 +233,7 @@ class HeldWork {
     }
     return {
       envelope,
+      redeliveries: message.info.deliveryCount - 1,
       done: () => {
         release();
         message.ack();

@@ -10,6 +10,9 @@ import { RequestIdSchema } from "./dispatch.js";
 /** Most items one farm job takes. */
 export const MAX_FARM_ITEMS = 10_000;
 
+/** Most attempts of one task. */
+export const MAX_FARM_ATTEMPTS = 10;
+
 /** How long farm tasks wait for a peer before they expire (the stream's max age). Seconds. */
 export const FARM_TASK_DEADLINE_SECONDS = 24 * 60 * 60;
 
@@ -20,6 +23,13 @@ export const FarmMapInputSchema = z.object({
     .describe("Python run once per task, with `items` (its chunk of the list), bpy and report_progress(fraction, message)."),
   items: z.array(z.unknown()).min(1).max(MAX_FARM_ITEMS).describe("JSON values, split into chunks of chunk_size."),
   chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(1),
+  max_attempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_FARM_ATTEMPTS)
+    .default(3)
+    .describe("A task that fails or whose peer dies is tried again, on another peer when there is one, up to this often."),
   group_id: IdentifierSchema.describe("The farm: every idle peer of this group takes tasks."),
   bus_id: z.string().nullable().default(null),
   request_id: RequestIdSchema,
@@ -33,11 +43,18 @@ export const FarmTaskSchema = z.object({
   farm_job_id: IdentifierSchema,
   script: z.string(),
   items: z.array(z.unknown()),
+  max_attempts: z.number().int().min(1).max(MAX_FARM_ATTEMPTS),
 });
 export type FarmTask = z.infer<typeof FarmTaskSchema>;
 
-/** The job id of task `index` of a farm job. */
+/** The job id of task `index` of a farm job: also the job id of that task's first attempt. */
 export const farmTaskJobId = (farmJobId: string, index: number) => `${farmJobId}-t${String(index + 1).padStart(4, "0")}`;
+
+/**
+ * Each attempt at a task is a job of its own (job records move forward only, so a failed
+ * attempt stays failed): attempt 1 is the task's job id, attempt n is `<task>-a<n>`.
+ */
+export const farmAttemptJobId = (taskJobId: string, attempt: number) => (attempt === 1 ? taskJobId : `${taskJobId}-a${attempt}`);
 
 /** Splits `items` into consecutive chunks of at most `size`. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -51,6 +68,7 @@ export const FarmSummarySchema = z.object({
   group_id: z.string(),
   task_ids: z.array(z.string()),
   items_total: z.number().int(),
+  max_attempts: z.number().int(),
 });
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;
 

@@ -32,6 +32,7 @@ import {
   subjectForGroup,
   type CancelOutcome,
   type Envelope,
+  type FarmTask,
   type WorkPayload,
 } from "@blender-fabric/protocol";
 import {
@@ -54,9 +55,11 @@ import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import { WorkQueue } from "./work-queue.js";
 import { storeLargeResults } from "./result-artifacts.js";
+import { decideAttempt } from "./farm-attempts.js";
 
 type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
-type QueuedItem = { work: Work; delivery: WorkDelivery };
+/** `farmTask`: a task of the group's farm; which attempt it makes is decided when it runs. */
+type QueuedItem = { work: Work; delivery: WorkDelivery; farmTask?: FarmTask };
 
 type Running = {
   jobId: string;
@@ -80,6 +83,8 @@ export type BridgeDependencies = {
 const FINISH_RETRY_MS = 1_000;
 /** Pause before work that could not be claimed (KV unavailable) comes again. ms */
 const CLAIM_RETRY_MS = 1_000;
+/** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
+const HELD_ELSEWHERE_RETRY_MS = 5_000;
 
 const isClientUuid = (uuid: string | null | undefined): uuid is string => !!uuid && !uuid.startsWith("server:");
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -253,7 +258,7 @@ export class Bridge {
       return;
     }
     const work: Work = { message_type: "job_dispatch", job_id: task.data.job_id, script: farmTaskScript(task.data) };
-    this.#queue.push({ jobId: work.job_id, priority: envelope.data.priority, item: { work, delivery } });
+    this.#queue.push({ jobId: work.job_id, priority: envelope.data.priority, item: { work, delivery, farmTask: task.data } });
     this.#schedulePump();
   }
 
@@ -287,10 +292,20 @@ export class Bridge {
     }
   }
 
-  async #take(running: Running, { work, delivery }: QueuedItem): Promise<void> {
+  async #take(running: Running, item: QueuedItem): Promise<void> {
     const { jobs, logger } = this.#deps;
+    const { delivery, farmTask } = item;
+    let work = item.work;
     let claim: Awaited<ReturnType<JobStore["claim"]>>;
+    let attempt = 1;
     try {
+      if (farmTask) {
+        const decision = await decideAttempt(jobs, this.#user, this.#uuid, farmTask, delivery.redeliveries, HELD_ELSEWHERE_RETRY_MS);
+        if ("ended" in decision) return delivery.done();
+        if ("later" in decision) return delivery.retryLater(decision.later);
+        work = { ...work, job_id: decision.run };
+        attempt = decision.attempt;
+      }
       claim = await jobs.claim(this.#user, work.job_id, { incarnation: this.incarnation, peerUuid: this.#uuid });
     } catch (error) {
       logger.warn({ err: error, jobId: work.job_id }, "could not claim work; it comes again");
@@ -299,6 +314,9 @@ export class Bridge {
     }
     if ("refused" in claim) {
       logger.info({ jobId: work.job_id, status: claim.refused?.status }, "work not started: the job is no longer queued");
+      // A farm task whose attempt another peer claimed first is that peer's now; its message
+      // copy goes back, and the next delivery sees the attempt running or ended.
+      if (farmTask) return delivery.retryLater(CLAIM_RETRY_MS);
       delivery.done();
       return;
     }
@@ -307,7 +325,9 @@ export class Bridge {
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
     await this.#finish(claim, outcome);
-    delivery.done();
+    // A failed farm attempt with attempts left hands its task back for the next attempt.
+    if (farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
+    else delivery.done();
   }
 
   /** Runs the work in Blender; never throws. */

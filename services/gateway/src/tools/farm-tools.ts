@@ -31,12 +31,12 @@ const farmMap = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id } = input;
+    const { script, items, chunk_size, group_id, max_attempts } = input;
     const ticket = await ticketFor(context, {
       tool: "blender_farm_map",
       requestId: input.request_id,
       command: "farm_map",
-      params: { script, items, chunk_size, group_id },
+      params: { script, items, chunk_size, group_id, max_attempts },
     });
     if ("status" in ticket) return ticket;
     const chunks = chunk(items, chunk_size);
@@ -44,6 +44,7 @@ const farmMap = defineTool({
       group_id,
       task_ids: chunks.map((_, index) => farmTaskJobId(ticket.jobId, index)),
       items_total: items.length,
+      max_attempts,
     };
     await recordFarm(context, ticket.jobId, summary);
     // A repeat (its first gateway may have died half-way) queues what is not queued yet;
@@ -87,7 +88,14 @@ async function queueTask(context: ToolContext, farmJobId: string, summary: FarmS
     entry = await jobs.entry(userId, taskId);
   }
   if (entry?.record.status !== "queued") return;
-  const task: FarmTask = { message_type: "farm_task", job_id: taskId, farm_job_id: farmJobId, script, items };
+  const task: FarmTask = {
+    message_type: "farm_task",
+    job_id: taskId,
+    farm_job_id: farmJobId,
+    script,
+    items,
+    max_attempts: summary.max_attempts,
+  };
   const envelope = createEnvelope({
     userId,
     fromUuid: `server:${userId}`,

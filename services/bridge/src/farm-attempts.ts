@@ -1,0 +1,61 @@
+/**
+ * Retries of farm tasks ride on JetStream redelivery: a task's message stays unacknowledged
+ * until the task is over, and each delivery that runs it makes one attempt, a job of its own
+ * (`<task>`, `<task>-a2`, …). A failed attempt hands the message back (nak), and an attempt
+ * whose peer died comes back once its keep-alive stops; the next delivery makes the next
+ * attempt, on another peer when one takes it in time.
+ */
+import {
+  FARM_TASK_DEADLINE_SECONDS,
+  epochSeconds,
+  farmAttemptJobId,
+  newJobRecord,
+  type FarmTask,
+} from "@blender-fabric/protocol";
+import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
+
+/** Times a peer hands back a task it failed before it takes it again itself (no one else did). */
+const BOUNCES_BEFORE_TAKING_BACK = 3;
+
+export type AttemptDecision =
+  /** Run this attempt (its record exists, queued). */
+  | { run: string; attempt: number }
+  /** The task is over (completed, or out of attempts): acknowledge the message. */
+  | { ended: true }
+  /** Not now: hand the message back after `delayMs` (another peer holds it, or should try). */
+  | { later: number };
+
+export async function decideAttempt(
+  jobs: JobStore,
+  userId: string,
+  peerUuid: string,
+  task: FarmTask,
+  redeliveries: number,
+  heldElsewhereDelayMs: number,
+): Promise<AttemptDecision> {
+  const attempts = await readAttempts(jobs, userId, task.job_id, task.max_attempts);
+  const last = attempts.at(-1);
+  if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };
+  if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };
+  // A peer runs it (and keeps it alive); if that peer died, the reaper settles it lost first.
+  if (last.status === "running") return { later: heldElsewhereDelayMs };
+  const bounces = redeliveries - (attempts.length - 1);
+  if (last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
+  const attempt = attempts.length + 1;
+  const jobId = farmAttemptJobId(task.job_id, attempt);
+  const record = newJobRecord({
+    job_id: jobId,
+    bus_id: userId,
+    originator_uuid: null,
+    target_uuid: null,
+    kind: "script",
+    command: "farm_map",
+    deadline: epochSeconds() + FARM_TASK_DEADLINE_SECONDS,
+    parent_job_id: task.farm_job_id,
+  });
+  // Two deliveries racing to make the same attempt: one record, and the claim picks one peer.
+  await jobs.create(record).catch((error: unknown) => {
+    if (!(error instanceof JobExistsError)) throw error;
+  });
+  return { run: jobId, attempt };
+}
