@@ -2,7 +2,7 @@
 // group's shared consumer on FABRIC_WORK; every idle peer pulls the next one.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "../support/fabric.js";
+import { sleep, startFabric, type Fabric } from "../support/fabric.js";
 
 const PEERS = ["blender-farm-1", "blender-farm-2", "blender-farm-3"];
 type Attempt = { job_id: string; status: string; target_uuid: string; error: string };
@@ -97,6 +97,33 @@ test("a task that fails every attempt fails the farm job after max_attempts, say
   expect(task!.status).toBe("failed");
   expect(task!.attempts.map((attempt) => attempt.status)).toEqual(["failed", "failed"]);
   expect(task!.attempts[1]!.error).toContain("always broken");
+});
+
+test("cancelling a farm job mid-way: queued tasks never run, running ones stop, finished ones keep their results", async () => {
+  const llm = await fabric.connect("fran");
+  // The first items finish at once; the rest report progress for 2 s each.
+  const script = "import time\nfor step in range(20 if items[0] >= 3 else 0):\n    report_progress(step / 20, 'working')\n    time.sleep(0.1)\nprint('done', items[0])";
+  const farm = await llm.call("blender_farm_map", { script, items: Array.from({ length: 12 }, (_, i) => i), group_id: "farm-a" });
+  await waitFor("three tasks to finish and three to run", async () => {
+    const status = await llm.call("blender_job_status", { job_id: farm.job_id });
+    return (status.farm.tasks_by_status.running ?? 0) === 3 && (status.farm.tasks_by_status.completed ?? 0) === 3;
+  }, 20_000, 50);
+  expect(await llm.call("blender_job_cancel", { job_id: farm.job_id })).toMatchObject({ status: "cancelled", tasks_stopping: 3 });
+  const cancelled = await llm.call("blender_job_status", { job_id: farm.job_id });
+  await waitFor("every attempt to end", async () => {
+    const status = await llm.call("blender_job_status", { job_id: farm.job_id });
+    return status.farm.tasks.every((task: { attempts: Attempt[] }) => task.attempts.every((attempt) => !["queued", "running"].includes(attempt.status)));
+  }, 20_000, 200);
+  await sleep(1_500); // time for any wrongly started attempt to show
+  const after = await llm.call("blender_job_status", { job_id: farm.job_id });
+  expect(after.status).toBe("cancelled");
+  const attempts = after.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts) as Attempt[];
+  const starts = await Promise.all(attempts.map(async (attempt) => (await llm.call("blender_job_status", { job_id: attempt.job_id })).started_at));
+  expect(starts.filter((start) => start !== null && start > cancelled.updated_at)).toEqual([]);
+  expect(attempts.map((attempt) => attempt.status).sort()).toEqual([...Array(9).fill("cancelled"), ...Array(3).fill("completed")]);
+  for (const attempt of attempts.filter((candidate) => candidate.status === "completed")) {
+    expect((await llm.call("blender_job_result", { job_id: attempt.job_id })).result).toContain("done");
+  }
 });
 
 test("a repeat of a farm_map with its request_id queues nothing again; bad input names the field", async () => {

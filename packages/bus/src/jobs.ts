@@ -220,12 +220,13 @@ export class JobStore {
 
   /**
    * A farm job moves with its tasks (job-reaper.ts decides): `running` once a task runs, then
-   * `completed` or `failed` once every task has ended. Returns the record as it now stands.
+   * `completed` or `failed` once every task has ended; `cancelled` when its caller cancels it
+   * (no task makes another attempt then). Returns the record as it now stands.
    */
   async advanceFarm(
     userId: string,
     jobId: string,
-    next: { status: "running" } | { status: "completed" | "failed"; error: string },
+    next: { status: "running" } | { status: "completed" | "failed" | "cancelled"; error: string },
   ): Promise<JobRecord | undefined> {
     const written = await this.#transition(userId, jobId, (job) =>
       job.kind === "farm" && canAdvanceJob(job.status, next.status)

@@ -24,6 +24,7 @@ import {
   FarmTaskSchema,
   WorkPayloadSchema,
   farmTaskScript,
+  isTerminalJobStatus,
   epochSeconds,
   newJobRecord,
   subjectForBroadcast,
@@ -321,6 +322,12 @@ export class Bridge {
       return;
     }
     running.held = claim;
+    // Read after the claim: a farm job cancelled before it never sees this attempt run.
+    if (farmTask && !(await this.#farmGoesOn(farmTask))) {
+      await this.#finish(claim, { status: "cancelled", error: "its farm job ended before this attempt started" });
+      delivery.done();
+      return;
+    }
     let outcome = await this.#execute(work);
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
@@ -328,6 +335,15 @@ export class Bridge {
     // A failed farm attempt with attempts left hands its task back for the next attempt.
     if (farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
     else delivery.done();
+  }
+
+  async #farmGoesOn(task: FarmTask): Promise<boolean> {
+    try {
+      const farm = await this.#deps.jobs.get(this.#user, task.farm_job_id);
+      return !!farm && !isTerminalJobStatus(farm.status);
+    } catch {
+      return true; // unknown (KV unavailable): run it; a cancel still stops it at report_progress
+    }
   }
 
   /** Runs the work in Blender; never throws. */

@@ -9,6 +9,7 @@ import {
   FARM_TASK_DEADLINE_SECONDS,
   epochSeconds,
   farmAttemptJobId,
+  isTerminalJobStatus,
   newJobRecord,
   type FarmTask,
 } from "@blender-fabric/protocol";
@@ -33,6 +34,9 @@ export async function decideAttempt(
   redeliveries: number,
   heldElsewhereDelayMs: number,
 ): Promise<AttemptDecision> {
+  // A farm job that ended (cancelled, say) makes no more attempts.
+  const farm = await jobs.get(userId, task.farm_job_id);
+  if (!farm || isTerminalJobStatus(farm.status)) return { ended: true };
   const attempts = await readAttempts(jobs, userId, task.job_id, task.max_attempts);
   const last = attempts.at(-1);
   if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };

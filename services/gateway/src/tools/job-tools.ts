@@ -158,6 +158,7 @@ const jobCancel = defineTool({
     const userId = context.identity.userId;
     let record = await jobs.get(userId, input.job_id);
     if (!record) return notFound(input.job_id);
+    if (record.kind === "farm") return cancelFarm(context, record);
     if (record.status === "queued") {
       record = (await jobs.cancelQueued(userId, record.job_id, "cancelled while queued")) ?? record;
       if (record.status === "cancelled") {
@@ -182,5 +183,37 @@ const jobCancel = defineTool({
     return { status: "not_cancellable", job_id: record.job_id, job_status: now?.status ?? record.status, message };
   },
 });
+
+/**
+ * A farm job is cancelled first (so no task makes another attempt), then its queued attempts
+ * are cancelled and its running ones asked to stop. Finished tasks keep their results.
+ */
+async function cancelFarm(context: ToolContext, farm: JobRecord) {
+  const { jobs } = context.services;
+  const userId = context.identity.userId;
+  if (isTerminalJobStatus(farm.status)) return { status: "not_cancellable", job_id: farm.job_id, job_status: farm.status };
+  const cancelled = await jobs.advanceFarm(userId, farm.job_id, { status: "cancelled", error: "cancelled by its caller" });
+  if (cancelled?.status !== "cancelled") return { status: "not_cancellable", job_id: farm.job_id, job_status: cancelled?.status ?? farm.status };
+  const progress = await readFarmProgress(jobs, farm);
+  const lastAttempts = (progress?.tasks ?? []).flatMap((task) => task.attempts.slice(-1));
+  const outcomes = await Promise.all(
+    lastAttempts.map(async (attempt) => {
+      if (attempt.status === "queued") {
+        return (await jobs.cancelQueued(userId, attempt.job_id, "its farm job was cancelled"))?.status === "cancelled" ? "removed" : "ended";
+      }
+      if (attempt.status !== "running") return "ended";
+      const record = await jobs.get(userId, attempt.job_id);
+      return record && (await askPeerToCancel(context, record)) === "cancel_requested" ? "stopping" : "running";
+    }),
+  );
+  const count = (outcome: string) => outcomes.filter((value) => value === outcome).length;
+  return {
+    status: "cancelled",
+    job_id: farm.job_id,
+    tasks_removed: count("removed"),
+    tasks_stopping: count("stopping"),
+    message: "No task starts again; running scripts stop at their next report_progress; finished tasks keep their results.",
+  };
+}
 
 export const createJobTools = (): ToolDefinition[] => [submit, jobStatus, jobResult, listJobs, jobCancel];
