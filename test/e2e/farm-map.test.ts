@@ -126,6 +126,40 @@ test("cancelling a farm job mid-way: queued tasks never run, running ones stop, 
   }
 });
 
+test("a peer whose attempts keep failing is blocklisted for the job; the others finish it", async () => {
+  const llm = await fabric.connect("fran");
+  const script = "import os, time\nif os.environ.get('FABRIC_CLIENT_UUID') == 'blender-farm-3':\n    raise RuntimeError('broken renderer')\ntime.sleep(0.2)";
+  const farm = await llm.call("blender_farm_map", { script, items: Array.from({ length: 9 }, (_, i) => i), group_id: "farm-a", max_peer_failures: 2 });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", farm: { blocklisted: ["blender-farm-3"], failures: { "blender-farm-3": 2 } } });
+  const attempts = ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts) as Attempt[];
+  expect(attempts.filter((attempt) => attempt.target_uuid === "blender-farm-3").map((attempt) => attempt.status)).toEqual(["failed", "failed"]);
+  expect(attempts.filter((attempt) => attempt.status === "completed")).toHaveLength(9);
+});
+
+test("a farm job for a group with no live peer waits, saying so, and runs when a peer joins", async () => {
+  const llm = await fabric.connect("fran");
+  const farm = await llm.call("blender_farm_map", { script: "print(items)", items: [1, 2], group_id: "farm-later" });
+  await waitFor("the job to say what it waits for", async () => {
+    const status = await llm.call("blender_job_status", { job_id: farm.job_id });
+    return status.status === "queued" && status.progress_message === "waiting: no live peer in group farm-later";
+  }, 10_000, 200);
+  const late = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "fran", uuid: "blender-late", groupId: "farm-later" });
+  bridges.push(late);
+  expect(await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 })).toMatchObject({
+    status: "completed",
+    farm: { tasks_by_status: { completed: 2 } },
+  });
+});
+
+test("when every live peer of the group is blocklisted, the farm job fails and says why", async () => {
+  const llm = await fabric.connect("fran");
+  // farm-later has one peer (blender-late, started by the test before).
+  const farm = await llm.call("blender_farm_map", { script: "raise RuntimeError('no')", items: [1, 2], group_id: "farm-later", max_attempts: 5, max_peer_failures: 1 });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "failed", error: expect.stringContaining("no eligible peer left in group farm-later: blender-late") });
+});
+
 test("a repeat of a farm_map with its request_id queues nothing again; bad input names the field", async () => {
   const llm = await fabric.connect("fran");
   const args = { script: "pass", items: [1, 2, 3], group_id: "farm-a", request_id: "farm-req-1" };

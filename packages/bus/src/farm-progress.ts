@@ -5,6 +5,7 @@
  */
 import {
   FarmSummarySchema,
+  blocklistedPeers,
   farmAttemptJobId,
   isTerminalJobStatus,
   type JobRecord,
@@ -18,6 +19,10 @@ export type FarmTaskState = { task_id: string; status: string; attempts: FarmAtt
 
 export type FarmProgress = {
   group_id: string;
+  /** Failed or lost attempts per peer. */
+  failures: Record<string, number>;
+  /** Peers that take no more of this job's tasks. */
+  blocklisted: string[];
   items_total: number;
   tasks_total: number;
   tasks_by_status: Record<string, number>;
@@ -62,6 +67,8 @@ export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise
   for (const task of tasks) tasksByStatus[task.status] = (tasksByStatus[task.status] ?? 0) + 1;
   return {
     group_id: summary.data.group_id,
+    failures: summary.data.failures,
+    blocklisted: blocklistedPeers(summary.data),
     items_total: summary.data.items_total,
     tasks_total: taskIds.length,
     tasks_by_status: tasksByStatus,

@@ -11,7 +11,15 @@
  * peers from the registry's mirror, so a sweep costs no round trip unless it settles a job.
  */
 import type { KV, KvEntry } from "@nats-io/kv";
-import { JobRecordSchema, epochSeconds, isTerminalJobStatus, type ClientRecord, type JobRecord } from "@blender-fabric/protocol";
+import {
+  FarmSummarySchema,
+  JobRecordSchema,
+  blocklistedPeers,
+  epochSeconds,
+  isTerminalJobStatus,
+  type ClientRecord,
+  type JobRecord,
+} from "@blender-fabric/protocol";
 import { KvMirror } from "./kv-mirror.js";
 import { parseJsonSafely } from "./safe-json.js";
 import { notStartedError, type JobStore } from "./jobs.js";
@@ -98,7 +106,10 @@ export class JobReaper {
     return this.#loseIfDead(job, job.target_uuid);
   }
 
-  /** A farm job runs once a task runs, and ends once no task is left unfinished. */
+  /**
+   * A farm job runs once a task runs, and ends once every task has. Meanwhile it says what it
+   * waits for, and fails when every live peer of its group is blocklisted for it.
+   */
   #farmSettlements(unfinished: Unfinished[]): Promise<unknown>[] {
     const tasksOf = new Map<string, Unfinished[]>();
     for (const job of unfinished) {
@@ -107,18 +118,37 @@ export class JobReaper {
     return unfinished
       .filter((job) => job.kind === "farm")
       .flatMap((farm): Promise<unknown>[] => {
-        const tasks = tasksOf.get(farm.job_id);
-        if (!tasks) return [this.#endFarm(farm)];
+        const tasks = tasksOf.get(farm.job_id) ?? [];
         const started = farm.status === "queued" && tasks.some((task) => task.status === "running");
-        return started ? [this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "running" })] : [];
+        return [
+          ...(started ? [this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "running" })] : []),
+          this.#superviseFarm(farm, tasks.length > 0),
+        ];
       });
   }
 
-  async #endFarm(farm: Unfinished): Promise<void> {
+  async #superviseFarm(farm: Unfinished, hasUnfinishedAttempts: boolean): Promise<void> {
     const record = await this.#jobs.get(farm.bus_id, farm.job_id);
-    const progress = record && (await readFarmProgress(this.#jobs, record));
-    // Tasks are recorded after their farm job: none unfinished may also mean none written yet.
-    if (progress?.ended) await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, farmOutcome(progress));
+    const summary = FarmSummarySchema.safeParse(record?.result);
+    if (!record || !summary.success) return;
+    // Attempts are recorded after their farm job: none unfinished may also mean none written
+    // yet, so the end is decided on the attempts' own records.
+    const progress = hasUnfinishedAttempts ? undefined : await readFarmProgress(this.#jobs, record);
+    if (progress?.ended) {
+      await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, farmOutcome(progress));
+      return;
+    }
+    const { group_id: groupId } = summary.data;
+    const live = this.#registry
+      .cachedList(farm.bus_id)
+      .filter((client) => client.group_id === groupId && !this.#registry.isStale(client));
+    const blocklisted = blocklistedPeers(summary.data);
+    if (live.length > 0 && live.every((client) => blocklisted.includes(client.uuid))) {
+      const error = `no eligible peer left in group ${groupId}: ${blocklisted.join(", ")} failed ${summary.data.max_peer_failures} or more of its tasks and are blocklisted for it`;
+      await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "failed", error });
+      return;
+    }
+    await this.#jobs.noteFarm(farm.bus_id, farm.job_id, live.length === 0 ? `waiting: no live peer in group ${groupId}` : "");
   }
 
   async #loseIfDead(job: Unfinished, targetUuid: string): Promise<void> {

@@ -16,6 +16,7 @@
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  FarmSummarySchema,
   JobRecordSchema,
   JobStatusSchema,
   canAdvanceJob,
@@ -195,6 +196,7 @@ export class JobStore {
       held,
     );
     const ended = written.changed || alreadyOurs;
+    if (written.changed && written.record?.status === "failed") await this.#countFarmFailure(written.record);
     if (ended && written.record) this.#announceEnd(written.record, { handler_ms });
     return ended;
   }
@@ -245,6 +247,15 @@ export class JobStore {
     return written.record;
   }
 
+  /** What an unfinished farm job waits for, shown as its progress message. */
+  async noteFarm(userId: string, jobId: string, message: string): Promise<void> {
+    await this.#transition(userId, jobId, (job) =>
+      job.kind === "farm" && !isTerminalJobStatus(job.status) && job.progress_message !== message
+        ? { ...job, progress_message: message, updated_at: epochSeconds() }
+        : undefined,
+    );
+  }
+
   /**
    * A status reported through `blender_job_update` by a client doing the work itself (the
    * seed's own addon speaks MCP): forward only, duplicate terminal updates ignored. Status
@@ -285,8 +296,21 @@ export class JobStore {
       undefined,
       deadlineMs,
     );
+    if (written.changed && written.record?.status === "lost") await this.#countFarmFailure(written.record);
     if (written.changed && written.record) this.#announceEnd(written.record, {});
     return written.record;
+  }
+
+  /** A farm attempt that failed or was lost counts against its peer in its farm job. */
+  async #countFarmFailure(attempt: JobRecord): Promise<void> {
+    const peer = attempt.target_uuid;
+    if (!attempt.parent_job_id || !peer) return;
+    await this.#transition(attempt.bus_id, attempt.parent_job_id, (farm) => {
+      const summary = FarmSummarySchema.safeParse(farm.result);
+      if (farm.kind !== "farm" || !summary.success || isTerminalJobStatus(farm.status)) return undefined;
+      const failures = { ...summary.data.failures, [peer]: (summary.data.failures[peer] ?? 0) + 1 };
+      return { ...farm, result: { ...summary.data, failures }, updated_at: epochSeconds() };
+    });
   }
 
   async #read(key: string, deadlineMs?: number): Promise<HeldJob | undefined> {

@@ -83,6 +83,11 @@ export class ClientRegistry {
     return this.#mirror.get(keyForClient(userId, clientUuid))?.value;
   }
 
+  /** The mirror's copy of every client of one user, without waiting for writes in flight. */
+  cachedList(userId: string): ClientRecord[] {
+    return [...this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))].map(([, entry]) => entry.value);
+  }
+
   /** One client read from KV itself (a round trip), folded into the mirror. */
   async load(userId: string, clientUuid: string): Promise<ClientRecord | undefined> {
     return (await this.#mirror.load(keyForClient(userId, clientUuid)))?.value;

@@ -30,6 +30,13 @@ export const FarmMapInputSchema = z.object({
     .max(MAX_FARM_ATTEMPTS)
     .default(3)
     .describe("A task that fails or whose peer dies is tried again, on another peer when there is one, up to this often."),
+  max_peer_failures: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(2)
+    .describe("A peer whose attempts fail this often in this job takes no more of its tasks (blocklisted for the job)."),
   group_id: IdentifierSchema.describe("The farm: every idle peer of this group takes tasks."),
   bus_id: z.string().nullable().default(null),
   request_id: RequestIdSchema,
@@ -69,6 +76,9 @@ export const FarmSummarySchema = z.object({
   task_ids: z.array(z.string()),
   items_total: z.number().int(),
   max_attempts: z.number().int(),
+  max_peer_failures: z.number().int(),
+  /** Failed or lost attempts per peer uuid, counted as they end (jobs.ts). */
+  failures: z.record(z.string(), z.number().int()).default({}),
 });
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;
 
@@ -78,3 +88,10 @@ export type FarmSummary = z.infer<typeof FarmSummarySchema>;
  */
 export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">) =>
   `items = __import__("json").loads(${JSON.stringify(JSON.stringify(task.items))})\n${task.script}`;
+
+/** The peers that failed a farm job too often to take more of its tasks. */
+export const blocklistedPeers = (summary: Pick<FarmSummary, "failures" | "max_peer_failures">): string[] =>
+  Object.entries(summary.failures)
+    .filter(([, count]) => count >= summary.max_peer_failures)
+    .map(([peer]) => peer)
+    .sort();

@@ -7,6 +7,8 @@
  */
 import {
   FARM_TASK_DEADLINE_SECONDS,
+  FarmSummarySchema,
+  blocklistedPeers,
   epochSeconds,
   farmAttemptJobId,
   isTerminalJobStatus,
@@ -14,6 +16,9 @@ import {
   type FarmTask,
 } from "@blender-fabric/protocol";
 import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
+
+/** Pause before a task a blocklisted peer handed back comes again. ms */
+const BLOCKLISTED_RETRY_MS = 2_000;
 
 /** Times a peer hands back a task it failed before it takes it again itself (no one else did). */
 const BOUNCES_BEFORE_TAKING_BACK = 3;
@@ -37,6 +42,10 @@ export async function decideAttempt(
   // A farm job that ended (cancelled, say) makes no more attempts.
   const farm = await jobs.get(userId, task.farm_job_id);
   if (!farm || isTerminalJobStatus(farm.status)) return { ended: true };
+  // A peer blocklisted for this job leaves its tasks to the others (the reaper fails the job
+  // when no one else is left).
+  const summary = FarmSummarySchema.safeParse(farm.result);
+  if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: BLOCKLISTED_RETRY_MS };
   const attempts = await readAttempts(jobs, userId, task.job_id, task.max_attempts);
   const last = attempts.at(-1);
   if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };

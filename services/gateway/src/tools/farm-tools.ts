@@ -31,12 +31,12 @@ const farmMap = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id, max_attempts } = input;
+    const { script, items, chunk_size, group_id, max_attempts, max_peer_failures } = input;
     const ticket = await ticketFor(context, {
       tool: "blender_farm_map",
       requestId: input.request_id,
       command: "farm_map",
-      params: { script, items, chunk_size, group_id, max_attempts },
+      params: { script, items, chunk_size, group_id, max_attempts, max_peer_failures },
     });
     if ("status" in ticket) return ticket;
     const chunks = chunk(items, chunk_size);
@@ -45,6 +45,8 @@ const farmMap = defineTool({
       task_ids: chunks.map((_, index) => farmTaskJobId(ticket.jobId, index)),
       items_total: items.length,
       max_attempts,
+      max_peer_failures,
+      failures: {},
     };
     await recordFarm(context, ticket.jobId, summary);
     // A repeat (its first gateway may have died half-way) queues what is not queued yet;
