@@ -170,3 +170,27 @@ test("a repeat of a farm_map with its request_id queues nothing again; bad input
   expect(await llm.call("blender_farm_map", { script: "pass", items: [], group_id: "farm-a" })).toMatchObject({ status: "invalid_params", field: "items" });
   expect(await llm.call("blender_farm_map", { script: "pass", items: [1], group_id: "farm.a" })).toMatchObject({ status: "invalid_params", field: "group_id" });
 });
+
+test("a farm job needing a capability nobody has waits, saying so; a peer with it joins and runs every task", async () => {
+  const llm = await fabric.connect("fran");
+  const farm = await llm.call("blender_farm_map", { script: "print(items)", items: [1, 2, 3], group_id: "farm-a", capabilities: ["gpu"] });
+  await waitFor("the job to say what it waits for", async () => {
+    const status = await llm.call("blender_job_status", { job_id: farm.job_id });
+    return status.progress_message === "waiting: no live peer with capabilities [gpu] in group farm-a";
+  }, 10_000, 200);
+  const gpu = await startBridgeProcess({
+    natsUrls: fabric.natsUrls,
+    user: "fran",
+    uuid: "blender-gpu",
+    groupId: "farm-a",
+    capabilities: ["python_execution", "rendering", "gpu"],
+  });
+  try {
+    const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+    expect(ended).toMatchObject({ status: "completed", progress_message: "" });
+    const peers = ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts.map((attempt) => attempt.target_uuid));
+    expect(peers).toEqual(["blender-gpu", "blender-gpu", "blender-gpu"]);
+  } finally {
+    await gpu.stop();
+  }
+});

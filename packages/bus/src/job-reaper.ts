@@ -15,6 +15,7 @@ import {
   FarmSummarySchema,
   JobRecordSchema,
   blocklistedPeers,
+  coversCapabilities,
   epochSeconds,
   isTerminalJobStatus,
   type ClientRecord,
@@ -138,17 +139,19 @@ export class JobReaper {
       await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, farmOutcome(progress));
       return;
     }
-    const { group_id: groupId } = summary.data;
-    const live = this.#registry
+    const { group_id: groupId, capabilities } = summary.data;
+    const able = this.#registry
       .cachedList(farm.bus_id)
-      .filter((client) => client.group_id === groupId && !this.#registry.isStale(client));
+      .filter((client) => client.group_id === groupId && !this.#registry.isStale(client))
+      .filter((client) => coversCapabilities(client.capabilities, capabilities));
     const blocklisted = blocklistedPeers(summary.data);
-    if (live.length > 0 && live.every((client) => blocklisted.includes(client.uuid))) {
+    if (able.length > 0 && able.every((client) => blocklisted.includes(client.uuid))) {
       const error = `no eligible peer left in group ${groupId}: ${blocklisted.join(", ")} failed ${summary.data.max_peer_failures} or more of its tasks and are blocklisted for it`;
       await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "failed", error });
       return;
     }
-    await this.#jobs.noteFarm(farm.bus_id, farm.job_id, live.length === 0 ? `waiting: no live peer in group ${groupId}` : "");
+    const needs = capabilities.length > 0 ? ` with capabilities [${capabilities.join(", ")}]` : "";
+    await this.#jobs.noteFarm(farm.bus_id, farm.job_id, able.length === 0 ? `waiting: no live peer${needs} in group ${groupId}` : "");
   }
 
   async #loseIfDead(job: Unfinished, targetUuid: string): Promise<void> {

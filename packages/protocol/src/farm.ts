@@ -38,6 +38,11 @@ export const FarmMapInputSchema = z.object({
     .default(2)
     .describe("A peer whose attempts fail this often in this job takes no more of its tasks (blocklisted for the job)."),
   group_id: IdentifierSchema.describe("The farm: every idle peer of this group takes tasks."),
+  capabilities: z
+    .array(z.string().min(1).max(64))
+    .max(64)
+    .default([])
+    .describe("Only peers of the group that have every one of these take tasks (e.g. [\"gpu\"])."),
   bus_id: z.string().nullable().default(null),
   request_id: RequestIdSchema,
 });
@@ -51,6 +56,7 @@ export const FarmTaskSchema = z.object({
   script: z.string(),
   items: z.array(z.unknown()),
   max_attempts: z.number().int().min(1).max(MAX_FARM_ATTEMPTS),
+  capabilities: z.array(z.string()).default([]),
 });
 export type FarmTask = z.infer<typeof FarmTaskSchema>;
 
@@ -77,6 +83,7 @@ export const FarmSummarySchema = z.object({
   items_total: z.number().int(),
   max_attempts: z.number().int(),
   max_peer_failures: z.number().int(),
+  capabilities: z.array(z.string()).default([]),
   /** Failed or lost attempts per peer uuid, counted as they end (jobs.ts). */
   failures: z.record(z.string(), z.number().int()).default({}),
 });
@@ -95,3 +102,7 @@ export const blocklistedPeers = (summary: Pick<FarmSummary, "failures" | "max_pe
     .filter(([, count]) => count >= summary.max_peer_failures)
     .map(([peer]) => peer)
     .sort();
+
+/** Whether a peer with `offered` capabilities may take a task that needs `required`. */
+export const coversCapabilities = (offered: readonly string[], required: readonly string[]) =>
+  required.every((capability) => offered.includes(capability));

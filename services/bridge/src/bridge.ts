@@ -301,7 +301,8 @@ export class Bridge {
     let attempt = 1;
     try {
       if (farmTask) {
-        const decision = await decideAttempt(jobs, this.#user, this.#uuid, farmTask, delivery.redeliveries, HELD_ELSEWHERE_RETRY_MS);
+        const taker = { peerUuid: this.#uuid, capabilities: this.#deps.env.FABRIC_CAPABILITIES };
+        const decision = await decideAttempt(jobs, this.#user, taker, farmTask, delivery.redeliveries, HELD_ELSEWHERE_RETRY_MS);
         if ("ended" in decision) return delivery.done();
         if ("later" in decision) return delivery.retryLater(decision.later);
         work = { ...work, job_id: decision.run };

@@ -9,6 +9,7 @@ import {
   FARM_TASK_DEADLINE_SECONDS,
   FarmSummarySchema,
   blocklistedPeers,
+  coversCapabilities,
   epochSeconds,
   farmAttemptJobId,
   isTerminalJobStatus,
@@ -17,8 +18,8 @@ import {
 } from "@blender-fabric/protocol";
 import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
 
-/** Pause before a task a blocklisted peer handed back comes again. ms */
-const BLOCKLISTED_RETRY_MS = 2_000;
+/** Pause before a task a peer may not take (blocklisted, lacking a capability) comes again. ms */
+const PASSED_ON_RETRY_MS = 2_000;
 
 /** Times a peer hands back a task it failed before it takes it again itself (no one else did). */
 const BOUNCES_BEFORE_TAKING_BACK = 3;
@@ -31,21 +32,27 @@ export type AttemptDecision =
   /** Not now: hand the message back after `delayMs` (another peer holds it, or should try). */
   | { later: number };
 
+/** Who decides: this peer's uuid and the capabilities it offers. */
+export type AttemptTaker = { peerUuid: string; capabilities: readonly string[] };
+
 export async function decideAttempt(
   jobs: JobStore,
   userId: string,
-  peerUuid: string,
+  taker: AttemptTaker,
   task: FarmTask,
   redeliveries: number,
   heldElsewhereDelayMs: number,
 ): Promise<AttemptDecision> {
   // A farm job that ended (cancelled, say) makes no more attempts.
+  const { peerUuid } = taker;
+  // A task needing what this peer lacks is left to a peer that has it.
+  if (!coversCapabilities(taker.capabilities, task.capabilities)) return { later: PASSED_ON_RETRY_MS };
   const farm = await jobs.get(userId, task.farm_job_id);
   if (!farm || isTerminalJobStatus(farm.status)) return { ended: true };
   // A peer blocklisted for this job leaves its tasks to the others (the reaper fails the job
   // when no one else is left).
   const summary = FarmSummarySchema.safeParse(farm.result);
-  if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: BLOCKLISTED_RETRY_MS };
+  if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: PASSED_ON_RETRY_MS };
   const attempts = await readAttempts(jobs, userId, task.job_id, task.max_attempts);
   const last = attempts.at(-1);
   if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };

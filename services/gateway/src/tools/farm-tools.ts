@@ -31,12 +31,12 @@ const farmMap = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id, max_attempts, max_peer_failures } = input;
+    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures } = input;
     const ticket = await ticketFor(context, {
       tool: "blender_farm_map",
       requestId: input.request_id,
       command: "farm_map",
-      params: { script, items, chunk_size, group_id, max_attempts, max_peer_failures },
+      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures },
     });
     if ("status" in ticket) return ticket;
     const chunks = chunk(items, chunk_size);
@@ -46,6 +46,7 @@ const farmMap = defineTool({
       items_total: items.length,
       max_attempts,
       max_peer_failures,
+      capabilities,
       failures: {},
     };
     await recordFarm(context, ticket.jobId, summary);
@@ -97,6 +98,7 @@ async function queueTask(context: ToolContext, farmJobId: string, summary: FarmS
     script,
     items,
     max_attempts: summary.max_attempts,
+    capabilities: summary.capabilities,
   };
   const envelope = createEnvelope({
     userId,
