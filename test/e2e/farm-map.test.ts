@@ -88,6 +88,23 @@ test("killing a Blender mid-task: the task is tried again on another peer, and i
   await victim.nextRegistration(blenderPid);
 });
 
+test("an attempt that reports no progress for task_timeout_seconds is stopped and its task tried again elsewhere", async () => {
+  const llm = await fabric.connect("fran");
+  // Stuck on blender-farm-1 only; quick elsewhere.
+  const script = "import os, time\ntime.sleep(60 if os.environ.get('FABRIC_CLIENT_UUID') == 'blender-farm-1' else 0.1)";
+  const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4, 5, 6], group_id: "farm-a", task_timeout_seconds: 1.5 });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 6 } } });
+  const stuck = (ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts) as Attempt[]).filter(
+    (attempt) => attempt.target_uuid === "blender-farm-1",
+  );
+  expect(stuck.length).toBeGreaterThanOrEqual(1);
+  for (const attempt of stuck) {
+    expect(attempt).toMatchObject({ status: "failed", error: "timed out: no progress for 1.5 s, so Blender was restarted" });
+  }
+  await waitFor("blender-farm-1 to be back", async () => (await llm.call("blender_get_scene_info", { target_uuid: "blender-farm-1" })).status === "completed", 30_000, 500);
+});
+
 test("a task that fails every attempt fails the farm job after max_attempts, saying why", async () => {
   const llm = await fabric.connect("fran");
   const farm = await llm.call("blender_farm_map", { script: "raise RuntimeError('always broken')", items: [1], max_attempts: 2, group_id: "farm-a" });

@@ -30,6 +30,12 @@ export const FarmMapInputSchema = z.object({
     .max(MAX_FARM_ATTEMPTS)
     .default(3)
     .describe("A task that fails or whose peer dies is tried again, on another peer when there is one, up to this often."),
+  task_timeout_seconds: z
+    .number()
+    .positive()
+    .max(24 * 60 * 60)
+    .default(600)
+    .describe("An attempt that reports no progress for this long is stopped and tried again elsewhere. Seconds."),
   max_peer_failures: z
     .number()
     .int()
@@ -57,6 +63,8 @@ export const FarmTaskSchema = z.object({
   items: z.array(z.unknown()),
   max_attempts: z.number().int().min(1).max(MAX_FARM_ATTEMPTS),
   capabilities: z.array(z.string()).default([]),
+  /** Seconds without progress after which an attempt is stopped. */
+  task_timeout_seconds: z.number().positive(),
 });
 export type FarmTask = z.infer<typeof FarmTaskSchema>;
 

@@ -139,6 +139,16 @@ export class BlenderPeer {
     }
   }
 
+  /**
+   * Ends a Blender that is stuck (spawn mode): what it runs fails, and the watcher starts a
+   * new one. An artist's GUI Blender (attach mode) is never killed: returns false there.
+   */
+  restart(): boolean {
+    if (this.#env.FABRIC_MODE !== "spawn" || !this.#blender) return false;
+    this.#blender.child.kill("SIGKILL");
+    return true;
+  }
+
   /** Fails at once when no Blender is connected (a cancel must not wait for a restart). */
   requestNow(request: AddonRequest): Promise<AddonReply> {
     return this.#connection?.request(request) ?? Promise.reject(new AddonConnectionLost("Blender is not connected"));

@@ -67,6 +67,10 @@ type Running = {
   /** Set once the claim succeeded. */
   held?: HeldJob;
   cancelRequested?: boolean;
+  /** When the job last reported progress (or started). ms since the epoch */
+  lastProgressAt?: number;
+  /** Set when a farm attempt was stopped for reporting no progress. */
+  timedOut?: boolean;
 };
 
 export type BridgeDependencies = {
@@ -84,6 +88,8 @@ export type BridgeDependencies = {
 const FINISH_RETRY_MS = 1_000;
 /** Pause before work that could not be claimed (KV unavailable) comes again. ms */
 const CLAIM_RETRY_MS = 1_000;
+/** How often a farm attempt's progress watchdog looks. ms */
+const WATCHDOG_INTERVAL_MS = 250;
 /** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
 const HELD_ELSEWHERE_RETRY_MS = 5_000;
 
@@ -329,13 +335,33 @@ export class Bridge {
       delivery.done();
       return;
     }
-    let outcome = await this.#execute(work);
+    const watchdog = farmTask ? this.#stopWhenSilent(running, farmTask.task_timeout_seconds) : undefined;
+    let outcome = await this.#execute(work).finally(() => clearInterval(watchdog));
+    if (running.timedOut && outcome.status === "failed") {
+      outcome = { status: "failed", error: `timed out: no progress for ${farmTask!.task_timeout_seconds} s, so Blender was restarted` };
+    }
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
     await this.#finish(claim, outcome);
     // A failed farm attempt with attempts left hands its task back for the next attempt.
     if (farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
     else delivery.done();
+  }
+
+  /**
+   * A farm attempt that reports no progress for `timeoutSeconds` is stuck (or lost in a loop):
+   * Blender is restarted, the attempt fails, and its task is tried again elsewhere.
+   */
+  #stopWhenSilent(running: Running, timeoutSeconds: number): NodeJS.Timeout {
+    running.lastProgressAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - running.lastProgressAt! < timeoutSeconds * 1000) return;
+      clearInterval(watchdog);
+      running.timedOut = true;
+      this.#deps.logger.warn({ jobId: running.held?.record.job_id, timeoutSeconds }, "farm attempt reports no progress; restarting Blender");
+      if (!this.#deps.peer.restart()) void this.#deps.peer.requestNow({ type: "cancel", job_id: running.held!.record.job_id }).catch(() => {});
+    }, WATCHDOG_INTERVAL_MS);
+    return watchdog;
   }
 
   async #farmGoesOn(task: FarmTask): Promise<boolean> {
@@ -401,8 +427,10 @@ export class Bridge {
   }
 
   async #reportProgress(progress: AddonProgress): Promise<void> {
-    const held = this.#running?.held;
+    const running = this.#running;
+    const held = running?.held;
     if (!held || held.record.job_id !== progress.job_id) return;
+    running.lastProgressAt = Date.now();
     await this.#deps.jobs.progress(held, progress.fraction, progress.message);
   }
 

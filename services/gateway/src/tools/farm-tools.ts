@@ -31,12 +31,12 @@ const farmMap = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures } = input;
+    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds } = input;
     const ticket = await ticketFor(context, {
       tool: "blender_farm_map",
       requestId: input.request_id,
       command: "farm_map",
-      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures },
+      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds },
     });
     if ("status" in ticket) return ticket;
     const chunks = chunk(items, chunk_size);
@@ -52,7 +52,8 @@ const farmMap = defineTool({
     await recordFarm(context, ticket.jobId, summary);
     // A repeat (its first gateway may have died half-way) queues what is not queued yet;
     // the stream drops the copies of what is.
-    await Promise.all(chunks.map((taskItems, index) => queueTask(context, ticket.jobId, summary, index, script, taskItems)));
+    const task = { script, task_timeout_seconds };
+    await Promise.all(chunks.map((taskItems, index) => queueTask(context, ticket.jobId, summary, index, task, taskItems)));
     return { status: "queued", job_id: ticket.jobId, group_id, tasks: summary.task_ids.length, items: items.length };
   },
 });
@@ -69,7 +70,14 @@ async function recordFarm(context: ToolContext, farmJobId: string, summary: Farm
   await context.services.jobs.create({ ...record, result: summary }).catch(ignoreExisting);
 }
 
-async function queueTask(context: ToolContext, farmJobId: string, summary: FarmSummary, index: number, script: string, items: unknown[]) {
+async function queueTask(
+  context: ToolContext,
+  farmJobId: string,
+  summary: FarmSummary,
+  index: number,
+  { script, task_timeout_seconds }: Pick<FarmTask, "script" | "task_timeout_seconds">,
+  items: unknown[],
+) {
   const { jobs, work } = context.services;
   const userId = context.identity.userId;
   const taskId = summary.task_ids[index]!;
@@ -99,6 +107,7 @@ async function queueTask(context: ToolContext, farmJobId: string, summary: FarmS
     items,
     max_attempts: summary.max_attempts,
     capabilities: summary.capabilities,
+    task_timeout_seconds,
   };
   const envelope = createEnvelope({
     userId,
