@@ -1,7 +1,8 @@
 // Issue 7 (in progress): blender_farm_map on three real bridges of one group. Tasks go to the
 // group's shared consumer on FABRIC_WORK; every idle peer pulls the next one.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
+import { createHash } from "node:crypto";
+import { mintToken, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
 import { sleep, startFabric, type Fabric } from "../support/fabric.js";
 
 const PEERS = ["blender-farm-1", "blender-farm-2", "blender-farm-3"];
@@ -39,6 +40,24 @@ test("farm_map splits items into tasks that every idle peer of the group takes; 
     lastAttempts.map(async (attempt: Attempt) => JSON.parse((await llm.call("blender_job_result", { job_id: attempt.job_id })).result).result),
   );
   expect(sums).toEqual(["3\n", "7\n", "11\n", "15\n", "19\n", "23\n"]);
+});
+
+test("files a task writes to its output folder become the farm job's artifacts, listed and served to their owner", async () => {
+  const llm = await fabric.connect("fran");
+  const script = "import os\nopen(os.path.join(output_dir, f'item-{items[0]:02d}.txt'), 'w').write(str(items[0] * 10))";
+  const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3], group_id: "farm-a" });
+  expect(await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 })).toMatchObject({ status: "completed" });
+  const listed = await llm.call("blender_list_artifacts", { job_id: farm.job_id });
+  expect(listed).toMatchObject({ status: "ok", total: 3 });
+  expect(listed.artifacts.map((artifact: { file: string }) => artifact.file)).toEqual(["item-01.txt", "item-02.txt", "item-03.txt"]);
+  const second = listed.artifacts[1];
+  expect(second).toMatchObject({ size: 2, content_type: "text/plain" });
+  const response = await fetch(`${fabric.gateways[0]!.baseUrl}${second.url}`, { headers: { authorization: `Bearer ${await mintToken({ sub: "fran" })}` } });
+  const body = Buffer.from(await response.arrayBuffer());
+  expect(body.toString()).toBe("20");
+  expect(createHash("sha256").update(body).digest("hex")).toBe(second.sha256);
+  const stranger = await fetch(`${fabric.gateways[0]!.baseUrl}${second.url}`, { headers: { authorization: `Bearer ${await mintToken({ sub: "eve" })}` } });
+  expect(stranger.status).toBe(404);
 });
 
 test("a dispatch to a farm peer runs before its next farm task", async () => {

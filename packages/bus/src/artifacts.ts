@@ -73,7 +73,22 @@ export class ArtifactStore {
 
   /** Every artifact of one job. */
   async listForJob(userId: string, jobId: string): Promise<string[]> {
+    return (await this.refsForJob(userId, jobId)).map((ref) => ref.name);
+  }
+
+  /** Every artifact of one job, as references, in name order. */
+  async refsForJob(userId: string, jobId: string): Promise<ArtifactRef[]> {
     const prefix = artifactPrefix(userId, jobId);
-    return (await this.#store.list()).filter((info) => !info.deleted && info.name.startsWith(prefix)).map((info) => info.name);
+    return (await this.#store.list())
+      .filter((info) => !info.deleted && info.name.startsWith(prefix))
+      .map((info) => ({
+        name: info.name,
+        size: info.size,
+        // The store keeps `SHA-256=<base64url>`; references carry hex like put() does.
+        sha256: Buffer.from(info.digest.replace(/^SHA-256=/, ""), "base64url").toString("hex"),
+        content_type: info.description ?? "application/octet-stream",
+        url: artifactUrl(info.name),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 }

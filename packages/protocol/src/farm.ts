@@ -20,7 +20,10 @@ export const FarmMapInputSchema = z.object({
   script: z
     .string()
     .min(1)
-    .describe("Python run once per task, with `items` (its chunk of the list), bpy and report_progress(fraction, message)."),
+    .describe(
+      "Python run once per task, with `items` (its chunk of the list), `output_dir` (files written there become the " +
+        "farm job's artifacts, see blender_list_artifacts), bpy and report_progress(fraction, message).",
+    ),
   items: z.array(z.unknown()).min(1).max(MAX_FARM_ITEMS).describe("JSON values, split into chunks of chunk_size."),
   chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(1),
   max_attempts: z
@@ -98,11 +101,13 @@ export const FarmSummarySchema = z.object({
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;
 
 /**
- * The script a peer runs for a task: the farm's script with `items` bound first. The JSON
- * text of the items is also a valid Python string literal. (Tracebacks count this line.)
+ * The script a peer runs for a task: the farm's script with `items` and `output_dir` (a fresh
+ * folder whose files become the farm job's artifacts) bound first. JSON text is also a valid
+ * Python string literal. (Tracebacks count these two lines.)
  */
-export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">) =>
-  `items = __import__("json").loads(${JSON.stringify(JSON.stringify(task.items))})\n${task.script}`;
+export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">, outputDir: string) =>
+  `items = __import__("json").loads(${JSON.stringify(JSON.stringify(task.items))})\n` +
+  `output_dir = ${JSON.stringify(outputDir)}\n${task.script}`;
 
 /** The peers that failed a farm job too often to take more of its tasks. */
 export const blocklistedPeers = (summary: Pick<FarmSummary, "failures" | "max_peer_failures">): string[] =>

@@ -14,7 +14,9 @@
  * ClientInfo and written on every job it claims, so the jobs of a dead boot can be settled
  * `lost` (job-reaper.ts) while the work it merely held runs on the next boot.
  */
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
@@ -55,7 +57,7 @@ import type { BlenderPeer } from "./blender-peer.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import { WorkQueue } from "./work-queue.js";
-import { storeLargeResults } from "./result-artifacts.js";
+import { storeLargeResults, storeOutputFolder } from "./result-artifacts.js";
 import { decideAttempt } from "./farm-attempts.js";
 
 type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
@@ -264,7 +266,8 @@ export class Bridge {
       delivery.forget(); // the server sent again what this boot already holds
       return;
     }
-    const work: Work = { message_type: "job_dispatch", job_id: task.data.job_id, script: farmTaskScript(task.data) };
+    // The script is built when an attempt runs: each attempt gets its own output folder.
+    const work: Work = { message_type: "job_dispatch", job_id: task.data.job_id, script: task.data.script };
     this.#queue.push({ jobId: work.job_id, priority: envelope.data.priority, item: { work, delivery, farmTask: task.data } });
     this.#schedulePump();
   }
@@ -305,13 +308,15 @@ export class Bridge {
     let work = item.work;
     let claim: Awaited<ReturnType<JobStore["claim"]>>;
     let attempt = 1;
+    let outputDir: string | undefined;
     try {
       if (farmTask) {
         const taker = { peerUuid: this.#uuid, capabilities: this.#deps.env.FABRIC_CAPABILITIES };
         const decision = await decideAttempt(jobs, this.#user, taker, farmTask, delivery.redeliveries, HELD_ELSEWHERE_RETRY_MS);
         if ("ended" in decision) return delivery.done();
         if ("later" in decision) return delivery.retryLater(decision.later);
-        work = { ...work, job_id: decision.run };
+        outputDir = await mkdtemp(join(tmpdir(), "fabric-task-"));
+        work = { message_type: "job_dispatch", job_id: decision.run, script: farmTaskScript(farmTask, outputDir) };
         attempt = decision.attempt;
       }
       claim = await jobs.claim(this.#user, work.job_id, { incarnation: this.incarnation, peerUuid: this.#uuid });
@@ -324,6 +329,7 @@ export class Bridge {
       logger.info({ jobId: work.job_id, status: claim.refused?.status }, "work not started: the job is no longer queued");
       // A farm task whose attempt another peer claimed first is that peer's now; its message
       // copy goes back, and the next delivery sees the attempt running or ended.
+      if (outputDir) await rm(outputDir, { recursive: true, force: true });
       if (farmTask) return delivery.retryLater(CLAIM_RETRY_MS);
       delivery.done();
       return;
@@ -331,12 +337,14 @@ export class Bridge {
     running.held = claim;
     // Read after the claim: a farm job cancelled before it never sees this attempt run.
     if (farmTask && !(await this.#farmGoesOn(farmTask))) {
+      if (outputDir) await rm(outputDir, { recursive: true, force: true });
       await this.#finish(claim, { status: "cancelled", error: "its farm job ended before this attempt started" });
       delivery.done();
       return;
     }
     const watchdog = farmTask ? this.#stopWhenSilent(running, farmTask.task_timeout_seconds) : undefined;
     let outcome = await this.#execute(work).finally(() => clearInterval(watchdog));
+    if (farmTask && outputDir) outcome = await this.#collectOutputs(farmTask, outputDir, outcome);
     if (running.timedOut && outcome.status === "failed") {
       outcome = { status: "failed", error: `timed out: no progress for ${farmTask!.task_timeout_seconds} s, so Blender was restarted` };
     }
@@ -362,6 +370,21 @@ export class Bridge {
       if (!this.#deps.peer.restart()) void this.#deps.peer.requestNow({ type: "cancel", job_id: running.held!.record.job_id }).catch(() => {});
     }, WATCHDOG_INTERVAL_MS);
     return watchdog;
+  }
+
+  /** Files a completed attempt wrote to its output folder become the farm job's artifacts. */
+  async #collectOutputs(task: FarmTask, outputDir: string, outcome: JobOutcome): Promise<JobOutcome> {
+    try {
+      if (outcome.status !== "completed") return outcome;
+      const artifacts = await storeOutputFolder(this.#deps.artifacts, this.#user, task.farm_job_id, outputDir);
+      const result = outcome.result;
+      const merged = typeof result === "object" && result !== null && !Array.isArray(result) ? { ...result, artifacts } : { result, artifacts };
+      return { ...outcome, result: merged };
+    } catch (error) {
+      return { status: "failed", error: `the task finished, but its output files could not be stored: ${String(error)}` };
+    } finally {
+      await rm(outputDir, { recursive: true, force: true });
+    }
   }
 
   async #farmGoesOn(task: FarmTask): Promise<boolean> {

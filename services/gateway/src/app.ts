@@ -10,6 +10,7 @@ import { createBusTools } from "./tools/bus-tools.js";
 import { createDispatchTools } from "./tools/dispatch-tools.js";
 import { createJobTools } from "./tools/job-tools.js";
 import { createFarmTools } from "./tools/farm-tools.js";
+import { createArtifactTools } from "./tools/artifact-tools.js";
 import { createArtifactsRoute } from "./http/artifacts-route.js";
 import type { AuthVariables } from "./http/auth-middleware.js";
 import { createAuthMiddleware } from "./http/auth-middleware.js";
@@ -47,6 +48,7 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
     ...createDispatchTools(),
     ...createJobTools(),
     ...createFarmTools(),
+    ...createArtifactTools(),
   ]);
   const verifyToken = createTokenVerifierFromEnv(env);
   const app = new Hono();

@@ -1,0 +1,21 @@
+/**
+ * `blender_list_artifacts`: the files a job stored in the Object Store (screenshots, large
+ * results, a farm job's outputs), each with the URL any replica serves it at, to its owner.
+ */
+import { JobIdInputSchema, decodeToken } from "@blender-fabric/protocol";
+import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
+
+const listArtifacts = defineTool({
+  name: "blender_list_artifacts",
+  description:
+    "The files a job stored: a farm job's outputs, a screenshot, a large result. Each has its name, size, sha256, " +
+    "content_type and url (GET it from the gateway with the same bearer token).",
+  inputSchema: JobIdInputSchema,
+  async handler(input, context) {
+    const refs = await context.services.artifacts.refsForJob(context.identity.userId, input.job_id);
+    const artifacts = refs.map((ref) => ({ ...ref, file: decodeToken(ref.name.split("/").at(-1)!) }));
+    return { status: "ok", job_id: input.job_id, total: artifacts.length, artifacts };
+  },
+});
+
+export const createArtifactTools = (): ToolDefinition[] => [listArtifacts];
