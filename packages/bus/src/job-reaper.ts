@@ -27,8 +27,8 @@ import { notStartedError, type JobStore } from "./jobs.js";
 import { farmOutcome, readFarmProgress } from "./farm-progress.js";
 import type { ClientRegistry } from "./registry.js";
 
-/** How often the reaper sweeps. ms */
-const SWEEP_INTERVAL_MS = 1_000;
+/** How often the reaper sweeps; a farm job ends at most this long after its last task. ms */
+const SWEEP_INTERVAL_MS = 500;
 
 type Unfinished = Pick<
   JobRecord,
