@@ -6,6 +6,8 @@
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
 import { RequestIdSchema } from "./dispatch.js";
+import { newJobRecord } from "./job.js";
+import { epochSeconds } from "./envelope.js";
 
 /** Most items one farm job takes. */
 export const MAX_FARM_ITEMS = 10_000;
@@ -119,3 +121,16 @@ export const blocklistedPeers = (summary: Pick<FarmSummary, "failures" | "max_pe
 /** Whether a peer with `offered` capabilities may take a task that needs `required`. */
 export const coversCapabilities = (offered: readonly string[], required: readonly string[]) =>
   required.every((capability) => offered.includes(capability));
+
+/** A new, queued attempt at a farm task (its first attempt is recorded with the farm job). */
+export const newFarmAttemptRecord = (userId: string, farmJobId: string, attemptJobId: string) =>
+  newJobRecord({
+    job_id: attemptJobId,
+    bus_id: userId,
+    originator_uuid: null,
+    target_uuid: null,
+    kind: "script",
+    command: "farm_map",
+    deadline: epochSeconds() + FARM_TASK_DEADLINE_SECONDS,
+    parent_job_id: farmJobId,
+  });

@@ -6,14 +6,12 @@
  * attempt, on another peer when one takes it in time.
  */
 import {
-  FARM_TASK_DEADLINE_SECONDS,
   FarmSummarySchema,
   blocklistedPeers,
   coversCapabilities,
-  epochSeconds,
   farmAttemptJobId,
   isTerminalJobStatus,
-  newJobRecord,
+  newFarmAttemptRecord,
   type FarmTask,
 } from "@blender-fabric/protocol";
 import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
@@ -63,16 +61,7 @@ export async function decideAttempt(
   if (last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
   const attempt = attempts.length + 1;
   const jobId = farmAttemptJobId(task.job_id, attempt);
-  const record = newJobRecord({
-    job_id: jobId,
-    bus_id: userId,
-    originator_uuid: null,
-    target_uuid: null,
-    kind: "script",
-    command: "farm_map",
-    deadline: epochSeconds() + FARM_TASK_DEADLINE_SECONDS,
-    parent_job_id: task.farm_job_id,
-  });
+  const record = newFarmAttemptRecord(userId, task.farm_job_id, jobId);
   // Two deliveries racing to make the same attempt: one record, and the claim picks one peer.
   await jobs.create(record).catch((error: unknown) => {
     if (!(error instanceof JobExistsError)) throw error;

@@ -5,11 +5,10 @@
  * a job of its own; the farm job is their parent, and the reaper settles it once all ended.
  */
 import {
-  FARM_TASK_DEADLINE_SECONDS,
   FarmMapInputSchema,
   chunk,
-  epochSeconds,
   farmTaskJobId,
+  newFarmAttemptRecord,
   newJobRecord,
   type FarmSummary,
   type FarmTask,
@@ -81,16 +80,7 @@ async function queueTask(
   const { jobs, work } = context.services;
   const userId = context.identity.userId;
   const taskId = summary.task_ids[index]!;
-  const record = newJobRecord({
-    job_id: taskId,
-    bus_id: userId,
-    originator_uuid: null,
-    target_uuid: null,
-    kind: "script",
-    command: "farm_map",
-    deadline: epochSeconds() + FARM_TASK_DEADLINE_SECONDS,
-    parent_job_id: farmJobId,
-  });
+  const record = newFarmAttemptRecord(userId, farmJobId, taskId);
   let entry: HeldJob | undefined;
   try {
     entry = { record, revision: await jobs.create(record) };
