@@ -113,7 +113,7 @@ test("a bridge paused past the stale limit never runs work whose call already en
     peer.resume();
   }
   // Awake again, the bridge receives the work, finds it expired and drops it.
-  expect(await llm.call("blender_get_scene_info", { target_uuid: "blender-paused", _timeout: 20 })).toMatchObject({ status: "completed" });
+  expect(await llm.call("blender_get_scene_info", { target_uuid: "blender-paused", _timeout: 60 })).toMatchObject({ status: "completed" });
   await sleep(1_000);
   expect(runsOf("d4-paused")).toBe(0);
   const jobs = await llm.call("blender_list_jobs", { limit: 500 });

@@ -46,6 +46,8 @@ const KEEP_ALIVE_MS = 10_000;
 const MAX_HELD_PER_CONSUMER = 1_000;
 /** How long one pull for a group's next task waits before it asks again. ms */
 const GROUP_PULL_EXPIRES_MS = 10_000;
+/** How long one pull of a peer's own work waits before it is renewed. ms */
+const PULL_EXPIRES_MS = 10_000;
 /** Pause before a peer whose consumer ended takes work again. ms */
 const CONSUME_RETRY_MS = 1_000;
 
@@ -139,7 +141,8 @@ export class WorkStream {
       while (!stopped) {
         try {
           const consumer = await this.#js.consumers.get(StreamName.Work, config.durable_name);
-          messages = await consumer.consume({ max_messages: 64 });
+          // Short pulls: after a glitch (a paused process, a reconnect) the next pull comes soon.
+          messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
           for await (const message of messages) onWork(held.track(message));
         } catch {
           // fall through to the pause and a fresh consumer

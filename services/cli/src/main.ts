@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
 import { up } from "./up.js";
+import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
 
 const port = (value: string) => {
   const parsed = Number(value);
@@ -52,4 +53,42 @@ program
     process.stdout.write(`${token}\n`);
   });
 
-await program.parseAsync();
+const gatewayUrl = process.env.FABRIC_URL ?? "http://127.0.0.1:8080/mcp";
+const positive = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a positive whole number");
+  return parsed;
+};
+
+program
+  .command("clients")
+  .description("the clients on your bus (as blender_list_available_clients sees them)")
+  .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
+  .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
+  .option("--all", "include stale clients", false)
+  .action(async (options: { url: string; token?: string; all: boolean }) => printClients(options));
+
+program
+  .command("jobs")
+  .description("your newest jobs; --watch redraws every second")
+  .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
+  .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
+  .option("--status <status>", "only jobs with this status")
+  .option("--limit <n>", "how many", positive, 20)
+  .option("--watch", "redraw every second until Ctrl-C", false)
+  .action(async (options: { url: string; token?: string; status?: string; limit: number; watch: boolean }) => printJobs(options));
+
+program
+  .command("tail")
+  .description("a readable live view of one user's bus traffic, without the nats CLI")
+  .option("--nats <urls>", "NATS servers, comma-separated (FABRIC_NATS_URL)", process.env.FABRIC_NATS_URL ?? "nats://127.0.0.1:4222")
+  .requiredOption("--user <id>", "whose traffic (the user id, JWT sub)")
+  .action(async (options: { nats: string; user: string }) => tailTraffic(options));
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  // One line, not a stack trace: a refused token or an unreachable gateway is the operator's news.
+  process.stderr.write(`blender-fabric: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
