@@ -21,6 +21,7 @@ import {
   JobStatusSchema,
   canAdvanceJob,
   epochSeconds,
+  isClientUuid,
   isTerminalJobStatus,
   keyForJob,
   keyPrefixForUser,
@@ -58,7 +59,6 @@ export class JobExistsError extends FinalAnswerError {
   override name = "JobExistsError";
 }
 
-const isClientUuid = (uuid: string | null | undefined): uuid is string => !!uuid && !uuid.startsWith("server:");
 
 type Change = (record: JobRecord) => JobRecord | undefined;
 type Written = { record: JobRecord | undefined; revision: number; changed: boolean };

@@ -108,15 +108,17 @@ export class WorkStream {
    * Stores work for one peer. `dedupeId` (job id and record revision) makes a retried
    * publish, or the same work adopted by several group members, land once.
    */
-  async publishToPeer(userId: string, peerUuid: string, envelope: Envelope, dedupeId: string): Promise<void> {
-    const subject = subjectForPeerWork(userId, peerUuid);
-    await retryJetStream("queue work for a peer", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }));
+  publishToPeer(userId: string, peerUuid: string, envelope: Envelope, dedupeId: string): Promise<void> {
+    return this.#publish(subjectForPeerWork(userId, peerUuid), envelope, dedupeId);
   }
 
   /** Stores a farm task for whichever peer of the group takes it first. */
-  async publishToGroup(userId: string, groupId: string, envelope: Envelope, dedupeId: string): Promise<void> {
-    const subject = subjectForGroupWork(userId, groupId);
-    await retryJetStream("queue a farm task", () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }));
+  publishToGroup(userId: string, groupId: string, envelope: Envelope, dedupeId: string): Promise<void> {
+    return this.#publish(subjectForGroupWork(userId, groupId), envelope, dedupeId);
+  }
+
+  async #publish(subject: string, envelope: Envelope, dedupeId: string): Promise<void> {
+    await retryJetStream(`queue work on ${subject}`, () => this.#js.publish(subject, JSON.stringify(envelope), { msgID: dedupeId }));
   }
 
   /**

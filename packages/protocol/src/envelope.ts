@@ -27,3 +27,6 @@ export type Envelope = z.infer<typeof EnvelopeSchema>;
 
 /** Seconds since the epoch, the time unit of every wire timestamp. */
 export const epochSeconds = (date: number = Date.now()) => date / 1000;
+
+/** A registered client's uuid, as opposed to the server's own `server:<u>` sender name. */
+export const isClientUuid = (uuid: string | null | undefined): uuid is string => !!uuid && !uuid.startsWith("server:");

@@ -26,6 +26,7 @@ import {
   FarmTaskSchema,
   WorkPayloadSchema,
   farmTaskScript,
+  isClientUuid,
   isTerminalJobStatus,
   epochSeconds,
   newJobRecord,
@@ -95,7 +96,6 @@ const WATCHDOG_INTERVAL_MS = 250;
 /** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
 const HELD_ELSEWHERE_RETRY_MS = 5_000;
 
-const isClientUuid = (uuid: string | null | undefined): uuid is string => !!uuid && !uuid.startsWith("server:");
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A new id for this boot of the bridge. */
