@@ -19,6 +19,8 @@ export type ArtifactRef = {
   content_type: string;
   /** Path on any gateway replica: GET it with the same bearer token. */
   url: string;
+  /** When it was stored (ISO 8601); absent on a reference made before storing. */
+  stored_at?: string;
 };
 
 /** `<u>/<job>/`: the names of one job's artifacts start with it. */
@@ -88,6 +90,7 @@ export class ArtifactStore {
         sha256: Buffer.from(info.digest.replace(/^SHA-256=/, ""), "base64url").toString("hex"),
         content_type: info.description ?? "application/octet-stream",
         url: artifactUrl(info.name),
+        stored_at: info.mtime,
       }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }

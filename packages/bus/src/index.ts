@@ -15,3 +15,4 @@ export * from "./work-stream.js";
 export * from "./router.js";
 export * from "./job-waiter.js";
 export * from "./artifacts.js";
+export * from "./blend-store.js";

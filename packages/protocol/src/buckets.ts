@@ -11,6 +11,8 @@ export const BucketName = {
   Jobs: "fabric_jobs",
   /** Object Store of renders, screenshots and uploaded files. */
   Artifacts: "fabric_artifacts",
+  /** Object Store of uploaded and snapshotted .blend files per `<u>/<sha256>`. */
+  Blends: "fabric_blends",
   /** Idempotency keys per `<u>.<request_id>`: which job a caller's request became. */
   Requests: "fabric_requests",
 } as const;

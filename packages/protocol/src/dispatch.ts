@@ -97,6 +97,7 @@ export const SubmitInputSchema = z.object({
 export const JobStatusInputSchema = z.object({
   job_id: IdentifierSchema,
   wait_seconds: z.number().min(0).max(MAX_JOB_STATUS_WAIT_SECONDS).default(0),
+  include_preview: z.boolean().default(false).describe("A render farm job: also return its last rendered frame as an image."),
 });
 
 export const JobIdInputSchema = z.object({ job_id: IdentifierSchema });

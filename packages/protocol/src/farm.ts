@@ -8,6 +8,7 @@ import { IdentifierSchema } from "./identifiers.js";
 import { RequestIdSchema } from "./dispatch.js";
 import { newJobRecord } from "./job.js";
 import { epochSeconds } from "./envelope.js";
+import { BlendSha256Schema, BlendSourceSchema } from "./blend.js";
 
 /** Most items one farm job takes. */
 export const MAX_FARM_ITEMS = 10_000;
@@ -54,6 +55,9 @@ export const FarmMapInputSchema = z.object({
     .max(64)
     .default([])
     .describe("Only peers of the group that have every one of these take tasks (e.g. [\"gpu\"])."),
+  blend: BlendSourceSchema.nullable()
+    .default(null)
+    .describe("A scene each task opens before its script runs. Default: whatever scene each peer has open."),
   bus_id: z.string().nullable().default(null),
   request_id: RequestIdSchema,
 });
@@ -70,6 +74,8 @@ export const FarmTaskSchema = z.object({
   capabilities: z.array(z.string()).default([]),
   /** Seconds without progress after which an attempt is stopped. */
   task_timeout_seconds: z.number().positive(),
+  /** The .blend (in `fabric_blends`) the peer opens before the script runs. */
+  blend_sha256: BlendSha256Schema.nullable().default(null),
 });
 export type FarmTask = z.infer<typeof FarmTaskSchema>;
 
@@ -99,17 +105,23 @@ export const FarmSummarySchema = z.object({
   capabilities: z.array(z.string()).default([]),
   /** Failed or lost attempts per peer uuid, counted as they end (jobs.ts). */
   failures: z.record(z.string(), z.number().int()).default({}),
+  /** `render` for blender_render_frames: its items are frame numbers. */
+  kind: z.enum(["map", "render"]).default("map"),
+  chunk_size: z.number().int().default(1),
+  blend_sha256: BlendSha256Schema.nullable().default(null),
 });
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;
 
 /**
  * The script a peer runs for a task: the farm's script with `items` and `output_dir` (a fresh
- * folder whose files become the farm job's artifacts) bound first. JSON text is also a valid
- * Python string literal. (Tracebacks count these two lines.)
+ * folder whose files become the farm job's artifacts) bound first, after the task's scene was
+ * opened (`blendPath`, a cached copy of its .blend). JSON text is also a valid Python string
+ * literal. The preamble is always three lines, so tracebacks count the same way.
  */
-export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">, outputDir: string) =>
+export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">, outputDir: string, blendPath: string | null = null) =>
   `items = __import__("json").loads(${JSON.stringify(JSON.stringify(task.items))})\n` +
-  `output_dir = ${JSON.stringify(outputDir)}\n${task.script}`;
+  `output_dir = ${JSON.stringify(outputDir)}\n` +
+  `${blendPath ? `bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(blendPath)})` : "pass"}\n${task.script}`;
 
 /** The peers that failed a farm job too often to take more of its tasks. */
 export const blocklistedPeers = (summary: Pick<FarmSummary, "failures" | "max_peer_failures">): string[] =>

@@ -13,3 +13,5 @@ export * from "./dispatch-commands.js";
 export * from "./dispatch.js";
 export * from "./request-record.js";
 export * from "./farm.js";
+export * from "./blend.js";
+export * from "./render.js";

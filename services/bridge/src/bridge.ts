@@ -14,9 +14,7 @@
  * ClientInfo and written on every job it claims, so the jobs of a dead boot can be settled
  * `lost` (job-reaper.ts) while the work it merely held runs on the next boot.
  */
-import { hostname, tmpdir } from "node:os";
-import { mkdtemp, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
@@ -24,6 +22,7 @@ import {
   DEFAULT_SUBMIT_DEADLINE_SECONDS,
   EnvelopeSchema,
   FarmTaskSchema,
+  SNAPSHOT_COMMAND,
   WorkPayloadSchema,
   farmTaskScript,
   isClientUuid,
@@ -45,6 +44,7 @@ import {
   parseJsonSafely,
   registerClient,
   type ArtifactStore,
+  type BlendStore,
   type HeldJob,
   type JobOutcome,
   type JobStore,
@@ -58,8 +58,11 @@ import type { BlenderPeer } from "./blender-peer.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import { WorkQueue } from "./work-queue.js";
-import { storeLargeResults, storeOutputFolder } from "./result-artifacts.js";
+import { storeLargeResults } from "./result-artifacts.js";
 import { decideAttempt } from "./farm-attempts.js";
+import { OutputFolder } from "./output-folder.js";
+import type { BlendCache } from "./blend-cache.js";
+import { saveSceneSnapshot } from "./scene-snapshot.js";
 
 type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
 /** `farmTask`: a task of the group's farm; which attempt it makes is decided when it runs. */
@@ -74,6 +77,8 @@ type Running = {
   lastProgressAt?: number;
   /** Set when a farm attempt was stopped for reporting no progress. */
   timedOut?: boolean;
+  /** A farm attempt's output folder: stored as files appear in it. */
+  outputs?: OutputFolder;
 };
 
 export type BridgeDependencies = {
@@ -83,6 +88,8 @@ export type BridgeDependencies = {
   jobs: JobStore;
   work: WorkStream;
   artifacts: ArtifactStore;
+  blends: BlendStore;
+  blendCache: BlendCache;
   peer: BlenderPeer;
   logger: Logger;
 };
@@ -305,55 +312,71 @@ export class Bridge {
   async #take(running: Running, item: QueuedItem): Promise<void> {
     const { jobs, logger } = this.#deps;
     const { delivery, farmTask } = item;
-    let work = item.work;
+    let jobId = item.work.job_id;
     let claim: Awaited<ReturnType<JobStore["claim"]>>;
     let attempt = 1;
-    let outputDir: string | undefined;
     try {
       if (farmTask) {
         const taker = { peerUuid: this.#uuid, capabilities: this.#deps.env.FABRIC_CAPABILITIES };
         const decision = await decideAttempt(jobs, this.#user, taker, farmTask, delivery.redeliveries, HELD_ELSEWHERE_RETRY_MS);
         if ("ended" in decision) return delivery.done();
         if ("later" in decision) return delivery.retryLater(decision.later);
-        outputDir = await mkdtemp(join(tmpdir(), "fabric-task-"));
-        work = { message_type: "job_dispatch", job_id: decision.run, script: farmTaskScript(farmTask, outputDir) };
+        jobId = decision.run;
         attempt = decision.attempt;
       }
-      claim = await jobs.claim(this.#user, work.job_id, { incarnation: this.incarnation, peerUuid: this.#uuid });
+      claim = await jobs.claim(this.#user, jobId, { incarnation: this.incarnation, peerUuid: this.#uuid });
     } catch (error) {
-      logger.warn({ err: error, jobId: work.job_id }, "could not claim work; it comes again");
+      logger.warn({ err: error, jobId }, "could not claim work; it comes again");
       delivery.retryLater(CLAIM_RETRY_MS);
       return;
     }
     if ("refused" in claim) {
-      logger.info({ jobId: work.job_id, status: claim.refused?.status }, "work not started: the job is no longer queued");
+      logger.info({ jobId, status: claim.refused?.status }, "work not started: the job is no longer queued");
       // A farm task whose attempt another peer claimed first is that peer's now; its message
       // copy goes back, and the next delivery sees the attempt running or ended.
-      if (outputDir) await rm(outputDir, { recursive: true, force: true });
       if (farmTask) return delivery.retryLater(CLAIM_RETRY_MS);
       delivery.done();
       return;
     }
     running.held = claim;
-    // Read after the claim: a farm job cancelled before it never sees this attempt run.
-    if (farmTask && !(await this.#farmGoesOn(farmTask))) {
-      if (outputDir) await rm(outputDir, { recursive: true, force: true });
-      await this.#finish(claim, { status: "cancelled", error: "its farm job ended before this attempt started" });
-      delivery.done();
-      return;
-    }
-    const watchdog = farmTask ? this.#stopWhenSilent(running, farmTask.task_timeout_seconds) : undefined;
-    let outcome = await this.#execute(work).finally(() => clearInterval(watchdog));
-    if (farmTask && outputDir) outcome = await this.#collectOutputs(farmTask, outputDir, outcome);
-    if (running.timedOut && outcome.status === "failed") {
-      outcome = { status: "failed", error: `timed out: no progress for ${farmTask!.task_timeout_seconds} s, so Blender was restarted` };
-    }
-    // A script stopped by its cancellation flag ends as cancelled, not failed.
-    if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
-    await this.#finish(claim, outcome);
+    const outcome = farmTask ? await this.#runFarmAttempt(running, farmTask, claim) : await this.#execute(item.work);
+    if (outcome) await this.#finish(claim, outcome);
     // A failed farm attempt with attempts left hands its task back for the next attempt.
-    if (farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
+    if (farmTask && outcome?.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
     else delivery.done();
+  }
+
+  /**
+   * One claimed attempt at a farm task: open its scene (cached by hash), run its script with a
+   * fresh output folder, store the folder's files as they appear, and say how it ended.
+   */
+  async #runFarmAttempt(running: Running, task: FarmTask, claim: HeldJob): Promise<JobOutcome> {
+    // Read after the claim: a farm job cancelled before it never sees this attempt run.
+    if (!(await this.#farmGoesOn(task))) return { status: "cancelled", error: "its farm job ended before this attempt started" };
+    let blend: { path: string; source: string } | undefined;
+    try {
+      blend = task.blend_sha256 ? await this.#deps.blendCache.ensure(this.#user, task.blend_sha256) : undefined;
+    } catch (error) {
+      return { status: "failed", error: `could not fetch the scene ${task.blend_sha256}: ${String(error)}` };
+    }
+    const outputs = await OutputFolder.create(this.#deps.artifacts, this.#user, task.farm_job_id);
+    running.outputs = outputs;
+    try {
+      const script = farmTaskScript(task, outputs.path, blend?.path ?? null);
+      const work: Work = { message_type: "job_dispatch", job_id: claim.record.job_id, script };
+      const watchdog = this.#stopWhenSilent(running, task.task_timeout_seconds);
+      let outcome = await this.#execute(work).finally(() => clearInterval(watchdog));
+      outcome = await this.#collectOutputs(outputs, outcome, blend?.source);
+      if (running.timedOut && outcome.status === "failed") {
+        outcome = { status: "failed", error: `timed out: no progress for ${task.task_timeout_seconds} s, so Blender was restarted` };
+      }
+      // A script stopped by its cancellation flag ends as cancelled, not failed.
+      if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
+      return outcome;
+    } finally {
+      running.outputs = undefined;
+      await outputs.remove();
+    }
   }
 
   /**
@@ -372,18 +395,20 @@ export class Bridge {
     return watchdog;
   }
 
-  /** Files a completed attempt wrote to its output folder become the farm job's artifacts. */
-  async #collectOutputs(task: FarmTask, outputDir: string, outcome: JobOutcome): Promise<JobOutcome> {
+  /**
+   * Whatever an attempt wrote to its output folder is stored, even when it failed (a render
+   * that died at frame 7 keeps frames 1 to 6). A completed attempt lists its files in its result.
+   */
+  async #collectOutputs(outputs: OutputFolder, outcome: JobOutcome, blendSource: string | undefined): Promise<JobOutcome> {
     try {
+      const artifacts = await outputs.sync();
       if (outcome.status !== "completed") return outcome;
-      const artifacts = await storeOutputFolder(this.#deps.artifacts, this.#user, task.farm_job_id, outputDir);
       const result = outcome.result;
-      const merged = typeof result === "object" && result !== null && !Array.isArray(result) ? { ...result, artifacts } : { result, artifacts };
-      return { ...outcome, result: merged };
+      const base = typeof result === "object" && result !== null && !Array.isArray(result) ? result : { result };
+      return { ...outcome, result: { ...base, artifacts, ...(blendSource ? { blend: blendSource } : {}) } };
     } catch (error) {
+      if (outcome.status !== "completed") return outcome;
       return { status: "failed", error: `the task finished, but its output files could not be stored: ${String(error)}` };
-    } finally {
-      await rm(outputDir, { recursive: true, force: true });
     }
   }
 
@@ -402,6 +427,9 @@ export class Bridge {
     const jobId = work.job_id;
     const label = work.message_type === "command_dispatch" ? work.command : "script";
     let outcome: JobOutcome;
+    if (work.message_type === "command_dispatch" && work.command === SNAPSHOT_COMMAND) {
+      return saveSceneSnapshot({ peer, blends: this.#deps.blends, cache: this.#deps.blendCache, userId: this.#user, jobId });
+    }
     try {
       const reply = await peer.request(
         work.message_type === "command_dispatch"
@@ -454,6 +482,8 @@ export class Bridge {
     const held = running?.held;
     if (!held || held.record.job_id !== progress.job_id) return;
     running.lastProgressAt = Date.now();
+    // A render reports each frame: store what it has written so far.
+    if (running.outputs) this.#logFailure(running.outputs.sync(), "outputs not stored yet");
     await this.#deps.jobs.progress(held, progress.fraction, progress.message);
   }
 

@@ -33,6 +33,8 @@ export const BridgeEnvSchema = z.object({
   FABRIC_ADDON_HOST: z.string().default("127.0.0.1"),
   FABRIC_ADDON_PORT: z.coerce.number().int().min(1).max(65535).default(9876),
   FABRIC_ADDON_TOKEN: z.string().default(""),
+  /** Where farm scenes (.blend by SHA-256) are kept between jobs; empty: a folder in the OS temp dir. */
+  FABRIC_BLEND_CACHE: z.string().default(""),
   /** How often the peer refreshes its registry entry. Seconds. */
   FABRIC_HEARTBEAT_SECONDS: seconds(10),
   /** JetStream replicas of the buckets, if this bridge creates them. */

@@ -1,9 +1,10 @@
 /** Boots one bridge: a Blender peer on one user's bus. Start more for a bigger farm. */
-import { ArtifactStore, JobStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
+import { ArtifactStore, BlendStore, JobStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
 import { readBridgeEnv } from "./env.js";
 import { createLogger } from "./logger.js";
 import { BlenderPeer } from "./blender-peer.js";
 import { Bridge } from "./bridge.js";
+import { BlendCache } from "./blend-cache.js";
 
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
@@ -13,6 +14,7 @@ const nc = await connectToFabric({
 });
 const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
 const peer = new BlenderPeer(env, logger);
+const blends = await BlendStore.open(nc, env.FABRIC_KV_REPLICAS);
 const bridge = new Bridge({
   env,
   nc,
@@ -20,6 +22,8 @@ const bridge = new Bridge({
   jobs: new JobStore(buckets.jobs, nc),
   work: await WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
   artifacts: await ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
+  blends,
+  blendCache: new BlendCache(blends, env.FABRIC_BLEND_CACHE, env.FABRIC_CLIENT_UUID),
   peer,
   logger,
 });

@@ -3,37 +3,13 @@
  * another machine) and any result over 256 KiB go to the Object Store; the result keeps a
  * reference that any gateway serves under /artifacts/.
  */
-import { readFile, readdir, rm } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
-import type { ArtifactRef, ArtifactStore } from "@blender-fabric/bus";
+import { readFile, rm } from "node:fs/promises";
+import { basename } from "node:path";
+import type { ArtifactStore } from "@blender-fabric/bus";
+import { contentTypeOf } from "./output-folder.js";
 
 /** Results larger than this, as JSON, are stored as artifacts. Bytes */
 const MAX_INLINE_RESULT_BYTES = 256 * 1024;
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".exr": "image/x-exr",
-  ".json": "application/json",
-  ".txt": "text/plain",
-};
-const contentTypeOf = (path: string) => CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
-
-/**
- * Every file a farm task wrote to its output folder (top level), stored under the farm job
- * (`<u>/<farm job>/<file name>`), so all of a job's outputs list together. A later task
- * writing the same name replaces the earlier file.
- */
-export async function storeOutputFolder(artifacts: ArtifactStore, userId: string, jobId: string, folder: string): Promise<ArtifactRef[]> {
-  const entries = await readdir(folder, { withFileTypes: true });
-  const files = entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort();
-  const stored: ArtifactRef[] = [];
-  for (const name of files) {
-    stored.push(await artifacts.put(userId, jobId, name, await readFile(join(folder, name)), contentTypeOf(name)));
-  }
-  return stored;
-}
 
 type ScreenshotResult = { filepath: string; width: number; height: number; format: string };
 

@@ -10,6 +10,8 @@ export type GatewayOptions = { url: string; token?: string };
 export type FabricSession = {
   /** Calls a tool and parses its JSON answer. */
   call<T = Record<string, any>>(name: string, args?: Record<string, unknown>): Promise<T>;
+  /** An HTTP request to the same gateway (e.g. /blends, /artifacts) with the same token. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 };
 
@@ -27,6 +29,11 @@ export async function openFabricSession(options: GatewayOptions): Promise<Fabric
       const [first] = result.content as { type: string; text?: string }[];
       if (first?.type !== "text" || first.text === undefined) throw new Error(`${name} answered without text`);
       return JSON.parse(first.text);
+    },
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${token}`);
+      return fetch(new URL(path, options.url), { ...init, headers });
     },
     close: () => client.close(),
   };

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
 import { up } from "./up.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
+import { renderCommand } from "./render-command.js";
 
 const port = (value: string) => {
   const parsed = Number(value);
@@ -84,6 +85,33 @@ program
   .option("--nats <urls>", "NATS servers, comma-separated (FABRIC_NATS_URL)", process.env.FABRIC_NATS_URL ?? "nats://127.0.0.1:4222")
   .requiredOption("--user <id>", "whose traffic (the user id, JWT sub)")
   .action(async (options: { nats: string; user: string }) => tailTraffic(options));
+
+const resolution = (value: string) => {
+  const match = /^(\d+)x(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError("expected WIDTHxHEIGHT, e.g. 1920x1080");
+  return { x: Number(match[1]), y: Number(match[2]) };
+};
+
+program
+  .command("render <blend>")
+  .description("render frames of a .blend on a farm group: upload, submit, follow, download every frame")
+  .requiredOption("--frames <list>", 'frames, e.g. "1-250" or "1-100,120" or "1-100x5"')
+  .requiredOption("--group <id>", "the farm group whose peers render")
+  .option("--chunk <n>", "frames per task", positive, 5)
+  .option("--out <dir>", "where the frames are written", "./frames")
+  .option("--capabilities <list>", "only peers with all of these, comma-separated (e.g. gpu)", "")
+  .option("--engine <engine>", "cycles, eevee or workbench (default: the scene's)")
+  .option("--samples <n>", "render samples (default: the scene's)", positive)
+  .option("--resolution <WxH>", "e.g. 1920x1080 (default: the scene's)", resolution)
+  .option("--percentage <n>", "resolution percentage", positive)
+  .option("--format <format>", "png, jpeg or exr", "png")
+  .option("--max-attempts <n>", "attempts per task", positive, 3)
+  .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
+  .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
+  .action(async (blend: string, options: Omit<Parameters<typeof renderCommand>[0], "blend" | "capabilities"> & { capabilities: string }) => {
+    const capabilities = options.capabilities.split(",").map((item) => item.trim()).filter(Boolean);
+    process.exitCode = await renderCommand({ ...options, blend, capabilities });
+  });
 
 try {
   await program.parseAsync();

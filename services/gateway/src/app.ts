@@ -1,4 +1,4 @@
-/** The gateway's HTTP surface: /mcp, /healthz, /readyz, /metrics. */
+/** The gateway's HTTP surface: /mcp, /artifacts, /blends, /healthz, /readyz, /metrics. */
 import { Hono } from "hono";
 import { createTokenVerifier, type TokenVerifier } from "@blender-fabric/auth";
 import type { GatewayEnv } from "./env.js";
@@ -12,6 +12,7 @@ import { createJobTools } from "./tools/job-tools.js";
 import { createFarmTools } from "./tools/farm-tools.js";
 import { createArtifactTools } from "./tools/artifact-tools.js";
 import { createArtifactsRoute } from "./http/artifacts-route.js";
+import { mountBlendRoutes } from "./http/blends-route.js";
 import type { AuthVariables } from "./http/auth-middleware.js";
 import { createAuthMiddleware } from "./http/auth-middleware.js";
 import { createSessionMiddleware } from "./http/session-middleware.js";
@@ -75,5 +76,10 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   artifacts.use(createAuthMiddleware(verifyToken));
   artifacts.get("/:user/:job/:file", createArtifactsRoute(services.artifacts));
   app.route("/artifacts", artifacts);
+
+  const blends = new Hono<{ Variables: AuthVariables }>();
+  blends.use(createAuthMiddleware(verifyToken));
+  mountBlendRoutes(blends, services.blends, env.FABRIC_MAX_BLEND_BYTES);
+  app.route("/blends", blends);
   return app;
 }

@@ -31,6 +31,8 @@ export const GatewayEnvSchema = z.object({
   FABRIC_SESSION_IDLE_SECONDS: seconds(24 * 3600).refine((value) => value <= 24 * 3600, "at most 86400 (the session bucket's max age)"),
   /** Largest `payload` of blender_send_message, as JSON. Bytes. */
   FABRIC_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
+  /** Largest .blend accepted by PUT /blends/<sha256>. Bytes. */
+  FABRIC_MAX_BLEND_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   FABRIC_LOG_LEVEL: z.string().default("info"),
   /** This replica's name in logs and NATS connection lists. */

@@ -2,6 +2,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   ArtifactStore,
+  BlendStore,
   ClientRegistry,
   JobReaper,
   JobStore,
@@ -21,6 +22,7 @@ export type GatewayServices = {
   requests: RequestLedger;
   work: WorkStream;
   artifacts: ArtifactStore;
+  blends: BlendStore;
   close(): Promise<void>;
 };
 
@@ -30,13 +32,14 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     name: env.FABRIC_GATEWAY_NAME,
   });
   const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "sessions", "jobs", "requests"]);
-  const [registry, sessions, artifacts, work] = await Promise.all([
+  const [registry, sessions, artifacts, blends, work] = await Promise.all([
     ClientRegistry.open(buckets.clients, {
       staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS,
       evictAfterSeconds: env.FABRIC_EVICT_AFTER_SECONDS,
     }),
     SessionStore.open(buckets.sessions, env.FABRIC_SESSION_IDLE_SECONDS),
     ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
+    BlendStore.open(nc, env.FABRIC_KV_REPLICAS),
     WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
   ]);
   const jobs = new JobStore(buckets.jobs, nc);
@@ -49,6 +52,7 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     requests: new RequestLedger(buckets.requests),
     work,
     artifacts,
+    blends,
     async close() {
       reaper.stop();
       registry.stop();

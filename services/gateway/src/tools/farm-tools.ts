@@ -1,15 +1,23 @@
 /**
- * The farm (DESIGN.md section 8): `blender_farm_map` splits its items into chunks and queues
- * one task per chunk on the group's work subject. Every idle peer of the group pulls the next
+ * The farm (DESIGN.md section 8). `blender_farm_map` splits its items into chunks and queues
+ * one task per chunk on the group's work subject; `blender_render_frames` is the same with
+ * frame numbers for items and a render script. Every idle peer of the group pulls the next
  * task, so adding a bridge adds throughput with no configuration anywhere else. Each task is
  * a job of its own; the farm job is their parent, and the reaper settles it once all ended.
  */
 import {
   FarmMapInputSchema,
+  RenderFramesInputSchema,
+  SNAPSHOT_COMMAND,
+  BlendSnapshotResultSchema,
   chunk,
   farmTaskJobId,
   newFarmAttemptRecord,
   newJobRecord,
+  parseFrames,
+  renderFramesScript,
+  FarmSummarySchema,
+  type BlendSource,
   type FarmSummary,
   type FarmTask,
 } from "@blender-fabric/protocol";
@@ -17,66 +25,179 @@ import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bu
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { ticketFor } from "../dispatch/queue-job.js";
+import { dispatchCommand } from "../dispatch/dispatch-command.js";
 import { refuseCaller } from "./caller-checks.js";
+
+/** How long a peer may take to save its scene for `blend: {snapshot_of}`. Seconds */
+const SNAPSHOT_TIMEOUT_SECONDS = 120;
+
+/** One farm job as both tools start it. */
+type FarmRequest = {
+  tool: string;
+  command: "farm_map" | "render_frames";
+  requestId: string | null;
+  /** What makes two requests the same request (with request_id). */
+  params: Record<string, unknown>;
+  kind: FarmSummary["kind"];
+  script: string;
+  items: unknown[];
+  chunkSize: number;
+  groupId: string;
+  capabilities: string[];
+  maxAttempts: number;
+  maxPeerFailures: number;
+  taskTimeoutSeconds: number;
+  blend: BlendSource | null;
+};
+
+type Refusal = { status: string; error: string; field?: string };
 
 const farmMap = defineTool({
   name: "blender_farm_map",
   description:
     "Run a script over many items on a farm: the items are split into chunks of chunk_size, and every idle " +
     "Blender peer of group_id takes the next chunk. In the script, `items` is the task's chunk; " +
-    "report_progress(fraction, message) reports on it. Answers at once with the farm job_id; follow it with " +
-    "blender_job_status (tasks by status). Pass a request_id and reuse it when you retry.",
+    "report_progress(fraction, message) reports on it; files written to `output_dir` become the job's artifacts. " +
+    "blend opens a scene first (an uploaded .blend by sha256, or {snapshot_of: <peer uuid>}). Answers at once with " +
+    "the farm job_id; follow it with blender_job_status. Pass a request_id and reuse it when you retry.",
   inputSchema: FarmMapInputSchema,
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds } = input;
-    const ticket = await ticketFor(context, {
+    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend } = input;
+    return startFarm(context, {
       tool: "blender_farm_map",
-      requestId: input.request_id,
       command: "farm_map",
-      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds },
-    });
-    if ("status" in ticket) return ticket;
-    const chunks = chunk(items, chunk_size);
-    const summary: FarmSummary = {
-      group_id,
-      task_ids: chunks.map((_, index) => farmTaskJobId(ticket.jobId, index)),
-      items_total: items.length,
-      max_attempts,
-      max_peer_failures,
+      requestId: input.request_id,
+      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend },
+      kind: "map",
+      script,
+      items,
+      chunkSize: chunk_size,
+      groupId: group_id,
       capabilities,
-      failures: {},
-    };
-    await recordFarm(context, ticket.jobId, summary);
-    // A repeat (its first gateway may have died half-way) queues what is not queued yet;
-    // the stream drops the copies of what is.
-    const task = { script, task_timeout_seconds };
-    await Promise.all(chunks.map((taskItems, index) => queueTask(context, ticket.jobId, summary, index, task, taskItems)));
-    return { status: "queued", job_id: ticket.jobId, group_id, tasks: summary.task_ids.length, items: items.length };
+      maxAttempts: max_attempts,
+      maxPeerFailures: max_peer_failures,
+      taskTimeoutSeconds: task_timeout_seconds,
+      blend,
+    });
   },
 });
 
-async function recordFarm(context: ToolContext, farmJobId: string, summary: FarmSummary): Promise<void> {
+const renderFrames = defineTool({
+  name: "blender_render_frames",
+  description:
+    'Render frames ("1-100,120") on a farm: chunks of chunk_size frames go to whichever peer of group_id (with ' +
+    "every one of capabilities) is idle next. blend is the scene: {sha256} of a .blend uploaded with " +
+    "PUT /blends/<sha256>, or {snapshot_of: <peer uuid>} to render a live peer's current scene; default: each " +
+    "peer's open scene. Each frame is stored as frame-0001.png (or .jpg/.exr) as soon as it is rendered: list them " +
+    "with blender_list_artifacts. Answers at once with the farm job_id; blender_job_status shows frames done and, " +
+    "with include_preview, the last frame as an image.",
+  inputSchema: RenderFramesInputSchema,
+  async handler(input, context) {
+    const refusal = refuseCaller(context, input.bus_id);
+    if (refusal) return refusal;
+    const { bus_id: _bus, request_id: _request, frames, chunk_size, group_id, capabilities, blend, ...rest } = input;
+    const items = parseFrames(frames);
+    return startFarm(context, {
+      tool: "blender_render_frames",
+      command: "render_frames",
+      requestId: input.request_id,
+      params: { frames, chunk_size, group_id, capabilities, blend, ...rest },
+      kind: "render",
+      script: renderFramesScript(input),
+      items,
+      chunkSize: chunk_size,
+      groupId: group_id,
+      capabilities,
+      maxAttempts: input.max_attempts,
+      maxPeerFailures: input.max_peer_failures,
+      taskTimeoutSeconds: input.task_timeout_seconds,
+      blend,
+    });
+  },
+});
+
+/**
+ * Records the farm job and queues its tasks. A repeat (its first gateway may have died
+ * half-way) finds the farm job and queues what is not queued yet; the stream drops the
+ * copies of what is.
+ */
+async function startFarm(context: ToolContext, request: FarmRequest) {
+  const ticket = await ticketFor(context, request);
+  if ("status" in ticket) return ticket;
+  const userId = context.identity.userId;
+  const recorded = ticket.repeat ? FarmSummarySchema.safeParse((await context.services.jobs.get(userId, ticket.jobId))?.result) : undefined;
+  let summary: FarmSummary;
+  if (recorded?.success) {
+    summary = recorded.data;
+  } else {
+    const blend = await resolveBlend(context, request.blend);
+    if (typeof blend === "object" && blend !== null) return blend;
+    summary = {
+      group_id: request.groupId,
+      task_ids: chunk(request.items, request.chunkSize).map((_, index) => farmTaskJobId(ticket.jobId, index)),
+      items_total: request.items.length,
+      max_attempts: request.maxAttempts,
+      max_peer_failures: request.maxPeerFailures,
+      capabilities: request.capabilities,
+      failures: {},
+      kind: request.kind,
+      chunk_size: request.chunkSize,
+      blend_sha256: blend,
+    };
+    await recordFarm(context, ticket.jobId, request.command, summary);
+  }
+  const chunks = chunk(request.items, request.chunkSize);
+  await Promise.all(chunks.map((items, index) => queueTask(context, ticket.jobId, summary, index, request, items)));
+  return {
+    status: "queued",
+    job_id: ticket.jobId,
+    group_id: summary.group_id,
+    tasks: summary.task_ids.length,
+    [request.kind === "render" ? "frames" : "items"]: summary.items_total,
+    ...(summary.blend_sha256 ? { blend: { sha256: summary.blend_sha256 } } : {}),
+  };
+}
+
+/** The SHA-256 of the scene the tasks open (null: none), or why there is none. */
+async function resolveBlend(context: ToolContext, blend: BlendSource | null): Promise<string | null | Refusal> {
+  if (!blend) return null;
+  if ("sha256" in blend) {
+    if ((await context.services.blends.sizeOf(context.identity.userId, blend.sha256)) !== undefined) return blend.sha256;
+    return {
+      status: "invalid_params",
+      field: "blend.sha256",
+      error: `blend.sha256: you have uploaded no .blend with SHA-256 ${blend.sha256}; PUT it to /blends/${blend.sha256} first`,
+    };
+  }
+  const answer = await dispatchCommand(context, {
+    tool: "blender_render_frames",
+    command: SNAPSHOT_COMMAND,
+    params: {},
+    selector: blend.snapshot_of,
+    requestId: null,
+    timeoutSeconds: SNAPSHOT_TIMEOUT_SECONDS,
+  });
+  const result = answer.status === "completed" && "result" in answer ? BlendSnapshotResultSchema.safeParse(JSON.parse(String(answer.result))) : undefined;
+  if (result?.success) return result.data.sha256;
+  const why = "error" in answer && answer.error ? answer.error : `the snapshot ended ${answer.status}`;
+  return { status: "snapshot_failed", field: "blend.snapshot_of", error: `blend.snapshot_of: ${blend.snapshot_of} could not save its scene: ${why}` };
+}
+
+async function recordFarm(context: ToolContext, farmJobId: string, command: FarmRequest["command"], summary: FarmSummary): Promise<void> {
   const record = newJobRecord({
     job_id: farmJobId,
     bus_id: context.identity.userId,
     originator_uuid: null,
     target_uuid: null,
     kind: "farm",
-    command: "farm_map",
+    command,
   });
   await context.services.jobs.create({ ...record, result: summary }).catch(ignoreExisting);
 }
 
-async function queueTask(
-  context: ToolContext,
-  farmJobId: string,
-  summary: FarmSummary,
-  index: number,
-  { script, task_timeout_seconds }: Pick<FarmTask, "script" | "task_timeout_seconds">,
-  items: unknown[],
-) {
+async function queueTask(context: ToolContext, farmJobId: string, summary: FarmSummary, index: number, request: FarmRequest, items: unknown[]) {
   const { jobs, work } = context.services;
   const userId = context.identity.userId;
   const taskId = summary.task_ids[index]!;
@@ -93,11 +214,12 @@ async function queueTask(
     message_type: "farm_task",
     job_id: taskId,
     farm_job_id: farmJobId,
-    script,
+    script: request.script,
     items,
     max_attempts: summary.max_attempts,
     capabilities: summary.capabilities,
-    task_timeout_seconds,
+    task_timeout_seconds: request.taskTimeoutSeconds,
+    blend_sha256: summary.blend_sha256,
   };
   const envelope = createEnvelope({
     userId,
@@ -115,4 +237,4 @@ const ignoreExisting = (error: unknown) => {
   if (!(error instanceof JobExistsError)) throw error;
 };
 
-export const createFarmTools = (): ToolDefinition[] => [farmMap];
+export const createFarmTools = (): ToolDefinition[] => [farmMap, renderFrames];

@@ -16,12 +16,13 @@ import {
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { createEnvelope, parseJsonSafely, publishEnvelope, readFarmProgress, watchJob } from "@blender-fabric/bus";
-import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
+import { defineTool, withImages, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { finishedJobResult } from "../dispatch/dispatch-command.js";
 import { isRefusal } from "../dispatch/pick-target.js";
 import { queueJob, ticketFor } from "../dispatch/queue-job.js";
 import { refuseCaller } from "./caller-checks.js";
+import { farmStatus } from "./farm-status.js";
 
 /** How long a cancel waits for the target bridge to answer. ms */
 const CANCEL_TIMEOUT_MS = 5_000;
@@ -72,7 +73,10 @@ const submit = defineTool({
 
 const jobStatus = defineTool({
   name: "blender_job_status",
-  description: "A job's status and progress. wait_seconds (up to 50) long-polls until the job finishes.",
+  description:
+    "A job's status and progress. wait_seconds (up to 50) long-polls until the job finishes. For a farm job: " +
+    "its tasks by status, their attempts (peer, error), blocklisted peers; for a render also frames_done/frames_total " +
+    "and the last rendered frame, which include_preview returns as an image.",
   inputSchema: JobStatusInputSchema,
   async handler(input, context) {
     const { jobs, nc } = context.services;
@@ -91,8 +95,8 @@ const jobStatus = defineTool({
       }
       record = (await jobs.get(userId, input.job_id)) ?? record;
     }
-    const farm = record.kind === "farm" ? await readFarmProgress(jobs, record) : undefined;
-    return farm ? { ...describeJob(record), farm } : describeJob(record);
+    const farm = record.kind === "farm" ? await farmStatus(context, record, input.include_preview) : undefined;
+    return farm ? withImages({ ...describeJob(record), farm: farm.farm }, farm.images) : describeJob(record);
   },
 });
 

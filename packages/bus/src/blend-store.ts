@@ -1,0 +1,102 @@
+/**
+ * .blend files for the farm in the Object Store `fabric_blends`, named `<u>/<sha256>`
+ * (protocol/blend.ts). Files go in and out as streams, never whole in memory, and every
+ * copy is checked against its hash: a name is a promise about the bytes.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import { BucketName, blendObjectName } from "@blender-fabric/protocol";
+import { retryJetStream } from "./kv-update.js";
+
+/** Bytes that did not hash to the name they were given. */
+export class BlendHashMismatch extends Error {}
+
+/** Hashes what flows through it; `digest` and `size` are final once the flow ended. */
+export class HashingStream extends Transform {
+  readonly #hash = createHash("sha256");
+  size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void) {
+    this.#hash.update(chunk);
+    this.size += chunk.byteLength;
+    callback(null, chunk);
+  }
+
+  digest(): string {
+    return this.#hash.digest("hex");
+  }
+}
+
+/** The SHA-256 (hex) and size of a file, read as a stream. */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hashing = new HashingStream();
+  await pipeline(createReadStream(path), hashing, async function* (source) {
+    for await (const _chunk of source) {
+      // drained: only the hash is wanted
+    }
+  });
+  return { sha256: hashing.digest(), size: hashing.size };
+}
+
+export class BlendStore {
+  readonly #store: ObjectStore;
+
+  private constructor(store: ObjectStore) {
+    this.#store = store;
+  }
+
+  static async open(nc: NatsConnection, replicas = 1): Promise<BlendStore> {
+    const objm = new Objm(nc);
+    const store = await retryJetStream("bind the blend store", () => objm.create(BucketName.Blends, { replicas }));
+    return new BlendStore(store);
+  }
+
+  /** The stored size of a user's .blend, or undefined when the user has none with this hash. */
+  async sizeOf(userId: string, sha256: string): Promise<number | undefined> {
+    const info = await this.#store.info(blendObjectName(userId, sha256));
+    return info && !info.deleted ? info.size : undefined;
+  }
+
+  /**
+   * Stores a file by its SHA-256, which is computed here; `expectedSha256` (a caller's claim)
+   * must match it. A file already stored under that hash is not stored again.
+   */
+  async putFile(userId: string, path: string, expectedSha256?: string): Promise<{ sha256: string; size: number }> {
+    const actual = await hashFile(path);
+    if (expectedSha256 && actual.sha256 !== expectedSha256) {
+      throw new BlendHashMismatch(`the file's SHA-256 is ${actual.sha256}, not ${expectedSha256}`);
+    }
+    if ((await this.sizeOf(userId, actual.sha256)) !== undefined) return actual;
+    await this.#store.put(
+      { name: blendObjectName(userId, actual.sha256), description: "application/x-blender" },
+      Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+    );
+    return actual;
+  }
+
+  /**
+   * Writes a user's .blend to `path` (through a temporary file beside it, so `path` only
+   * ever holds a whole, verified copy). Throws when there is no such .blend.
+   */
+  async download(userId: string, sha256: string, path: string): Promise<void> {
+    const result = await this.#store.get(blendObjectName(userId, sha256));
+    if (!result) throw new Error(`no .blend ${sha256} in the blend store`);
+    const partial = `${path}.${process.pid}.partial`;
+    const hashing = new HashingStream();
+    try {
+      await pipeline(Readable.fromWeb(result.data as import("node:stream/web").ReadableStream), hashing, createWriteStream(partial));
+      const failure = await result.error;
+      if (failure) throw failure;
+      const actual = hashing.digest();
+      if (actual !== sha256) throw new BlendHashMismatch(`the stored .blend hashed to ${actual}, not ${sha256}`);
+      await rename(partial, path);
+    } finally {
+      await rm(partial, { force: true });
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The folder a farm attempt writes its outputs to. Its files become the farm job's artifacts
+ * (`<u>/<farm job>/<file name>`) as they appear, not only at the end: each frame of a render
+ * is in the Object Store soon after it is rendered, and what a dying Blender had finished is
+ * kept. Names starting with "." are files still being written (the render script saves to
+ * `.frame-0001.png` and renames), and are left until they have their final name.
+ */
+import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { extname, join } from "node:path";
+import type { ArtifactRef, ArtifactStore } from "@blender-fabric/bus";
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".exr": "image/x-exr",
+  ".json": "application/json",
+  ".txt": "text/plain",
+};
+
+export const contentTypeOf = (path: string) => CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+
+export class OutputFolder {
+  readonly path: string;
+  readonly #artifacts: ArtifactStore;
+  readonly #userId: string;
+  readonly #jobId: string;
+  /** What was stored, by file name, with the size and mtime it had then. */
+  readonly #stored = new Map<string, { signature: string; ref: ArtifactRef }>();
+  #syncing: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, artifacts: ArtifactStore, userId: string, jobId: string) {
+    this.path = path;
+    this.#artifacts = artifacts;
+    this.#userId = userId;
+    this.#jobId = jobId;
+  }
+
+  /** A fresh folder whose files are stored under the job `jobId`. */
+  static async create(artifacts: ArtifactStore, userId: string, jobId: string): Promise<OutputFolder> {
+    return new OutputFolder(await mkdtemp(join(tmpdir(), "fabric-task-")), artifacts, userId, jobId);
+  }
+
+  /** Stores every finished file that is new or changed since the last sync; one sync at a time. */
+  sync(): Promise<ArtifactRef[]> {
+    const next = this.#syncing.then(() => this.#syncOnce());
+    this.#syncing = next.catch(() => {});
+    return next;
+  }
+
+  async #syncOnce(): Promise<ArtifactRef[]> {
+    const entries = await readdir(this.path, { withFileTypes: true });
+    const names = entries.filter((entry) => entry.isFile() && !entry.name.startsWith(".")).map((entry) => entry.name).sort();
+    for (const name of names) {
+      const file = join(this.path, name);
+      const info = await stat(file);
+      const signature = `${info.size}:${info.mtimeMs}`;
+      if (this.#stored.get(name)?.signature === signature) continue;
+      const ref = await this.#artifacts.put(this.#userId, this.#jobId, name, await readFile(file), contentTypeOf(name));
+      this.#stored.set(name, { signature, ref });
+    }
+    return [...this.#stored.values()].map((stored) => stored.ref);
+  }
+
+  remove(): Promise<void> {
+    return rm(this.path, { recursive: true, force: true });
+  }
+}

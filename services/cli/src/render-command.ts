@@ -1,0 +1,159 @@
+/**
+ * `blender-fabric render scene.blend --frames 1-250 --chunk 5 --group render-cluster --out ./frames`:
+ * the farm for an operator without an LLM. It uploads the .blend (skipped when the gateway
+ * has it by hash), submits `blender_render_frames`, shows frames done, ETA and failed
+ * attempts while downloading each frame as it lands, and exits non-zero unless every frame
+ * was rendered. Progress bars are cli-progress's.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, rename, stat, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import cliProgress from "cli-progress";
+import { openFabricSession, type FabricSession, type GatewayOptions } from "./fabric-session.js";
+
+export type RenderOptions = GatewayOptions & {
+  blend: string;
+  frames: string;
+  chunk: number;
+  group: string;
+  out: string;
+  capabilities: string[];
+  engine?: string;
+  samples?: number;
+  resolution?: { x: number; y: number };
+  percentage?: number;
+  format: string;
+  maxAttempts: number;
+};
+
+type Artifact = { name: string; file: string; url: string; sha256: string };
+type Attempt = { status: string; target_uuid: string | null; error: string };
+type FarmStatus = {
+  status: string;
+  error: string;
+  farm: { frames_done: number; frames_total: number; tasks: { attempts: Attempt[] }[]; blocklisted: string[] };
+};
+
+/** How often the job is looked at while it runs. ms */
+const POLL_MS = 1_000;
+
+const isTerminal = (status: string) => ["completed", "failed", "cancelled", "expired", "lost"].includes(status);
+
+/** Renders the job; resolves with the process exit code (0 only when every frame came back). */
+export async function renderCommand(options: RenderOptions): Promise<number> {
+  const session = await openFabricSession(options);
+  try {
+    const sha256 = await uploadBlend(session, options.blend);
+    const submitted = await session.call("blender_render_frames", {
+      frames: options.frames,
+      chunk_size: options.chunk,
+      group_id: options.group,
+      capabilities: options.capabilities,
+      blend: { sha256 },
+      engine: options.engine ?? null,
+      samples: options.samples ?? null,
+      resolution_x: options.resolution?.x ?? null,
+      resolution_y: options.resolution?.y ?? null,
+      resolution_percentage: options.percentage ?? null,
+      output_format: options.format,
+      max_attempts: options.maxAttempts,
+      request_id: `render-${randomBytes(8).toString("hex")}`,
+    });
+    if (submitted.status !== "queued") throw new Error(`the render was refused: ${submitted.error ?? JSON.stringify(submitted)}`);
+    process.stdout.write(`job ${submitted.job_id}: ${submitted.frames} frames in ${submitted.tasks} tasks on group ${options.group}\n`);
+    await mkdir(options.out, { recursive: true });
+    const ended = await followJob(session, submitted.job_id, submitted.frames, options.out);
+    const failures = failedAttempts(ended);
+    for (const failure of failures.slice(0, 5)) process.stdout.write(`  failed attempt on ${failure.target_uuid}: ${failure.error.split("\n")[0]}\n`);
+    if (ended.farm.blocklisted.length > 0) process.stdout.write(`  blocklisted: ${ended.farm.blocklisted.join(", ")}\n`);
+    process.stdout.write(`job ${submitted.job_id} ${ended.status}: ${ended.farm.frames_done}/${ended.farm.frames_total} frames in ${options.out}\n`);
+    if (ended.status !== "completed") process.stderr.write(`blender-fabric: the render ${ended.status}: ${ended.error}\n`);
+    return ended.status === "completed" ? 0 : 1;
+  } finally {
+    await session.close();
+  }
+}
+
+/** The SHA-256 of the file; it is uploaded unless the gateway has it already. */
+async function uploadBlend(session: FabricSession, path: string): Promise<string> {
+  const size = (await stat(path)).size;
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(path), async function* (source) {
+    for await (const chunk of source) hash.update(chunk as Buffer);
+  });
+  const sha256 = hash.digest("hex");
+  const known = await session.fetch(`/blends/${sha256}`, { method: "HEAD" });
+  if (known.status === 200) {
+    process.stdout.write(`${basename(path)} is on the fabric already (${sha256.slice(0, 12)})\n`);
+    return sha256;
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: `upload ${basename(path)} [{bar}] {percentage}% {value}/{total} bytes`, noTTYOutput: true, notTTYSchedule: 1_000, stream: process.stdout },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(size, 0);
+  let sent = 0;
+  const counting = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      sent += chunk.byteLength;
+      bar.update(sent);
+      callback(null, chunk);
+    },
+  });
+  const body = Readable.toWeb(createReadStream(path).pipe(counting)) as ReadableStream<Uint8Array>;
+  const response = await session.fetch(`/blends/${sha256}`, {
+    method: "PUT",
+    body,
+    headers: { "content-type": "application/x-blender", "content-length": String(size) },
+    duplex: "half",
+  } as RequestInit);
+  bar.stop();
+  if (!response.ok) throw new Error(`the upload was refused (HTTP ${response.status}): ${await response.text()}`);
+  return sha256;
+}
+
+/** Shows progress and downloads frames as they land until the job ends; then fetches the rest. */
+async function followJob(session: FabricSession, jobId: string, framesTotal: number, out: string): Promise<FarmStatus> {
+  const bar = new cliProgress.SingleBar(
+    { format: "frames {value}/{total} [{bar}] {percentage}% | ETA {eta_formatted} | failed attempts {failures}", noTTYOutput: true, notTTYSchedule: 1_000, stream: process.stdout },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(framesTotal, 0, { failures: 0 });
+  const downloaded = new Map<string, string>();
+  try {
+    for (;;) {
+      const status = await session.call<FarmStatus>("blender_job_status", { job_id: jobId, wait_seconds: POLL_MS / 1000 });
+      await downloadNewFrames(session, jobId, out, downloaded);
+      bar.update(status.farm.frames_done, { failures: failedAttempts(status).length });
+      if (isTerminal(status.status)) {
+        await downloadNewFrames(session, jobId, out, downloaded);
+        return status;
+      }
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+const failedAttempts = (status: FarmStatus) =>
+  status.farm.tasks.flatMap((task) => task.attempts).filter((attempt) => attempt.status === "failed" || attempt.status === "lost");
+
+/** Every artifact of the job not downloaded yet (or changed since), checked against its SHA-256. */
+async function downloadNewFrames(session: FabricSession, jobId: string, out: string, downloaded: Map<string, string>): Promise<void> {
+  const listing = await session.call<{ artifacts: Artifact[] }>("blender_list_artifacts", { job_id: jobId });
+  for (const artifact of listing.artifacts) {
+    if (downloaded.get(artifact.name) === artifact.sha256) continue;
+    const response = await session.fetch(artifact.url);
+    if (!response.ok) throw new Error(`could not download ${artifact.file} (HTTP ${response.status})`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const actual = createHash("sha256").update(bytes).digest("hex");
+    if (actual !== artifact.sha256) continue; // replaced while we read it: the next look fetches it again
+    const path = join(out, basename(artifact.file));
+    await writeFile(`${path}.partial`, bytes);
+    await rename(`${path}.partial`, path);
+    downloaded.set(artifact.name, artifact.sha256);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * .blend uploads for the farm: `PUT /blends/<sha256>` with the file as the body, and
+ * `GET` or `HEAD /blends/<sha256>` to learn whether it is there already (then there is
+ * nothing to send). The body streams to a temporary file, counted against FABRIC_MAX_BLEND_BYTES, and
+ * goes to `fabric_blends` only once its hash is the one the path names. A user sees only their own
+ * uploads: the store's names start with the user id.
+ */
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Context, Hono } from "hono";
+import { BlendSha256Schema } from "@blender-fabric/protocol";
+import { BlendHashMismatch, type BlendStore } from "@blender-fabric/bus";
+import type { AuthVariables } from "./auth-middleware.js";
+
+class TooLarge extends Error {}
+
+/** Fails the flow once more than `maxBytes` went through. */
+const sizeLimit = (maxBytes: number) => {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.byteLength;
+      callback(seen > maxBytes ? new TooLarge(`the file is larger than ${maxBytes} bytes`) : null, chunk);
+    },
+  });
+};
+
+type BlendContext = Context<{ Variables: AuthVariables }>;
+
+const shaOf = (c: BlendContext) => {
+  const parsed = BlendSha256Schema.safeParse(c.req.param("sha256"));
+  return parsed.success ? parsed.data : undefined;
+};
+
+const badHash = (c: BlendContext) =>
+  c.json({ error: "the path must be /blends/<sha256>, the file's SHA-256 as 64 lowercase hex digits", field: "sha256" }, 400);
+
+export function mountBlendRoutes(app: Hono<{ Variables: AuthVariables }>, blends: BlendStore, maxBytes: number): void {
+  // GET (and so HEAD, which Hono answers from GET without the body) says whether it is there.
+  app.get("/:sha256", async (c) => {
+    const sha256 = shaOf(c);
+    if (!sha256) return badHash(c);
+    const size = await blends.sizeOf(c.get("identity").userId, sha256);
+    return size === undefined ? c.json({ error: "not found" }, 404) : c.json({ status: "exists", sha256, size }, 200);
+  });
+
+  app.put("/:sha256", async (c) => {
+    const sha256 = shaOf(c);
+    if (!sha256) return badHash(c);
+    const userId = c.get("identity").userId;
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > maxBytes) return c.json({ error: `the file is larger than ${maxBytes} bytes (FABRIC_MAX_BLEND_BYTES)` }, 413);
+    const existing = await blends.sizeOf(userId, sha256);
+    if (existing !== undefined) return c.json({ status: "exists", sha256, size: existing }, 200);
+    const body = c.req.raw.body;
+    if (!body) return c.json({ error: "the request has no body: send the .blend file" }, 400);
+    const folder = await mkdtemp(join(tmpdir(), "fabric-upload-"));
+    const path = join(folder, "upload.blend");
+    try {
+      await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream), sizeLimit(maxBytes), createWriteStream(path));
+      const stored = await blends.putFile(userId, path, sha256);
+      return c.json({ status: "stored", ...stored }, 201);
+    } catch (error) {
+      if (error instanceof TooLarge) return c.json({ error: `${error.message} (FABRIC_MAX_BLEND_BYTES)` }, 413);
+      if (error instanceof BlendHashMismatch) return c.json({ error: error.message, field: "sha256" }, 400);
+      throw error;
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+}

@@ -1,0 +1,180 @@
+// Issue 7: the render farm on three real bridges with real headless Blender. Each peer has
+// its own temporary folder (TMPDIR, its blend cache); no path is shared between them, so
+// scenes and frames can only travel through the Object Store.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { mintToken, sourceCommand, startBridgeProcess, type BridgeProcess } from "@blender-fabric/testkit";
+import { startFabric, type Fabric } from "../support/fabric.js";
+import { dominant, makeRedCubeScene, readPng } from "../support/render-scene.js";
+
+const cliEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "services", "cli", "src", "main.ts");
+const PEERS = ["render-1", "render-2", "render-3"];
+const GROUP = "render-cluster";
+/** Cycles, tiny and quick: what every render here uses. */
+const TINY = { engine: "cycles", samples: 2, resolution_x: 32, resolution_y: 24, resolution_percentage: 100 };
+type Attempt = { job_id: string; status: string; target_uuid: string; error: string };
+
+let fabric: Fabric;
+let workDir: string;
+let scenePath: string;
+const bridges: BridgeProcess[] = [];
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), "render-farm-test-"));
+  scenePath = join(workDir, "scene.blend");
+  fabric = await startFabric({ gateways: 2 });
+  const [, started] = await Promise.all([
+    makeRedCubeScene(scenePath),
+    Promise.all(
+      PEERS.map(async (uuid) => {
+        const peerDir = await mkdtemp(join(tmpdir(), `${uuid}-`));
+        return startBridgeProcess({
+          natsUrls: fabric.natsUrls,
+          user: "rena",
+          uuid,
+          groupId: GROUP,
+          env: { TMPDIR: peerDir, FABRIC_BLEND_CACHE: join(peerDir, "blends") },
+        });
+      }),
+    ),
+  ]);
+  bridges.push(...started);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled(bridges.map((bridge) => bridge.stop()));
+  await fabric?.[Symbol.asyncDispose]();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+function runCli(args: string[], env: Record<string, string>) {
+  const [command, ...rest] = sourceCommand(cliEntry);
+  const child = spawn(command!, [...rest, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { exited, output: () => stdout, errors: () => stderr };
+}
+
+const sceneSha256 = async () => createHash("sha256").update(await readFile(scenePath)).digest("hex");
+
+const lastAttempts = (status: Record<string, any>): Attempt[] => status.farm.tasks.map((task: { attempts: Attempt[] }) => task.attempts.at(-1)!);
+
+test("the CLI renders a .blend on the farm: 24 frames of the right size in the Object Store and in --out, from every peer", async () => {
+  const out = join(workDir, "frames");
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const cli = runCli(
+    [
+      "render", scenePath, "--frames", "1-24", "--chunk", "4", "--group", GROUP, "--out", out,
+      "--engine", "cycles", "--samples", "2", "--resolution", "32x24",
+    ],
+    env,
+  );
+  const code = await cli.exited;
+  expect(cli.errors()).toBe("");
+  expect(code).toBe(0);
+  const jobId = /job (\S+): 24 frames in 6 tasks/.exec(cli.output())?.[1];
+  expect(jobId).toBeDefined();
+  expect(cli.output()).toContain("completed: 24/24 frames");
+  // Progress never went backwards.
+  const shown = [...cli.output().matchAll(/frames (\d+)\/24/g)].map((match) => Number(match[1]));
+  expect(shown.length).toBeGreaterThan(0);
+  expect(shown).toEqual([...shown].sort((a, b) => a - b));
+
+  const names = Array.from({ length: 24 }, (_, index) => `frame-${String(index + 1).padStart(4, "0")}.png`);
+  expect((await readdir(out)).sort()).toEqual(names);
+  for (const name of names) {
+    const picture = await readPng(join(out, name));
+    expect([picture.width, picture.height]).toEqual([32, 24]);
+    expect(dominant(picture.pixel(16, 12))).toBe("red"); // the cube, in the middle of the view
+  }
+  const llm = await fabric.connect("rena");
+  const listed = await llm.call("blender_list_artifacts", { job_id: jobId });
+  expect(listed.artifacts.map((artifact: { file: string }) => artifact.file)).toEqual(names);
+  const status = await llm.call("blender_job_status", { job_id: jobId });
+  expect(status).toMatchObject({ status: "completed", farm: { frames_done: 24, frames_total: 24, last_frame: { file: expect.stringMatching(/^frame-\d{4}\.png$/) } } });
+  expect([...new Set(lastAttempts(status).map((attempt) => attempt.target_uuid))].sort()).toEqual(PEERS);
+}, 240_000);
+
+test("a second job on the same .blend downloads it to no peer again", async () => {
+  const llm = await fabric.connect("rena");
+  const sha256 = await sceneSha256(); // the first test's CLI uploaded it
+  const job = await llm.call("blender_render_frames", { frames: "1-12", chunk_size: 1, group_id: GROUP, blend: { sha256 }, ...TINY });
+  expect(job).toMatchObject({ status: "queued", tasks: 12, frames: 12, blend: { sha256 } });
+  const ended = await llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 50 });
+  expect(ended).toMatchObject({ status: "completed", farm: { frames_done: 12 } });
+  const sources = await Promise.all(
+    lastAttempts(ended).map(async (attempt) => JSON.parse((await llm.call("blender_job_result", { job_id: attempt.job_id })).result).blend),
+  );
+  expect(new Set(sources)).toEqual(new Set(["cache"]));
+}, 120_000);
+
+test("snapshot_of renders a scene an LLM built interactively on one peer, on the whole group", async () => {
+  const llm = await fabric.connect("rena");
+  // A green emissive plane right in front of render-2's camera, in its open (unsaved) scene.
+  const code = [
+    "import bpy, mathutils",
+    "camera = bpy.context.scene.camera",
+    "bpy.ops.mesh.primitive_plane_add(size=40)",
+    "plane = bpy.context.active_object",
+    "plane.name = 'GreenWall'",
+    "plane.matrix_world = camera.matrix_world @ mathutils.Matrix.Translation((0, 0, -3))",
+    "material = bpy.data.materials.new('Green')",
+    "material.use_nodes = True",
+    "nodes = material.node_tree.nodes",
+    "nodes.clear()",
+    "emission = nodes.new('ShaderNodeEmission')",
+    "emission.inputs['Color'].default_value = (0, 1, 0, 1)",
+    "output = nodes.new('ShaderNodeOutputMaterial')",
+    "material.node_tree.links.new(emission.outputs[0], output.inputs[0])",
+    "plane.data.materials.append(material)",
+  ].join("\n");
+  expect(await llm.call("blender_execute_code", { code, target_uuid: "render-2" })).toMatchObject({ status: "completed" });
+  const job = await llm.call("blender_render_frames", { frames: "1-6", chunk_size: 1, group_id: GROUP, blend: { snapshot_of: "render-2" }, ...TINY });
+  expect(job).toMatchObject({ status: "queued", frames: 6, blend: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+  const ended = await llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 50 });
+  expect(ended).toMatchObject({ status: "completed", farm: { frames_done: 6 } });
+  // Peers other than render-2 rendered some of it: the scene travelled.
+  expect(lastAttempts(ended).some((attempt) => attempt.target_uuid !== "render-2")).toBe(true);
+  const token = await mintToken({ sub: "rena" });
+  const listed = await llm.call("blender_list_artifacts", { job_id: job.job_id });
+  expect(listed.total).toBe(6);
+  for (const artifact of listed.artifacts as { url: string }[]) {
+    const response = await fetch(`${fabric.gateways[1]!.baseUrl}${artifact.url}`, { headers: { authorization: `Bearer ${token}` } });
+    const picture = await readPng(Buffer.from(await response.arrayBuffer()));
+    expect(dominant(picture.pixel(16, 12))).toBe("green");
+  }
+  // The preview is the last frame, as an image block beside the JSON.
+  const result = await llm.client.callTool({ name: "blender_job_status", arguments: { job_id: job.job_id, include_preview: true } });
+  const [, image] = result.content as [unknown, { type: string; data: string; mimeType: string }];
+  expect(image).toMatchObject({ type: "image", mimeType: "image/png" });
+  const preview = await readPng(Buffer.from(image.data, "base64"));
+  expect([preview.width, preview.height]).toEqual([32, 24]);
+}, 120_000);
+
+test("uploads are checked against their hash and kept per user; a render of an unknown hash names the field", async () => {
+  const token = await mintToken({ sub: "rena" });
+  const base = fabric.gateways[0]!.baseUrl;
+  const wrong = await fetch(`${base}/blends/${"0".repeat(64)}`, { method: "PUT", body: "not a blend", headers: { authorization: `Bearer ${token}` } });
+  expect(wrong.status).toBe(400);
+  expect(await wrong.json()).toMatchObject({ field: "sha256" });
+  expect((await fetch(`${base}/blends/${"0".repeat(64)}`, { method: "PUT", body: "x" })).status).toBe(401);
+  expect((await fetch(`${base}/blends/not-a-hash`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } })).status).toBe(400);
+  const rena = await fabric.connect("rena");
+  const sha256 = await sceneSha256();
+  expect((await fetch(`${base}/blends/${sha256}`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  const other = await mintToken({ sub: "otto" });
+  expect((await fetch(`${base}/blends/${sha256}`, { method: "HEAD", headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
+  const otto = await fabric.connect("otto");
+  const refused = await otto.call("blender_render_frames", { frames: "1-2", group_id: GROUP, blend: { sha256 } });
+  expect(refused).toMatchObject({ status: "invalid_params", field: "blend.sha256" });
+  const badFrames = await rena.call("blender_render_frames", { frames: "5-1", group_id: GROUP });
+  expect(badFrames).toMatchObject({ status: "invalid_params", field: "frames" });
+});
