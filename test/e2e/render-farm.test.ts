@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mintToken, sourceCommand, startBridgeProcess, type BridgeProcess } from "@blender-fabric/testkit";
+import { findProgram, mintToken, sourceCommand, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
 import { dominant, makeRedCubeScene, readPng } from "../support/render-scene.js";
 
@@ -178,3 +178,71 @@ test("uploads are checked against their hash and kept per user; a render of an u
   const badFrames = await rena.call("blender_render_frames", { frames: "5-1", group_id: GROUP });
   expect(badFrames).toMatchObject({ status: "invalid_params", field: "frames" });
 });
+
+test("killing a Blender mid-render: its task is rendered again on another peer, the job completes, its attempts show the failure", async () => {
+  const llm = await fabric.connect("rena");
+  // Heavier frames (about a second each), so a chunk is still rendering when its Blender dies.
+  const job = await llm.call("blender_render_frames", {
+    frames: "1-9", chunk_size: 3, group_id: GROUP, blend: { sha256: await sceneSha256() },
+    ...TINY, samples: 256, resolution_x: 160, resolution_y: 120,
+  });
+  const victim = bridges[0]!;
+  await waitFor("a chunk to render on render-1", async () => {
+    const status = await llm.call("blender_job_status", { job_id: job.job_id });
+    return lastAttempts(status).some((attempt) => attempt.status === "running" && attempt.target_uuid === "render-1");
+  }, 60_000, 50);
+  const blenderPid = victim.blenderPid();
+  process.kill(blenderPid, "SIGKILL");
+
+  const ended = await llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 50 });
+  expect(ended).toMatchObject({ status: "completed", farm: { frames_done: 9, tasks_by_status: { completed: 3 } } });
+  const retried = ended.farm.tasks.filter((task: { attempts: Attempt[] }) => task.attempts.length > 1);
+  expect(retried).toHaveLength(1);
+  expect(retried[0].attempts[0]).toMatchObject({ status: "failed", target_uuid: "render-1", error: expect.stringContaining("SIGKILL") });
+  expect(retried[0].attempts.at(-1)).toMatchObject({ status: "completed" });
+  await victim.nextRegistration(blenderPid);
+}, 120_000);
+
+test("a peer whose Blender cannot render is blocklisted for the job after max_peer_failures; the others finish it", async () => {
+  // A real Blender, started through a wrapper that breaks bpy.ops.render before the addon loads.
+  const wrapperDir = await mkdtemp(join(tmpdir(), "render-broken-"));
+  const wrapper = join(wrapperDir, "broken-blender");
+  const breakRendering = join(wrapperDir, "break_rendering.py");
+  await writeFile(
+    breakRendering,
+    "import bpy, types\n\ndef _broken(*args, **kwargs):\n    raise RuntimeError('this peer cannot render: its renderer is broken')\n\n" +
+      "bpy.ops.render = types.SimpleNamespace(render=_broken)\n",
+  );
+  await writeFile(
+    wrapper,
+    `#!/bin/bash\n# All arguments but the last two (--python headless.py), the break, then those two.\n` +
+      `exec ${JSON.stringify(findProgram("blender"))} "\${@:1:$#-2}" --python ${JSON.stringify(breakRendering)} "\${@: -2}"\n`,
+  );
+  await chmod(wrapper, 0o755);
+  const broken = await startBridgeProcess({
+    natsUrls: fabric.natsUrls,
+    user: "rena",
+    uuid: "render-broken",
+    groupId: GROUP,
+    env: { TMPDIR: wrapperDir, FABRIC_BLEND_CACHE: join(wrapperDir, "blends"), FABRIC_BLENDER: wrapper },
+  });
+  try {
+    const llm = await fabric.connect("rena");
+    const probe = await llm.call("blender_execute_code", { code: "bpy.ops.render.render()", target_uuid: "render-broken" });
+    expect(probe).toMatchObject({ status: "failed", error: expect.stringContaining("its renderer is broken") });
+    // Frames slow enough (a few hundred ms) that every peer, the broken one too, takes some.
+    const job = await llm.call("blender_render_frames", {
+      frames: "1-12", chunk_size: 1, group_id: GROUP, blend: { sha256: await sceneSha256() }, max_peer_failures: 2,
+      ...TINY, samples: 64, resolution_x: 96, resolution_y: 72,
+    });
+    const ended = await llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 50 });
+    expect(ended).toMatchObject({ status: "completed", farm: { frames_done: 12, blocklisted: ["render-broken"], failures: { "render-broken": 2 } } });
+    const attempts = ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts) as Attempt[];
+    const onBroken = attempts.filter((attempt) => attempt.target_uuid === "render-broken");
+    expect(onBroken.map((attempt) => attempt.status)).toEqual(["failed", "failed"]);
+    expect(onBroken[0]!.error).toContain("its renderer is broken");
+  } finally {
+    await broken.stop();
+    await rm(wrapperDir, { recursive: true, force: true });
+  }
+}, 120_000);
