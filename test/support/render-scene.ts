@@ -10,16 +10,26 @@ import { findProgram } from "@blender-fabric/testkit";
 
 const run = promisify(execFile);
 
+export type SceneOptions = {
+  frames?: number;
+  /** Render settings stored in the file (what `blender -b scene.blend -a` renders with). */
+  resolution?: [number, number];
+  samples?: number;
+  /** Where `-a` writes frames (Blender's render.filepath). */
+  outputPath?: string;
+};
+
 /**
  * Saves a scene to `path`: a red emissive cube filling the middle of the view, a camera
- * looking at it, a light, a dark world, frames 1 to 24.
+ * looking at it, a light, a dark world, frames 1 to 24 (or `frames`), Cycles without denoising.
  */
-export async function makeRedCubeScene(path: string): Promise<void> {
+export async function makeRedCubeScene(path: string, options: SceneOptions = {}): Promise<void> {
+  const [width, height] = options.resolution ?? [32, 24];
   const script = `
 import bpy
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
-scene.frame_start, scene.frame_end = 1, 24
+scene.frame_start, scene.frame_end = 1, ${options.frames ?? 24}
 bpy.ops.mesh.primitive_cube_add(size=2, location=(0, 0, 0))
 cube = bpy.context.active_object
 material = bpy.data.materials.new("Red")
@@ -41,6 +51,11 @@ world = bpy.data.worlds.new("Dark")
 world.color = (0.02, 0.02, 0.02)
 scene.world = world
 scene.render.engine = "CYCLES"
+scene.cycles.samples = ${options.samples ?? 2}
+scene.cycles.use_denoising = False
+scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = ${width}, ${height}, 100
+scene.render.image_settings.file_format = "PNG"
+scene.render.filepath = ${JSON.stringify(options.outputPath ?? "//frames/frame-")}
 bpy.ops.wm.save_as_mainfile(filepath=${JSON.stringify(path)})
 `;
   await run(findProgram("blender"), ["-b", "--factory-startup", "--python-expr", script], { timeout: 120_000 });
