@@ -339,10 +339,12 @@ export class Bridge {
       return;
     }
     running.held = claim;
-    const outcome = farmTask ? await this.#runFarmAttempt(running, farmTask, claim) : await this.#execute(item.work);
-    if (outcome) await this.#finish(claim, outcome);
+    let outcome = farmTask ? await this.#runFarmAttempt(running, farmTask, claim) : await this.#execute(item.work);
+    // A script stopped by its cancellation flag ends as cancelled, not failed.
+    if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
+    await this.#finish(claim, outcome);
     // A failed farm attempt with attempts left hands its task back for the next attempt.
-    if (farmTask && outcome?.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
+    if (farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
     else delivery.done();
   }
 
@@ -370,8 +372,6 @@ export class Bridge {
       if (running.timedOut && outcome.status === "failed") {
         outcome = { status: "failed", error: `timed out: no progress for ${task.task_timeout_seconds} s, so Blender was restarted` };
       }
-      // A script stopped by its cancellation flag ends as cancelled, not failed.
-      if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
       return outcome;
     } finally {
       running.outputs = undefined;
