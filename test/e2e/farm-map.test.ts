@@ -230,3 +230,24 @@ test("a farm job needing a capability nobody has waits, saying so; a peer with i
     await gpu.stop();
   }
 });
+
+test("idle peers take a high-priority farm job's tasks before the rest of a normal one queued earlier", async () => {
+  const llm = await fabric.connect("fran");
+  const script = "import time\ntime.sleep(0.3)";
+  const normal = await llm.call("blender_farm_map", { script, items: Array.from({ length: 15 }, (_, i) => i), group_id: "farm-a" });
+  await waitFor("the normal job to be running", async () => (await llm.call("blender_job_status", { job_id: normal.job_id })).status === "running", 20_000, 50);
+  const high = await llm.call("blender_farm_map", { script, items: [1, 2, 3], group_id: "farm-a", priority: "high" });
+  const highEnded = await llm.call("blender_job_status", { job_id: high.job_id, wait_seconds: 45 });
+  const normalEnded = await llm.call("blender_job_status", { job_id: normal.job_id, wait_seconds: 45 });
+  expect([highEnded.status, normalEnded.status]).toEqual(["completed", "completed"]);
+  const startsOf = (status: Record<string, any>) =>
+    Promise.all(
+      status.farm.tasks.map(async (task: { attempts: Attempt[] }) => (await llm.call("blender_job_status", { job_id: task.attempts.at(-1)!.job_id })).started_at as number),
+    );
+  const lastHighStart = Math.max(...(await startsOf(highEnded)));
+  const normalStarts = await startsOf(normalEnded);
+  // Normal tasks were still waiting when the high job came, and none of them started while
+  // high tasks waited, beyond one per peer whose pull was already on its way.
+  expect(normalStarts.filter((start) => start > lastHighStart).length).toBeGreaterThan(0);
+  expect(normalStarts.filter((start) => start > highEnded.created_at && start < lastHighStart).length).toBeLessThanOrEqual(PEERS.length);
+});

@@ -232,11 +232,11 @@ test("a peer whose Blender cannot render is blocklisted for the job after max_pe
     expect(probe).toMatchObject({ status: "failed", error: expect.stringContaining("its renderer is broken") });
     // Frames slow enough (a few hundred ms) that every peer, the broken one too, takes some.
     const job = await llm.call("blender_render_frames", {
-      frames: "1-12", chunk_size: 1, group_id: GROUP, blend: { sha256: await sceneSha256() }, max_peer_failures: 2,
-      ...TINY, samples: 64, resolution_x: 96, resolution_y: 72,
+      frames: "1-16", chunk_size: 1, group_id: GROUP, blend: { sha256: await sceneSha256() }, max_peer_failures: 2,
+      ...TINY, samples: 128, resolution_x: 96, resolution_y: 72,
     });
     const ended = await llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 50 });
-    expect(ended).toMatchObject({ status: "completed", farm: { frames_done: 12, blocklisted: ["render-broken"], failures: { "render-broken": 2 } } });
+    expect(ended).toMatchObject({ status: "completed", farm: { frames_done: 16, blocklisted: ["render-broken"], failures: { "render-broken": 2 } } });
     const attempts = ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts) as Attempt[];
     const onBroken = attempts.filter((attempt) => attempt.target_uuid === "render-broken");
     expect(onBroken.map((attempt) => attempt.status)).toEqual(["failed", "failed"]);

@@ -8,7 +8,7 @@
  * message can come twice, and the job record's compare-and-set (jobs.ts, `claim`) is what
  * makes a job start at most once.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import {
   AckPolicy,
@@ -19,19 +19,23 @@ import {
   JetStreamApiError,
   jetstream,
   jetstreamManager,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
 import {
+  FARM_PRIORITIES,
   StreamName,
   WORK_STREAM_SUBJECTS,
   consumerForGroup,
   consumerForPeer,
+  subjectForAllGroupWork,
   subjectForGroupWork,
   subjectForPeerWork,
   type Envelope,
+  type FarmPriority,
 } from "@blender-fabric/protocol";
 import { retryJetStream } from "./kv-update.js";
 import { BIND_DEADLINE_MS, JETSTREAM_API_TIMEOUT_MS, RECORD_RETENTION_MS } from "./buckets.js";
@@ -44,8 +48,16 @@ const ACK_WAIT_MS = 30_000;
 const KEEP_ALIVE_MS = 10_000;
 /** Most messages held unacknowledged through one consumer (a peer's queue; a group's peers). */
 const MAX_HELD_PER_CONSUMER = 1_000;
-/** How long one pull for a group's next task waits before it asks again. ms */
-const GROUP_PULL_EXPIRES_MS = 10_000;
+/** How long one pull for a group's next task waits (the shortest pull JetStream allows). ms */
+const GROUP_PULL_EXPIRES_MS = 1_000;
+/** How long an idle peer with no task in sight waits for news before it looks again. ms */
+const GROUP_IDLE_LOOK_MS = 2_000;
+/**
+ * A peer that handed a task back (it may not take it, or its attempt failed) pulls again only
+ * this long after the task is due again, so that another peer's pull, not its own, is
+ * waiting then. ms
+ */
+const PASSED_ON_MARGIN_MS = 250;
 /** How long one pull of a peer's own work waits before it is renewed. ms */
 const PULL_EXPIRES_MS = 10_000;
 /** Pause before a peer whose consumer ended takes work again. ms */
@@ -72,10 +84,12 @@ export type WorkDelivery = {
 export type PeerWorkSubscription = { stop(): void };
 
 export class WorkStream {
+  readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager) {
+    this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
   }
@@ -98,7 +112,7 @@ export class WorkStream {
             duplicate_window: nanos(DUPLICATE_WINDOW_MS),
           });
         });
-        return new WorkStream(jetstream(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }), jsm);
+        return new WorkStream(nc, jetstream(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }), jsm);
       },
       BIND_DEADLINE_MS,
     );
@@ -113,8 +127,8 @@ export class WorkStream {
   }
 
   /** Stores a farm task for whichever peer of the group takes it first. */
-  publishToGroup(userId: string, groupId: string, envelope: Envelope, dedupeId: string): Promise<void> {
-    return this.#publish(subjectForGroupWork(userId, groupId), envelope, dedupeId);
+  publishToGroup(userId: string, groupId: string, priority: FarmPriority, envelope: Envelope, dedupeId: string): Promise<void> {
+    return this.#publish(subjectForGroupWork(userId, groupId, priority), envelope, dedupeId);
   }
 
   async #publish(subject: string, envelope: Envelope, dedupeId: string): Promise<void> {
@@ -164,10 +178,11 @@ export class WorkStream {
   }
 
   /**
-   * Takes a group's farm tasks through the group's shared consumer, one at a time: it asks
-   * for the next task only once `whenIdle()` resolves, so a busy peer never holds a task
-   * another peer could run now, and adding a peer adds throughput. Never deletes the shared
-   * consumer: other peers are pulling from it.
+   * Takes a group's farm tasks, one at a time: it asks for the next task only once
+   * `whenIdle()` resolves, so a busy peer never holds a task another peer could run now, and
+   * adding a peer adds throughput. Each priority has its own shared consumer, and an idle
+   * peer takes from the highest one that has a task. Never deletes the shared consumers:
+   * other peers are pulling from them.
    */
   async consumeGroup(
     userId: string,
@@ -175,32 +190,112 @@ export class WorkStream {
     whenIdle: () => Promise<void>,
     onTask: (delivery: WorkDelivery) => void,
   ): Promise<PeerWorkSubscription> {
-    const config = consumerConfig(consumerForGroup(userId, groupId), subjectForGroupWork(userId, groupId), `farm tasks of group ${groupId} of user ${userId}`);
-    await retryJetStream("start the group's task consumer", () => this.#jsm.consumers.add(StreamName.Work, config));
+    const lanes = FARM_PRIORITIES.map((priority) =>
+      consumerConfig(
+        consumerForGroup(userId, groupId, priority),
+        subjectForGroupWork(userId, groupId, priority),
+        `${priority}-priority farm tasks of group ${groupId} of user ${userId}`,
+      ),
+    );
+    const addLanes = () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config)));
+    await retryJetStream("start the group's task consumers", addLanes);
+    // A publish of a task wakes idle peers at once; they do not poll for new work.
+    const arrivals = new Arrivals(this.#nc.subscribe(subjectForAllGroupWork(userId, groupId)));
     const held = new HeldWork();
     let stopped = false;
+    let consumers: Consumer[] | undefined;
+    let pullAgainAt = 0;
+    const passedOn = (delayMs: number) => {
+      pullAgainAt = Math.max(pullAgainAt, Date.now() + delayMs + PASSED_ON_MARGIN_MS);
+    };
     void (async () => {
       while (!stopped) {
         await whenIdle();
+        if (pullAgainAt > Date.now()) await delay(pullAgainAt - Date.now());
         if (stopped) break;
-        const message = await this.#js.consumers
-          .get(StreamName.Work, config.durable_name)
-          .then((consumer) => consumer.next({ expires: GROUP_PULL_EXPIRES_MS }))
-          .catch(async () => {
-            await delay(CONSUME_RETRY_MS); // JetStream unavailable, or the consumer went: add it again
-            await this.#jsm.consumers.add(StreamName.Work, config).catch(() => {});
-            return null;
-          });
+        const message = await (async () => {
+          consumers ??= await Promise.all(lanes.map((lane) => this.#js.consumers.get(StreamName.Work, lane.durable_name)));
+          return this.#nextGroupTask(consumers, arrivals);
+        })().catch(async () => {
+          consumers = undefined;
+          await delay(CONSUME_RETRY_MS); // JetStream unavailable, or a consumer went: add them again
+          await addLanes().catch(() => {});
+          return null;
+        });
         if (message && stopped) message.nak();
-        else if (message) onTask(held.track(message));
+        else if (message) onTask(held.track(message, passedOn));
       }
     })();
     return {
       stop() {
         stopped = true;
+        arrivals.stop();
         held.stop();
       },
     };
+  }
+
+  /**
+   * The next task, from the highest-priority consumer that has one waiting; null when none
+   * came in time. A task whose delivery is due again (a retry, or one a dead peer held) is not
+   * counted as waiting by JetStream, so with none waiting the peer keeps pulling where tasks
+   * are out, and with none out it sleeps until a task arrives.
+   */
+  async #nextGroupTask(consumers: Consumer[], arrivals: Arrivals): Promise<JsMsg | null> {
+    arrivals.reset();
+    const infos = await Promise.all(consumers.map((consumer) => consumer.info()));
+    const waiting = consumers.find((_, index) => infos[index]!.num_pending > 0);
+    if (waiting) return waiting.next({ expires: GROUP_PULL_EXPIRES_MS });
+    const outstanding = consumers.filter((_, index) => infos[index]!.num_ack_pending > 0);
+    for (const consumer of outstanding) {
+      const message = await consumer.next({ expires: GROUP_PULL_EXPIRES_MS });
+      if (message) return message;
+    }
+    // Pull again at once while tasks are out: a pause here would let one peer's rhythm
+    // (say, one that hands every task back) take every redelivery.
+    if (outstanding.length === 0) await arrivals.next(GROUP_IDLE_LOOK_MS);
+    return null;
+  }
+}
+
+/** Whether a task was published since the last reset, and a wait for the next one. */
+class Arrivals {
+  readonly #subscription: Subscription;
+  #arrived = false;
+  #wake: (() => void) | undefined;
+
+  constructor(subscription: Subscription) {
+    this.#subscription = subscription;
+    void (async () => {
+      for await (const _message of subscription) {
+        this.#arrived = true;
+        this.#wake?.();
+      }
+    })();
+  }
+
+  reset(): void {
+    this.#arrived = false;
+  }
+
+  /** Resolves when a task arrives (or arrived since the reset), or after `timeoutMs`. */
+  next(timeoutMs: number): Promise<void> {
+    if (this.#arrived) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      const self = this;
+      function finish() {
+        clearTimeout(timer);
+        self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = finish;
+    });
+  }
+
+  stop(): void {
+    this.#subscription.unsubscribe();
+    this.#wake?.();
   }
 }
 
@@ -227,7 +322,8 @@ class HeldWork {
     for (const message of this.#messages) message.working();
   }, KEEP_ALIVE_MS);
 
-  track(message: JsMsg): WorkDelivery {
+  /** `onRetryLater` hears of every delivery handed back for later. */
+  track(message: JsMsg, onRetryLater: (delayMs: number) => void = () => {}): WorkDelivery {
     this.#messages.add(message);
     const release = () => this.#messages.delete(message);
     let envelope: unknown;
@@ -246,6 +342,7 @@ class HeldWork {
       retryLater: (delayMs) => {
         release();
         message.nak(delayMs);
+        onRetryLater(delayMs);
       },
       forget: release,
     };

@@ -31,8 +31,9 @@ export const StreamName = {
  */
 export const consumerForPeer = (userId: string, clientUuid: string) => digestName("peer", userId, clientUuid);
 
-/** The shared durable pull consumer through which a group's peers take its farm tasks. */
-export const consumerForGroup = (userId: string, groupId: string) => digestName("group", userId, groupId);
+/** The shared durable pull consumer through which a group's peers take its farm tasks of one priority. */
+export const consumerForGroup = (userId: string, groupId: string, priority: string) =>
+  `${digestName("group", userId, groupId)}_${priority}`;
 
 const digestName = (kind: string, userId: string, id: string) =>
   `${kind}_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(id)}`).digest("hex").slice(0, 32)}`;

@@ -13,6 +13,14 @@ import { BlendSha256Schema, BlendSourceSchema } from "./blend.js";
 /** Most items one farm job takes. */
 export const MAX_FARM_ITEMS = 10_000;
 
+/** Farm job priorities, highest first: a peer takes a task of a higher one before any of a lower one. */
+export const FARM_PRIORITIES = ["high", "normal", "low"] as const;
+export type FarmPriority = (typeof FARM_PRIORITIES)[number];
+export const FarmPrioritySchema = z
+  .enum(FARM_PRIORITIES)
+  .default("normal")
+  .describe("Idle peers of the group take tasks of high-priority farm jobs first, then normal, then low. Interactive work always comes first.");
+
 /** Most attempts of one task. */
 export const MAX_FARM_ATTEMPTS = 10;
 
@@ -58,6 +66,7 @@ export const FarmMapInputSchema = z.object({
   blend: BlendSourceSchema.nullable()
     .default(null)
     .describe("A scene each task opens before its script runs. Default: whatever scene each peer has open."),
+  priority: FarmPrioritySchema,
   bus_id: z.string().nullable().default(null),
   request_id: RequestIdSchema,
 });
@@ -108,6 +117,7 @@ export const FarmSummarySchema = z.object({
   /** `render` for blender_render_frames: its items are frame numbers. */
   kind: z.enum(["map", "render"]).default("map"),
   chunk_size: z.number().int().default(1),
+  priority: z.enum(FARM_PRIORITIES).default("normal"),
   blend_sha256: BlendSha256Schema.nullable().default(null),
 });
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
 import { RequestIdSchema } from "./dispatch.js";
-import { MAX_FARM_ATTEMPTS, MAX_FARM_ITEMS } from "./farm.js";
+import { FarmPrioritySchema, MAX_FARM_ATTEMPTS, MAX_FARM_ITEMS } from "./farm.js";
 import { BlendSourceSchema } from "./blend.js";
 
 /** Highest frame number Blender accepts (MAXFRAME). */
@@ -81,6 +81,7 @@ export const RenderFramesInputSchema = RenderSettingsSchema.extend({
   blend: BlendSourceSchema.nullable()
     .default(null)
     .describe("The scene to render. Default: whatever scene each peer has open."),
+  priority: FarmPrioritySchema,
   max_attempts: z.number().int().min(1).max(MAX_FARM_ATTEMPTS).default(3),
   max_peer_failures: z.number().int().min(1).max(100).default(2),
   task_timeout_seconds: z

@@ -44,6 +44,13 @@ export const WORK_STREAM_SUBJECTS = "user.*.work.>";
 export const subjectForPeerWork = (userId: string, clientUuid: string) =>
   `${userPrefix(userId)}.work.peer.${encodeToken(clientUuid)}`;
 
-/** Farm tasks of one group: every idle peer of the group pulls the next one. */
-export const subjectForGroupWork = (userId: string, groupId: string) =>
-  `${userPrefix(userId)}.work.group.${encodeToken(groupId)}`;
+/**
+ * Farm tasks of one group at one priority (`high`, `normal`, `low`): every idle peer of the
+ * group pulls the next one, from the highest priority that has one.
+ */
+export const subjectForGroupWork = (userId: string, groupId: string, priority: string) =>
+  `${userPrefix(userId)}.work.group.${encodeToken(groupId)}.${encodeToken(priority)}`;
+
+/** Every farm task subject of one group (a peer listens here to learn that tasks arrived). */
+export const subjectForAllGroupWork = (userId: string, groupId: string) =>
+  `${userPrefix(userId)}.work.group.${encodeToken(groupId)}.*`;

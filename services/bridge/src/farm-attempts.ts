@@ -17,7 +17,7 @@ import {
 import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
 
 /** Pause before a task a peer may not take (blocklisted, lacking a capability) comes again. ms */
-const PASSED_ON_RETRY_MS = 2_000;
+const PASSED_ON_RETRY_MS = 1_000;
 
 /** Times a peer hands back a task it failed before it takes it again itself (no one else did). */
 const BOUNCES_BEFORE_TAKING_BACK = 3;

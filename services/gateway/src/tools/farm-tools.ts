@@ -18,6 +18,7 @@ import {
   renderFramesScript,
   FarmSummarySchema,
   type BlendSource,
+  type FarmPriority,
   type FarmSummary,
   type FarmTask,
 } from "@blender-fabric/protocol";
@@ -48,6 +49,7 @@ type FarmRequest = {
   maxPeerFailures: number;
   taskTimeoutSeconds: number;
   blend: BlendSource | null;
+  priority: FarmPriority;
 };
 
 type Refusal = { status: string; error: string; field?: string };
@@ -64,12 +66,12 @@ const farmMap = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend } = input;
+    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend, priority } = input;
     return startFarm(context, {
       tool: "blender_farm_map",
       command: "farm_map",
       requestId: input.request_id,
-      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend },
+      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend, priority },
       kind: "map",
       script,
       items,
@@ -80,6 +82,7 @@ const farmMap = defineTool({
       maxPeerFailures: max_peer_failures,
       taskTimeoutSeconds: task_timeout_seconds,
       blend,
+      priority,
     });
   },
 });
@@ -114,6 +117,7 @@ const renderFrames = defineTool({
       maxPeerFailures: input.max_peer_failures,
       taskTimeoutSeconds: input.task_timeout_seconds,
       blend,
+      priority: input.priority,
     });
   },
 });
@@ -144,6 +148,7 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
       failures: {},
       kind: request.kind,
       chunk_size: request.chunkSize,
+      priority: request.priority,
       blend_sha256: blend,
     };
     await recordFarm(context, ticket.jobId, request.command, summary);
@@ -230,7 +235,7 @@ async function queueTask(context: ToolContext, farmJobId: string, summary: FarmS
     jobId: taskId,
     payload: task,
   });
-  await work.publishToGroup(userId, summary.group_id, envelope, `${taskId}@${entry.revision}`);
+  await work.publishToGroup(userId, summary.group_id, summary.priority, envelope, `${taskId}@${entry.revision}`);
 }
 
 const ignoreExisting = (error: unknown) => {
