@@ -251,3 +251,34 @@ test("idle peers take a high-priority farm job's tasks before the rest of a norm
   expect(normalStarts.filter((start) => start > lastHighStart).length).toBeGreaterThan(0);
   expect(normalStarts.filter((start) => start > highEnded.created_at && start < lastHighStart).length).toBeLessThanOrEqual(PEERS.length);
 });
+
+test("two users' farm jobs on one NATS, in groups of the same name, never take each other's tasks, artifacts or status", async () => {
+  const gina = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "gina", uuid: "blender-gina-1", groupId: "farm-a" });
+  try {
+    const fran = await fabric.connect("fran");
+    const other = await fabric.connect("gina");
+    const script = "import os\nopen(os.path.join(output_dir, f'{items[0]}.txt'), 'w').write(os.environ['FABRIC_CLIENT_UUID'])";
+    const [franJob, ginaJob] = await Promise.all([
+      fran.call("blender_farm_map", { script, items: ["f1", "f2", "f3", "f4", "f5", "f6"], group_id: "farm-a" }),
+      other.call("blender_farm_map", { script, items: ["g1", "g2", "g3"], group_id: "farm-a" }),
+    ]);
+    const [franEnded, ginaEnded] = await Promise.all([
+      fran.call("blender_job_status", { job_id: franJob.job_id, wait_seconds: 45 }),
+      other.call("blender_job_status", { job_id: ginaJob.job_id, wait_seconds: 45 }),
+    ]);
+    expect([franEnded.status, ginaEnded.status]).toEqual(["completed", "completed"]);
+    const peersOf = (status: Record<string, any>) => new Set(status.farm.tasks.map((task: { attempts: Attempt[] }) => task.attempts.at(-1)!.target_uuid));
+    expect([...peersOf(ginaEnded)]).toEqual(["blender-gina-1"]);
+    expect([...peersOf(franEnded)].every((peer) => PEERS.includes(peer as string))).toBe(true);
+    // Each sees only their own job and files.
+    expect(await fran.call("blender_job_status", { job_id: ginaJob.job_id })).toMatchObject({ status: "not_found" });
+    expect(await fran.call("blender_list_artifacts", { job_id: ginaJob.job_id })).toMatchObject({ total: 0 });
+    const ginaFiles = await other.call("blender_list_artifacts", { job_id: ginaJob.job_id });
+    expect(ginaFiles.artifacts.map((artifact: { file: string }) => artifact.file)).toEqual(["g1.txt", "g2.txt", "g3.txt"]);
+    const url = `${fabric.gateways[0]!.baseUrl}${ginaFiles.artifacts[0].url}`;
+    expect((await fetch(url, { headers: { authorization: `Bearer ${await mintToken({ sub: "fran" })}` } })).status).toBe(404);
+    expect(await (await fetch(url, { headers: { authorization: `Bearer ${await mintToken({ sub: "gina" })}` } })).text()).toBe("blender-gina-1");
+  } finally {
+    await gina.stop();
+  }
+});

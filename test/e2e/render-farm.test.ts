@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findProgram, mintToken, sourceCommand, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
-import { startFabric, type Fabric } from "../support/fabric.js";
+import { sleep, startFabric, type Fabric } from "../support/fabric.js";
 import { dominant, makeRedCubeScene, readPng } from "../support/render-scene.js";
 
 const cliEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "services", "cli", "src", "main.ts");
@@ -245,4 +245,30 @@ test("a peer whose Blender cannot render is blocklisted for the job after max_pe
     await broken.stop();
     await rm(wrapperDir, { recursive: true, force: true });
   }
+}, 120_000);
+
+test("cancelling a render mid-job: pending frames never render, running tasks stop, finished frames stay listed", async () => {
+  const llm = await fabric.connect("rena");
+  const job = await llm.call("blender_render_frames", {
+    frames: "1-30", chunk_size: 1, group_id: GROUP, blend: { sha256: await sceneSha256() },
+    ...TINY, samples: 256, resolution_x: 96, resolution_y: 72,
+  });
+  await waitFor("a few frames to be stored", async () => (await llm.call("blender_job_status", { job_id: job.job_id })).farm.frames_done >= 3, 60_000, 50);
+  expect(await llm.call("blender_job_cancel", { job_id: job.job_id })).toMatchObject({ status: "cancelled" });
+  await waitFor("every attempt to end", async () => {
+    const status = await llm.call("blender_job_status", { job_id: job.job_id });
+    return lastAttempts(status).every((attempt) => !["queued", "running"].includes(attempt.status));
+  }, 30_000, 100);
+  const ended = await llm.call("blender_job_status", { job_id: job.job_id });
+  await sleep(1_500); // time for any wrongly started attempt to show
+  const later = await llm.call("blender_job_status", { job_id: job.job_id });
+  expect(later.status).toBe("cancelled");
+  expect(later.farm.frames_done).toBe(ended.farm.frames_done);
+  expect(later.farm.frames_done).toBeGreaterThanOrEqual(3);
+  expect(later.farm.frames_done).toBeLessThan(30);
+  // Every task either rendered its frame before the cancel, or never started after it.
+  const statuses = lastAttempts(later).map((attempt) => attempt.status);
+  expect(statuses.filter((status) => status === "cancelled").length).toBeGreaterThan(0);
+  const listed = await llm.call("blender_list_artifacts", { job_id: job.job_id });
+  expect(listed.total).toBe(later.farm.frames_done);
 }, 120_000);
