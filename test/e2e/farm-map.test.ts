@@ -282,3 +282,22 @@ test("two users' farm jobs on one NATS, in groups of the same name, never take e
     await gina.stop();
   }
 });
+
+test("a farm job with capabilities and no group runs on any farm worker of the user that has them, or waits saying what for", async () => {
+  const llm = await fabric.connect("fran");
+  const farm = await llm.call("blender_farm_map", { script: "print(items)", items: [1, 2, 3, 4, 5, 6], capabilities: ["rendering"] });
+  expect(farm).toMatchObject({ status: "queued", group_id: null, tasks: 6 });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 6 } } });
+  // Fran's farm workers ran them, whatever their group (earlier tests here started more than PEERS).
+  const fransPeers = (await llm.call("blender_list_available_clients", { include_stale: true })).persistent.map((client: { uuid: string }) => client.uuid);
+  const peers = ended.farm.tasks.map((task: { attempts: Attempt[] }) => task.attempts.at(-1)!.target_uuid);
+  expect(peers.every((peer: string) => fransPeers.includes(peer) && peer !== "blender-gina-1")).toBe(true);
+
+  const waiting = await llm.call("blender_farm_map", { script: "print(items)", items: [1], capabilities: ["quantum"] });
+  await waitFor("the job to say what it waits for", async () => {
+    const status = await llm.call("blender_job_status", { job_id: waiting.job_id });
+    return status.progress_message === "waiting: no live peer with capabilities [quantum] among your farm workers";
+  }, 20_000, 100);
+  expect(await llm.call("blender_job_cancel", { job_id: waiting.job_id })).toMatchObject({ status: "cancelled" });
+});

@@ -18,7 +18,7 @@ export type FarmAttempt = Pick<JobRecord, "job_id" | "status" | "target_uuid" | 
 export type FarmTaskState = { task_id: string; status: string; attempts: FarmAttempt[] };
 
 export type FarmProgress = {
-  group_id: string;
+  group_id: string | null;
   /** Failed or lost attempts per peer. */
   failures: Record<string, number>;
   /** Peers that take no more of this job's tasks. */

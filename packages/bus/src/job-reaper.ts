@@ -140,18 +140,21 @@ export class JobReaper {
       return;
     }
     const { group_id: groupId, capabilities } = summary.data;
+    // A job with no group is for every farm worker of the user.
+    const inPool = (client: ClientRecord) => (groupId === null ? client.farm_worker === true : client.group_id === groupId);
     const able = this.#registry
       .cachedList(farm.bus_id)
-      .filter((client) => client.group_id === groupId && !this.#registry.isStale(client))
+      .filter((client) => inPool(client) && !this.#registry.isStale(client))
       .filter((client) => coversCapabilities(client.capabilities, capabilities));
+    const where = groupId === null ? "among your farm workers" : `in group ${groupId}`;
     const blocklisted = blocklistedPeers(summary.data);
     if (able.length > 0 && able.every((client) => blocklisted.includes(client.uuid))) {
-      const error = `no eligible peer left in group ${groupId}: ${blocklisted.join(", ")} failed ${summary.data.max_peer_failures} or more of its tasks and are blocklisted for it`;
+      const error = `no eligible peer left ${where}: ${blocklisted.join(", ")} failed ${summary.data.max_peer_failures} or more of its tasks and are blocklisted for it`;
       await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "failed", error });
       return;
     }
     const needs = capabilities.length > 0 ? ` with capabilities [${capabilities.join(", ")}]` : "";
-    await this.#jobs.noteFarm(farm.bus_id, farm.job_id, able.length === 0 ? `waiting: no live peer${needs} in group ${groupId}` : "");
+    await this.#jobs.noteFarm(farm.bus_id, farm.job_id, able.length === 0 ? `waiting: no live peer${needs} ${where}` : "");
   }
 
   async #loseIfDead(job: Unfinished, targetUuid: string): Promise<void> {

@@ -31,8 +31,11 @@ import {
   WORK_STREAM_SUBJECTS,
   consumerForGroup,
   consumerForPeer,
+  consumerForUserFarm,
   subjectForAllGroupWork,
+  subjectForAllUserFarmWork,
   subjectForGroupWork,
+  subjectForUserFarmWork,
   subjectForPeerWork,
   type Envelope,
   type FarmPriority,
@@ -126,9 +129,10 @@ export class WorkStream {
     return this.#publish(subjectForPeerWork(userId, peerUuid), envelope, dedupeId);
   }
 
-  /** Stores a farm task for whichever peer of the group takes it first. */
-  publishToGroup(userId: string, groupId: string, priority: FarmPriority, envelope: Envelope, dedupeId: string): Promise<void> {
-    return this.#publish(subjectForGroupWork(userId, groupId, priority), envelope, dedupeId);
+  /** Stores a farm task for whichever peer of the group (null: of the user's farm pool) takes it first. */
+  publishFarmTask(userId: string, groupId: string | null, priority: FarmPriority, envelope: Envelope, dedupeId: string): Promise<void> {
+    const subject = groupId === null ? subjectForUserFarmWork(userId, priority) : subjectForGroupWork(userId, groupId, priority);
+    return this.#publish(subject, envelope, dedupeId);
   }
 
   async #publish(subject: string, envelope: Envelope, dedupeId: string): Promise<void> {
@@ -178,29 +182,35 @@ export class WorkStream {
   }
 
   /**
-   * Takes a group's farm tasks, one at a time: it asks for the next task only once
-   * `whenIdle()` resolves, so a busy peer never holds a task another peer could run now, and
-   * adding a peer adds throughput. Each priority has its own shared consumer, and an idle
-   * peer takes from the highest one that has a task. Never deletes the shared consumers:
+   * Takes farm tasks, one at a time, from the peer's group (`groupId`) and, for a farm worker
+   * (`userPool`), from the user's farm pool: it asks for the next task only once `whenIdle()`
+   * resolves, so a busy peer never holds a task another peer could run now, and adding a peer
+   * adds throughput. Each source and priority has its own shared consumer, and an idle peer
+   * takes from the highest priority that has a task. Never deletes the shared consumers:
    * other peers are pulling from them.
    */
-  async consumeGroup(
+  async consumeFarm(
     userId: string,
-    groupId: string,
+    sources: { groupId: string | null; userPool: boolean },
     whenIdle: () => Promise<void>,
     onTask: (delivery: WorkDelivery) => void,
   ): Promise<PeerWorkSubscription> {
-    const lanes = FARM_PRIORITIES.map((priority) =>
-      consumerConfig(
-        consumerForGroup(userId, groupId, priority),
-        subjectForGroupWork(userId, groupId, priority),
-        `${priority}-priority farm tasks of group ${groupId} of user ${userId}`,
-      ),
-    );
+    const { groupId, userPool } = sources;
+    const lanes = FARM_PRIORITIES.flatMap((priority) => [
+      ...(groupId === null
+        ? []
+        : [consumerConfig(consumerForGroup(userId, groupId, priority), subjectForGroupWork(userId, groupId, priority), `${priority}-priority farm tasks of group ${groupId} of user ${userId}`)]),
+      ...(userPool
+        ? [consumerConfig(consumerForUserFarm(userId, priority), subjectForUserFarmWork(userId, priority), `${priority}-priority farm tasks of user ${userId}'s farm pool`)]
+        : []),
+    ]);
     const addLanes = () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config)));
-    await retryJetStream("start the group's task consumers", addLanes);
+    await retryJetStream("start the farm task consumers", addLanes);
     // A publish of a task wakes idle peers at once; they do not poll for new work.
-    const arrivals = new Arrivals(this.#nc.subscribe(subjectForAllGroupWork(userId, groupId)));
+    const arrivals = new Arrivals([
+      ...(groupId === null ? [] : [this.#nc.subscribe(subjectForAllGroupWork(userId, groupId))]),
+      ...(userPool ? [this.#nc.subscribe(subjectForAllUserFarmWork(userId))] : []),
+    ]);
     const held = new HeldWork();
     let stopped = false;
     let consumers: Consumer[] | undefined;
@@ -260,18 +270,20 @@ export class WorkStream {
 
 /** Whether a task was published since the last reset, and a wait for the next one. */
 class Arrivals {
-  readonly #subscription: Subscription;
+  readonly #subscriptions: Subscription[];
   #arrived = false;
   #wake: (() => void) | undefined;
 
-  constructor(subscription: Subscription) {
-    this.#subscription = subscription;
-    void (async () => {
-      for await (const _message of subscription) {
-        this.#arrived = true;
-        this.#wake?.();
-      }
-    })();
+  constructor(subscriptions: Subscription[]) {
+    this.#subscriptions = subscriptions;
+    for (const subscription of subscriptions) {
+      void (async () => {
+        for await (const _message of subscription) {
+          this.#arrived = true;
+          this.#wake?.();
+        }
+      })();
+    }
   }
 
   reset(): void {
@@ -294,7 +306,7 @@ class Arrivals {
   }
 
   stop(): void {
-    this.#subscription.unsubscribe();
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
     this.#wake?.();
   }
 }

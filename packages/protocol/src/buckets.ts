@@ -35,6 +35,9 @@ export const consumerForPeer = (userId: string, clientUuid: string) => digestNam
 export const consumerForGroup = (userId: string, groupId: string, priority: string) =>
   `${digestName("group", userId, groupId)}_${priority}`;
 
+/** The shared durable pull consumer of the user's farm pool at one priority (farm jobs with no group). */
+export const consumerForUserFarm = (userId: string, priority: string) => `${digestName("farm", userId, "pool")}_${priority}`;
+
 const digestName = (kind: string, userId: string, id: string) =>
   `${kind}_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(id)}`).digest("hex").slice(0, 32)}`;
 

@@ -57,7 +57,9 @@ export const FarmMapInputSchema = z.object({
     .max(100)
     .default(2)
     .describe("A peer whose attempts fail this often in this job takes no more of its tasks (blocklisted for the job)."),
-  group_id: IdentifierSchema.describe("The farm: every idle peer of this group takes tasks."),
+  group_id: IdentifierSchema.nullable()
+    .default(null)
+    .describe("The farm: every idle peer of this group takes tasks. Default: every farm worker of yours (spawn-mode bridges)."),
   capabilities: z
     .array(z.string().min(1).max(64))
     .max(64)
@@ -106,7 +108,8 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 /** What a farm job's record holds in `result` while it runs and after. */
 export const FarmSummarySchema = z.object({
-  group_id: z.string(),
+  /** null: the user's whole farm pool. */
+  group_id: z.string().nullable(),
   task_ids: z.array(z.string()),
   items_total: z.number().int(),
   max_attempts: z.number().int(),

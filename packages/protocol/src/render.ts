@@ -72,7 +72,9 @@ export type RenderSettings = z.infer<typeof RenderSettingsSchema>;
 export const RenderFramesInputSchema = RenderSettingsSchema.extend({
   frames: FramesSchema,
   chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(5).describe("Frames per task."),
-  group_id: IdentifierSchema.describe("The farm: every idle peer of this group takes tasks."),
+  group_id: IdentifierSchema.nullable()
+    .default(null)
+    .describe("The farm: every idle peer of this group takes tasks. Default: every farm worker of yours (spawn-mode bridges)."),
   capabilities: z
     .array(z.string().min(1).max(64))
     .max(64)

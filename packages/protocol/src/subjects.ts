@@ -51,6 +51,15 @@ export const subjectForPeerWork = (userId: string, clientUuid: string) =>
 export const subjectForGroupWork = (userId: string, groupId: string, priority: string) =>
   `${userPrefix(userId)}.work.group.${encodeToken(groupId)}.${encodeToken(priority)}`;
 
+/**
+ * Farm tasks for any farm worker of the user (a farm job with no group_id): every spawn-mode
+ * bridge of the user takes them, whatever its group.
+ */
+export const subjectForUserFarmWork = (userId: string, priority: string) => `${userPrefix(userId)}.work.farm.${encodeToken(priority)}`;
+
+/** Every subject of the user's own farm pool. */
+export const subjectForAllUserFarmWork = (userId: string) => `${userPrefix(userId)}.work.farm.*`;
+
 /** Every farm task subject of one group (a peer listens here to learn that tasks arrived). */
 export const subjectForAllGroupWork = (userId: string, groupId: string) =>
   `${userPrefix(userId)}.work.group.${encodeToken(groupId)}.*`;

@@ -6,8 +6,8 @@
  *
  *   delivery ─▶ queue ─▶ claim (queued → running, compare-and-set) ─▶ Blender ─▶ finish ─▶ ack
  *
- * A peer of a group also takes the group's farm tasks, one at a time and only when it has
- * nothing else to do, from the group's shared consumer.
+ * A peer of a group also takes the group's farm tasks, and a farm worker (a spawn-mode bridge)
+ * those of the user's farm pool, one at a time and only when it has nothing else to do.
  *
  * The claim is the fence: work that was cancelled, expired or settled lost meanwhile is
  * acknowledged and dropped, never run. Each boot has its own incarnation id, registered in
@@ -155,8 +155,9 @@ export class Bridge {
     }
     await nc.flush();
     this.#workSubscriptions.push(await work.consumePeer(this.#user, this.#uuid, (delivery) => this.#receiveWork(delivery)));
-    if (env.FABRIC_GROUP_ID) {
-      const farm = await work.consumeGroup(this.#user, env.FABRIC_GROUP_ID, () => this.#whenIdle(), (delivery) => this.#receiveFarmTask(delivery));
+    if (env.FABRIC_GROUP_ID || env.FABRIC_FARM_WORKER) {
+      const sources = { groupId: env.FABRIC_GROUP_ID ?? null, userPool: env.FABRIC_FARM_WORKER };
+      const farm = await work.consumeFarm(this.#user, sources, () => this.#whenIdle(), (delivery) => this.#receiveFarmTask(delivery));
       this.#workSubscriptions.push(farm);
     }
     this.#heartbeat = setInterval(() => void this.#beat(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
@@ -171,6 +172,7 @@ export class Bridge {
       is_persistent: true,
       capabilities: env.FABRIC_CAPABILITIES,
       group_id: env.FABRIC_GROUP_ID ?? null,
+      farm_worker: env.FABRIC_FARM_WORKER,
       pid: hello.pid,
       hostname: hostname(),
       blend_file: hello.blend_file ?? "",

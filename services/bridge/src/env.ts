@@ -19,6 +19,11 @@ export const BridgeEnvSchema = z.object({
   FABRIC_CLIENT_TYPE: z.string().min(1).default("blender"),
   FABRIC_LABEL: z.string().optional(),
   FABRIC_GROUP_ID: z.string().optional(),
+  /**
+   * Whether the peer takes farm tasks that name no group (the user's farm pool). `auto`: yes
+   * in spawn mode, never in attach mode (an artist's Blender keeps its scene).
+   */
+  FABRIC_FARM_WORKER: z.enum(["auto", "true", "false"]).default("auto"),
   /** Comma-separated, e.g. `python_execution,rendering,gpu`. */
   FABRIC_CAPABILITIES: commaSeparated("python_execution,rendering"),
   /** `spawn`: start and supervise headless Blender. `attach`: connect to a GUI Blender's addon. */
@@ -41,7 +46,10 @@ export const BridgeEnvSchema = z.object({
   FABRIC_KV_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   FABRIC_LOG_LEVEL: z.string().default("info"),
 });
-export type BridgeEnv = z.infer<typeof BridgeEnvSchema>;
+export type BridgeEnv = Omit<z.infer<typeof BridgeEnvSchema>, "FABRIC_FARM_WORKER"> & { FABRIC_FARM_WORKER: boolean };
 
 export const readBridgeEnv = (source: Record<string, string | undefined> = process.env): BridgeEnv =>
-  BridgeEnvSchema.parse(source);
+  BridgeEnvSchema.transform((env) => ({
+    ...env,
+    FABRIC_FARM_WORKER: env.FABRIC_FARM_WORKER === "auto" ? env.FABRIC_MODE === "spawn" : env.FABRIC_FARM_WORKER === "true",
+  })).parse(source);

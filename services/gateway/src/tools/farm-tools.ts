@@ -43,7 +43,8 @@ type FarmRequest = {
   script: string;
   items: unknown[];
   chunkSize: number;
-  groupId: string;
+  /** null: the user's farm pool (every farm worker). */
+  groupId: string | null;
   capabilities: string[];
   maxAttempts: number;
   maxPeerFailures: number;
@@ -58,7 +59,7 @@ const farmMap = defineTool({
   name: "blender_farm_map",
   description:
     "Run a script over many items on a farm: the items are split into chunks of chunk_size, and every idle " +
-    "Blender peer of group_id takes the next chunk. In the script, `items` is the task's chunk; " +
+    "Blender peer of group_id (default: any farm worker of yours) with every one of capabilities takes the next chunk. In the script, `items` is the task's chunk; " +
     "report_progress(fraction, message) reports on it; files written to `output_dir` become the job's artifacts. " +
     "blend opens a scene first (an uploaded .blend by sha256, or {snapshot_of: <peer uuid>}). Answers at once with " +
     "the farm job_id; follow it with blender_job_status. Pass a request_id and reuse it when you retry.",
@@ -90,8 +91,8 @@ const farmMap = defineTool({
 const renderFrames = defineTool({
   name: "blender_render_frames",
   description:
-    'Render frames ("1-100,120") on a farm: chunks of chunk_size frames go to whichever peer of group_id (with ' +
-    "every one of capabilities) is idle next. blend is the scene: {sha256} of a .blend uploaded with " +
+    'Render frames ("1-100,120") on a farm: chunks of chunk_size frames go to whichever peer of group_id (default: ' +
+    "any farm worker of yours) with every one of capabilities is idle next. blend is the scene: {sha256} of a .blend uploaded with " +
     "PUT /blends/<sha256>, or {snapshot_of: <peer uuid>} to render a live peer's current scene; default: each " +
     "peer's open scene. Each frame is stored as frame-0001.png (or .jpg/.exr) as soon as it is rendered: list them " +
     "with blender_list_artifacts. Answers at once with the farm job_id; blender_job_status shows frames done and, " +
@@ -229,13 +230,13 @@ async function queueTask(context: ToolContext, farmJobId: string, summary: FarmS
   const envelope = createEnvelope({
     userId,
     fromUuid: `server:${userId}`,
-    routing: { type: "group", group_id: summary.group_id },
+    routing: summary.group_id === null ? { type: "broadcast" } : { type: "group", group_id: summary.group_id },
     // Below every interactive priority: a farm peer runs a dispatch before its next task.
     priority: "debug",
     jobId: taskId,
     payload: task,
   });
-  await work.publishToGroup(userId, summary.group_id, summary.priority, envelope, `${taskId}@${entry.revision}`);
+  await work.publishFarmTask(userId, summary.group_id, summary.priority, envelope, `${taskId}@${entry.revision}`);
 }
 
 const ignoreExisting = (error: unknown) => {
