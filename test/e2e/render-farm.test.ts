@@ -103,6 +103,16 @@ test("the CLI renders a .blend on the farm: 24 frames of the right size in the O
   expect([...new Set(lastAttempts(status).map((attempt) => attempt.target_uuid))].sort()).toEqual(PEERS);
 }, 240_000);
 
+test("the CLI exits non-zero and says why when the render fails", async () => {
+  const broken = join(workDir, "no-camera.blend");
+  await makeRedCubeScene(broken, { camera: false });
+  const env = { FABRIC_URL: fabric.gateways[1]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const cli = runCli(["render", broken, "--frames", "1-2", "--group", GROUP, "--out", join(workDir, "none"), "--max-attempts", "1"], env);
+  expect(await cli.exited).toBe(1);
+  expect(cli.output()).toMatch(/failed attempt on render-\d: .*the scene has no camera/);
+  expect(cli.errors()).toMatch(/^blender-fabric: the render failed: /);
+}, 120_000);
+
 test("a second job on the same .blend downloads it to no peer again", async () => {
   const llm = await fabric.connect("rena");
   const sha256 = await sceneSha256(); // the first test's CLI uploaded it

@@ -17,6 +17,8 @@ export type SceneOptions = {
   samples?: number;
   /** Where `-a` writes frames (Blender's render.filepath). */
   outputPath?: string;
+  /** false: no camera, so every render of it fails. */
+  camera?: boolean;
 };
 
 /**
@@ -44,8 +46,9 @@ cube.data.materials.append(material)
 cube.keyframe_insert("rotation_euler", frame=1)
 cube.rotation_euler[2] = 1.0
 cube.keyframe_insert("rotation_euler", frame=24)
-bpy.ops.object.camera_add(location=(0, -6, 0), rotation=(1.5708, 0, 0))
-scene.camera = bpy.context.active_object
+if ${options.camera === false ? "False" : "True"}:
+    bpy.ops.object.camera_add(location=(0, -6, 0), rotation=(1.5708, 0, 0))
+    scene.camera = bpy.context.active_object
 bpy.ops.object.light_add(type="POINT", location=(2, -3, 3))
 world = bpy.data.worlds.new("Dark")
 world.color = (0.02, 0.02, 0.02)
