@@ -96,7 +96,7 @@ program
   .command("render <blend>")
   .description("render frames of a .blend on a farm group: upload, submit, follow, download every frame")
   .requiredOption("--frames <list>", 'frames, e.g. "1-250" or "1-100,120" or "1-100x5"')
-  .requiredOption("--group <id>", "the farm group whose peers render")
+  .option("--group <id>", "the farm group whose peers render (default: any of your farm workers)")
   .option("--chunk <n>", "frames per task", positive, 5)
   .option("--out <dir>", "where the frames are written", "./frames")
   .option("--capabilities <list>", "only peers with all of these, comma-separated (e.g. gpu)", "")

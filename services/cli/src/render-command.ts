@@ -18,7 +18,8 @@ export type RenderOptions = GatewayOptions & {
   blend: string;
   frames: string;
   chunk: number;
-  group: string;
+  /** Unset: the user's farm pool (every farm worker). */
+  group?: string;
   out: string;
   capabilities: string[];
   engine?: string;
@@ -50,7 +51,7 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
     const submitted = await session.call("blender_render_frames", {
       frames: options.frames,
       chunk_size: options.chunk,
-      group_id: options.group,
+      group_id: options.group ?? null,
       capabilities: options.capabilities,
       blend: { sha256 },
       engine: options.engine ?? null,
@@ -63,7 +64,8 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
       request_id: `render-${randomBytes(8).toString("hex")}`,
     });
     if (submitted.status !== "queued") throw new Error(`the render was refused: ${submitted.error ?? JSON.stringify(submitted)}`);
-    process.stdout.write(`job ${submitted.job_id}: ${submitted.frames} frames in ${submitted.tasks} tasks on group ${options.group}\n`);
+    const where = options.group ? `group ${options.group}` : "your farm workers";
+    process.stdout.write(`job ${submitted.job_id}: ${submitted.frames} frames in ${submitted.tasks} tasks on ${where}\n`);
     await mkdir(options.out, { recursive: true });
     const ended = await followJob(session, submitted.job_id, submitted.frames, options.out);
     const failures = failedAttempts(ended);
