@@ -21,6 +21,8 @@ export type GatewayProcess = AsyncDisposable & {
   /** Starts it again on the same port with the same environment. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** The last 8 KB of what it logged. */
+  output(): string;
 };
 
 export type GatewayProcessOptions = {
@@ -85,6 +87,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       await start();
     },
     stop,
+    output: () => output,
     [Symbol.asyncDispose]: stop,
   };
 }

@@ -18,6 +18,7 @@ import { createAuthMiddleware } from "./http/auth-middleware.js";
 import { createSessionMiddleware } from "./http/session-middleware.js";
 import { createMcpEndpoint } from "./http/mcp-endpoint.js";
 import { createErrorHandler } from "./http/errors.js";
+import { createBodyCap, createEdgeGuard } from "./http/edge-guard.js";
 
 export type GatewayAppOptions = {
   env: GatewayEnv;
@@ -66,18 +67,25 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
     c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
   );
 
+  // Every route that acts for a user; probes and /metrics stay reachable by any Host.
+  const guardEdge = createEdgeGuard({ boundTo: env.FABRIC_HTTP_HOST, allowedHosts: env.FABRIC_ALLOWED_HOSTS, allowedOrigins: env.FABRIC_ALLOWED_ORIGINS });
+
   const mcp = new Hono();
+  mcp.use(guardEdge);
+  mcp.use(createBodyCap(env.FABRIC_MAX_BODY_BYTES, "FABRIC_MAX_BODY_BYTES"));
   mcp.use(createAuthMiddleware(verifyToken));
   mcp.use(createSessionMiddleware(services.sessions));
   mcp.on(["POST", "GET", "DELETE"], "/", createMcpEndpoint({ services, env, logger, metrics, catalog }));
   app.route("/mcp", mcp);
 
   const artifacts = new Hono<{ Variables: AuthVariables }>();
+  artifacts.use(guardEdge);
   artifacts.use(createAuthMiddleware(verifyToken));
   artifacts.get("/:user/:job/:file", createArtifactsRoute(services.artifacts));
   app.route("/artifacts", artifacts);
 
   const blends = new Hono<{ Variables: AuthVariables }>();
+  blends.use(guardEdge);
   blends.use(createAuthMiddleware(verifyToken));
   mountBlendRoutes(blends, services.blends, env.FABRIC_MAX_BLEND_BYTES);
   app.route("/blends", blends);

@@ -5,6 +5,7 @@ import { DEV_JWT_SECRET } from "@blender-fabric/auth";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "@blender-fabric/protocol";
 
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
+const commaList = (value: string) => value.split(",").map((item) => item.trim()).filter(Boolean);
 
 export const GatewayEnvSchema = z.object({
   /** NATS servers, comma-separated; list every cluster node so the gateway can fail over. */
@@ -31,6 +32,15 @@ export const GatewayEnvSchema = z.object({
   FABRIC_SESSION_IDLE_SECONDS: seconds(24 * 3600).refine((value) => value <= 24 * 3600, "at most 86400 (the session bucket's max age)"),
   /** Largest `payload` of blender_send_message, as JSON. Bytes. */
   FABRIC_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
+  /**
+   * Host names served besides loopback names, comma-separated (e.g. `fabric.example.com`). Unset:
+   * only loopback names when bound to loopback, any host when bound to a public interface.
+   */
+  FABRIC_ALLOWED_HOSTS: z.string().default("").transform(commaList),
+  /** Browser origins accepted besides loopback ones, comma-separated, exact (e.g. `https://console.example.com`). */
+  FABRIC_ALLOWED_ORIGINS: z.string().default("").transform(commaList),
+  /** Largest request body of /mcp. Bytes. */
+  FABRIC_MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Largest .blend accepted by PUT /blends/<sha256>. Bytes. */
   FABRIC_MAX_BLEND_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */

@@ -26,7 +26,8 @@ const server = serve(
   { fetch: app.fetch, hostname: env.FABRIC_HTTP_HOST, port: env.FABRIC_HTTP_PORT },
   (address) => {
     const url = `http://${address.address}:${address.port}/mcp`;
-    logger.info({ url, nats: env.FABRIC_NATS_URL }, "gateway listening");
+    // A NATS URL may carry credentials (nats://user:pass@host): log it without them.
+    logger.info({ url, nats: env.FABRIC_NATS_URL.replace(/\/\/[^@/]*@/g, "//") }, "gateway listening");
   },
 );
 
