@@ -20,7 +20,11 @@ beforeAll(async () => {
     env: { FABRIC_ALLOWED_HOSTS: "fabric.example.com", FABRIC_ALLOWED_ORIGINS: "https://console.example.com", FABRIC_LOG_LEVEL: "debug" },
   });
   observer = await connect({ servers: nats.url });
-  traffic = observer.subscribe("user.>", { callback: (_error, message) => seen.push(message.subject) });
+  traffic = observer.subscribe("user.>", {
+    callback: (_error, message) => {
+      seen.push(message.subject);
+    },
+  });
   await observer.flush();
 });
 
@@ -89,7 +93,7 @@ test("a foreign Host or Origin gets 403 on /mcp and nothing is published; loopba
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(seen).toEqual([]);
 
-  for (const headers of [
+  for (const headers of <Record<string, string>[]>[
     { host: `localhost:${new URL(gateway.baseUrl).port}` },
     { host: "fabric.example.com" },
     { origin: "http://localhost:5173" },

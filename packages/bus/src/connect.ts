@@ -1,23 +1,21 @@
 /** One NATS connection per process, configured to ride out server restarts and failovers. */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { authenticatorFor, type NatsCredentialFiles } from "./nats-credentials.js";
 
 export type FabricConnectionOptions = {
   /** One or more `nats://host:port` URLs; several let the client fail over inside a cluster. */
   servers: string | string[];
   /** Connection name shown by `nats server report connections`. */
   name: string;
-  user?: string;
-  pass?: string;
-  token?: string;
+  /** The process's NATS credential (nats-credentials.ts). */
+  credentials?: NatsCredentialFiles;
 };
 
 export async function connectToFabric(options: FabricConnectionOptions): Promise<NatsConnection> {
   return connect({
     servers: options.servers,
     name: options.name,
-    user: options.user,
-    pass: options.pass,
-    token: options.token,
+    authenticator: await authenticatorFor(options.credentials ?? {}),
     // Gateways and bridges are long-lived: never give up reconnecting, and retry quickly
     // so a killed cluster node costs well under a second.
     maxReconnectAttempts: -1,

@@ -16,3 +16,4 @@ export * from "./router.js";
 export * from "./job-waiter.js";
 export * from "./artifacts.js";
 export * from "./blend-store.js";
+export * from "./nats-credentials.js";

@@ -102,6 +102,8 @@ export type NatsServerOptions = {
   directory?: string;
   /** Client port; default: a free one. */
   port?: number;
+  /** A nats-server `authorization { … }` block; default: none (tests that do not test auth). */
+  authorization?: string;
 };
 
 /** Starts one nats-server with JetStream. */
@@ -111,7 +113,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const clientPort = options.port ?? (await findFreePort());
   const name = `fabric-${clientPort}`;
   const node = createNode(
-    { name, directory, clientPort, text: nodeConfigText(name, directory, clientPort) },
+    { name, directory, clientPort, text: nodeConfigText(name, directory, clientPort, options.authorization) },
     { keepDirectory: options.directory !== undefined },
   );
   await node.restart();

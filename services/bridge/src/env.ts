@@ -12,6 +12,10 @@ const commaSeparated = (fallback: string) =>
 export const BridgeEnvSchema = z.object({
   /** NATS servers, comma-separated. */
   FABRIC_NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  /** Path of this process's NATS nkey seed file (nkey auth). */
+  FABRIC_NATS_NKEY: z.string().optional(),
+  /** Path of this process's NATS `.creds` file (JWT auth); wins over FABRIC_NATS_NKEY. */
+  FABRIC_NATS_CREDS: z.string().optional(),
   /** The user whose bus this peer joins (its NATS credentials are limited to user.<u>.>). */
   FABRIC_USER: z.string().min(1).default("dev"),
   /** This peer's uuid on the bus. */

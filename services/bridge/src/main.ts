@@ -11,6 +11,7 @@ const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_L
 const nc = await connectToFabric({
   servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
   name: `bridge-${env.FABRIC_CLIENT_UUID}`,
+  credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
 });
 const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
 const peer = new BlenderPeer(env, logger);

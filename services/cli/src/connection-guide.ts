@@ -1,7 +1,7 @@
 /** What `up` prints: where the fabric listens and how to point MCP clients at it. */
-export type ConnectionDetails = { mcpUrl: string; natsUrl: string; token: string; user: string; blenderUuid: string };
+export type ConnectionDetails = { mcpUrl: string; natsUrl: string; operatorNkey: string; token: string; user: string; blenderUuid: string };
 
-export function printConnectionGuide({ mcpUrl, natsUrl, token, user, blenderUuid }: ConnectionDetails): void {
+export function printConnectionGuide({ mcpUrl, natsUrl, operatorNkey, token, user, blenderUuid }: ConnectionDetails): void {
   const desktopConfig = {
     mcpServers: {
       "blender-fabric": {
@@ -17,7 +17,8 @@ export function printConnectionGuide({ mcpUrl, natsUrl, token, user, blenderUuid
     "Blender Fabric is up.",
     "",
     `  MCP endpoint   ${mcpUrl}`,
-    `  NATS           ${natsUrl}   (watch traffic: nats --server ${natsUrl} sub 'user.>')`,
+    `  NATS           ${natsUrl}   (credentials only; watch traffic read-only with`,
+    `                 blender-fabric tail --user ${user} --nats ${natsUrl} --nkey ${operatorNkey})`,
     `  Blender        ${blenderUuid} (headless, on the bus of "${user}")`,
     `  Dev token      for user "${user}", valid 30 days:`,
     "",

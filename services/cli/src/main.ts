@@ -84,7 +84,9 @@ program
   .description("a readable live view of one user's bus traffic, without the nats CLI")
   .option("--nats <urls>", "NATS servers, comma-separated (FABRIC_NATS_URL)", process.env.FABRIC_NATS_URL ?? "nats://127.0.0.1:4222")
   .requiredOption("--user <id>", "whose traffic (the user id, JWT sub)")
-  .action(async (options: { nats: string; user: string }) => tailTraffic(options));
+  .option("--nkey <file>", "NATS nkey seed file, e.g. .fabric/credentials/operator.nk (FABRIC_NATS_NKEY)", process.env.FABRIC_NATS_NKEY)
+  .option("--creds <file>", "NATS .creds file (FABRIC_NATS_CREDS)", process.env.FABRIC_NATS_CREDS)
+  .action(async (options: { nats: string; user: string; nkey?: string; creds?: string }) => tailTraffic(options));
 
 const resolution = (value: string) => {
   const match = /^(\d+)x(\d+)$/.exec(value);

@@ -4,7 +4,7 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { EnvelopeSchema, JobEventSchema, encodeToken } from "@blender-fabric/protocol";
-import { parseJsonSafely } from "@blender-fabric/bus";
+import { authenticatorFor, parseJsonSafely } from "@blender-fabric/bus";
 import { openFabricSession, type GatewayOptions } from "./fabric-session.js";
 import { formatTable } from "./table.js";
 
@@ -64,8 +64,12 @@ export async function printJobs(options: GatewayOptions & { status?: string; lim
 }
 
 /** One readable line per message on the user's subjects (`user.<u>.>`), until Ctrl-C. */
-export async function tailTraffic(options: { nats: string; user: string }): Promise<void> {
-  const nc = await connect({ servers: options.nats.split(","), name: "blender-fabric-tail" });
+export async function tailTraffic(options: { nats: string; user: string; nkey?: string; creds?: string }): Promise<void> {
+  const nc = await connect({
+    servers: options.nats.split(","),
+    name: "blender-fabric-tail",
+    authenticator: await authenticatorFor({ nkeySeedFile: options.nkey, credsFile: options.creds }),
+  });
   const prefix = `user.${encodeToken(options.user)}.`;
   const subscription = nc.subscribe(`${prefix}>`, {
     callback: (error, message) => {

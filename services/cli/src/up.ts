@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { mintToken } from "@blender-fabric/auth";
+import { ensureLocalCredentials } from "@blender-fabric/bus";
 import { preferPort, startBridgeProcess, startGatewayProcess, startNatsServer } from "@blender-fabric/testkit";
 import { printConnectionGuide } from "./connection-guide.js";
 
@@ -23,21 +24,24 @@ export type UpOptions = {
 
 export async function up(options: UpOptions): Promise<void> {
   const natsPort = await preferPort(options.natsPort);
-  const nats = await startNatsServer({ directory: join(options.dataDirectory, "nats"), port: natsPort });
+  // NATS admits only these users, even on this machine (made on first start, mode 0600).
+  const credentials = await ensureLocalCredentials(options.dataDirectory);
+  const nats = await startNatsServer({ directory: join(options.dataDirectory, "nats"), port: natsPort, authorization: credentials.authorization });
   const gateway = await startGatewayProcess({
     natsUrls: [nats.url],
     port: await preferPort(options.httpPort),
-    env: { FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info" },
+    env: { FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info", FABRIC_NATS_NKEY: credentials.gateway },
     showLogs: true,
   });
   const bridge = await startBridgeProcess({
     natsUrls: [nats.url],
     user: options.user,
     uuid: options.blenderUuid,
+    env: { FABRIC_NATS_NKEY: credentials.bridge },
     showLogs: true,
   });
   const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d" });
-  printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, token, user: options.user, blenderUuid: bridge.uuid });
+  printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, operatorNkey: credentials.operator, token, user: options.user, blenderUuid: bridge.uuid });
 
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

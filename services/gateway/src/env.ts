@@ -10,6 +10,10 @@ const commaList = (value: string) => value.split(",").map((item) => item.trim())
 export const GatewayEnvSchema = z.object({
   /** NATS servers, comma-separated; list every cluster node so the gateway can fail over. */
   FABRIC_NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  /** Path of this process's NATS nkey seed file (nkey auth). */
+  FABRIC_NATS_NKEY: z.string().optional(),
+  /** Path of this process's NATS `.creds` file (JWT auth); wins over FABRIC_NATS_NKEY. */
+  FABRIC_NATS_CREDS: z.string().optional(),
   /** Interface the HTTP server binds; 0.0.0.0 in containers. */
   FABRIC_HTTP_HOST: z.string().default("127.0.0.1"),
   /** HTTP port; 0 picks a free one (printed at start). */

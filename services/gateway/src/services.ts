@@ -30,6 +30,7 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
   const nc = await connectToFabric({
     servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
     name: env.FABRIC_GATEWAY_NAME,
+    credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
   });
   const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "sessions", "jobs", "requests"]);
   const [registry, sessions, artifacts, blends, work] = await Promise.all([
