@@ -5,9 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Objm, type ObjectStore } from "@nats-io/obj";
-import { BucketName, encodeToken } from "@blender-fabric/protocol";
+import { BucketName, decodeToken, encodeToken } from "@blender-fabric/protocol";
 import { retryJetStream } from "./kv-update.js";
+import { TenantObjectStores } from "./tenant-object-stores.js";
 
 /** How results and events refer to an artifact. */
 export type ArtifactRef = {
@@ -31,26 +31,22 @@ const artifactName = (userId: string, jobId: string, fileName: string) =>
 
 const artifactUrl = (name: string) => `/artifacts/${name}`;
 
+/** Each tenant's artifacts are in its own bucket (tenant-object-stores.ts). */
 export class ArtifactStore {
-  readonly #store: ObjectStore;
+  readonly #stores: TenantObjectStores;
 
-  private constructor(store: ObjectStore) {
-    this.#store = store;
+  private constructor(stores: TenantObjectStores) {
+    this.#stores = stores;
   }
 
   static async open(nc: NatsConnection, replicas = 1): Promise<ArtifactStore> {
-    const objm = new Objm(nc);
-    const store = await retryJetStream("bind the artifact store", () =>
-      objm.create(BucketName.Artifacts, { replicas }),
-    );
-    return new ArtifactStore(store);
+    return new ArtifactStore(new TenantObjectStores(nc, BucketName.Artifacts, replicas));
   }
 
   async put(userId: string, jobId: string, fileName: string, bytes: Uint8Array, contentType: string): Promise<ArtifactRef> {
     const name = artifactName(userId, jobId, fileName);
-    await retryJetStream("store an artifact", () =>
-      this.#store.putBlob({ name, description: contentType }, bytes),
-    );
+    const store = await this.#stores.forUser(userId);
+    await retryJetStream("store an artifact", () => store.putBlob({ name, description: contentType }, bytes));
     return {
       name,
       size: bytes.byteLength,
@@ -67,9 +63,12 @@ export class ArtifactStore {
 
   /** The bytes and content type of an artifact, or undefined when there is none. */
   async get(name: string): Promise<{ bytes: Uint8Array; contentType: string } | undefined> {
-    const info = await this.#store.info(name);
+    const owner = name.split("/")[0];
+    if (!owner || !name.includes("/")) return undefined;
+    const store = await this.#stores.forUser(decodeToken(owner));
+    const info = await store.info(name);
     if (!info || info.deleted) return undefined;
-    const bytes = await this.#store.getBlob(name);
+    const bytes = await store.getBlob(name);
     return bytes ? { bytes, contentType: info.description ?? "application/octet-stream" } : undefined;
   }
 
@@ -81,7 +80,7 @@ export class ArtifactStore {
   /** Every artifact of one job, as references, in name order. */
   async refsForJob(userId: string, jobId: string): Promise<ArtifactRef[]> {
     const prefix = artifactPrefix(userId, jobId);
-    return (await this.#store.list())
+    return (await (await this.#stores.forUser(userId)).list())
       .filter((info) => !info.deleted && info.name.startsWith(prefix))
       .map((info) => ({
         name: info.name,

@@ -9,9 +9,8 @@ import { rename, rm } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Objm, type ObjectStore } from "@nats-io/obj";
 import { BucketName, blendObjectName } from "@blender-fabric/protocol";
-import { retryJetStream } from "./kv-update.js";
+import { TenantObjectStores } from "./tenant-object-stores.js";
 
 /** Bytes that did not hash to the name they were given. */
 export class BlendHashMismatch extends Error {}
@@ -43,22 +42,21 @@ export async function hashFile(path: string): Promise<{ sha256: string; size: nu
   return { sha256: hashing.digest(), size: hashing.size };
 }
 
+/** Each tenant's .blend files are in its own bucket (tenant-object-stores.ts). */
 export class BlendStore {
-  readonly #store: ObjectStore;
+  readonly #stores: TenantObjectStores;
 
-  private constructor(store: ObjectStore) {
-    this.#store = store;
+  private constructor(stores: TenantObjectStores) {
+    this.#stores = stores;
   }
 
   static async open(nc: NatsConnection, replicas = 1): Promise<BlendStore> {
-    const objm = new Objm(nc);
-    const store = await retryJetStream("bind the blend store", () => objm.create(BucketName.Blends, { replicas }));
-    return new BlendStore(store);
+    return new BlendStore(new TenantObjectStores(nc, BucketName.Blends, replicas));
   }
 
   /** The stored size of a user's .blend, or undefined when the user has none with this hash. */
   async sizeOf(userId: string, sha256: string): Promise<number | undefined> {
-    const info = await this.#store.info(blendObjectName(userId, sha256));
+    const info = await (await this.#stores.forUser(userId)).info(blendObjectName(userId, sha256));
     return info && !info.deleted ? info.size : undefined;
   }
 
@@ -72,7 +70,7 @@ export class BlendStore {
       throw new BlendHashMismatch(`the file's SHA-256 is ${actual.sha256}, not ${expectedSha256}`);
     }
     if ((await this.sizeOf(userId, actual.sha256)) !== undefined) return actual;
-    await this.#store.put(
+    await (await this.#stores.forUser(userId)).put(
       { name: blendObjectName(userId, actual.sha256), description: "application/x-blender" },
       Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
     );
@@ -84,7 +82,7 @@ export class BlendStore {
    * ever holds a whole, verified copy). Throws when there is no such .blend.
    */
   async download(userId: string, sha256: string, path: string): Promise<void> {
-    const result = await this.#store.get(blendObjectName(userId, sha256));
+    const result = await (await this.#stores.forUser(userId)).get(blendObjectName(userId, sha256));
     if (!result) throw new Error(`no .blend ${sha256} in the blend store`);
     const partial = `${path}.${process.pid}.partial`;
     const hashing = new HashingStream();

@@ -17,3 +17,4 @@ export * from "./job-waiter.js";
 export * from "./artifacts.js";
 export * from "./blend-store.js";
 export * from "./nats-credentials.js";
+export * from "./tenant-object-stores.js";

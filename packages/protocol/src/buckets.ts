@@ -9,9 +9,9 @@ export const BucketName = {
   Sessions: "fabric_sessions",
   /** Job records per `<u>.<job_id>`. */
   Jobs: "fabric_jobs",
-  /** Object Store of renders, screenshots and uploaded files. */
+  /** Object Stores (one per tenant, see objectStoreForUser) of renders, screenshots, large results. */
   Artifacts: "fabric_artifacts",
-  /** Object Store of uploaded and snapshotted .blend files per `<u>/<sha256>`. */
+  /** Object Stores (one per tenant) of uploaded and snapshotted .blend files per `<u>/<sha256>`. */
   Blends: "fabric_blends",
   /** Idempotency keys per `<u>.<request_id>`: which job a caller's request became. */
   Requests: "fabric_requests",
@@ -40,6 +40,13 @@ export const consumerForUserFarm = (userId: string, priority: string) => `${dige
 
 const digestName = (kind: string, userId: string, id: string) =>
   `${kind}_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(id)}`).digest("hex").slice(0, 32)}`;
+
+/**
+ * The tenant's own Object Store bucket of a kind (`fabric_artifacts`, `fabric_blends`):
+ * `<base>_<digest of the user id>`. Bucket names allow only `[A-Za-z0-9_-]`.
+ */
+export const objectStoreForUser = (base: string, userId: string) =>
+  `${base}_${createHash("sha256").update(encodeToken(userId)).digest("hex").slice(0, 24)}`;
 
 /** Key of a client in `fabric_clients`. */
 export const keyForClient = (userId: string, clientUuid: string) =>
