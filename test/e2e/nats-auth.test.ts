@@ -28,7 +28,7 @@ let bridge: BridgeProcess;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "fabric-auth-"));
   credentials = await ensureLocalCredentials(dataDir);
-  nats = await startNatsServer({ authorization: credentials.authorization });
+  nats = await startNatsServer({ authConfig: credentials.authorization });
   gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_NATS_NKEY: credentials.gateway } });
   bridge = await startBridgeProcess({ natsUrls: [nats.url], user: "ada", uuid: "blender-ada", env: { FABRIC_NATS_NKEY: credentials.bridge } });
 }, 120_000);

@@ -9,6 +9,8 @@ export type FabricConnectionOptions = {
   name: string;
   /** The process's NATS credential (nats-credentials.ts). */
   credentials?: NatsCredentialFiles;
+  /** Where replies to its requests go; a tenant's peers use their own (nats-permissions.ts). */
+  inboxPrefix?: string;
 };
 
 export async function connectToFabric(options: FabricConnectionOptions): Promise<NatsConnection> {
@@ -16,6 +18,7 @@ export async function connectToFabric(options: FabricConnectionOptions): Promise
     servers: options.servers,
     name: options.name,
     authenticator: await authenticatorFor(options.credentials ?? {}),
+    inboxPrefix: options.inboxPrefix,
     // Gateways and bridges are long-lived: never give up reconnecting, and retry quickly
     // so a killed cluster node costs well under a second.
     maxReconnectAttempts: -1,

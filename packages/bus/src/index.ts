@@ -18,3 +18,5 @@ export * from "./artifacts.js";
 export * from "./blend-store.js";
 export * from "./nats-credentials.js";
 export * from "./tenant-object-stores.js";
+export * from "./nats-permissions.js";
+export * from "./nats-accounts.js";

@@ -102,8 +102,11 @@ export type NatsServerOptions = {
   directory?: string;
   /** Client port; default: a free one. */
   port?: number;
-  /** A nats-server `authorization { … }` block; default: none (tests that do not test auth). */
-  authorization?: string;
+  /**
+   * Authentication settings: an `authorization { … }` block, or operator/resolver lines for JWT
+   * auth. Default: none (tests that do not test auth).
+   */
+  authConfig?: string;
 };
 
 /** Starts one nats-server with JetStream. */
@@ -113,7 +116,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const clientPort = options.port ?? (await findFreePort());
   const name = `fabric-${clientPort}`;
   const node = createNode(
-    { name, directory, clientPort, text: nodeConfigText(name, directory, clientPort, options.authorization) },
+    { name, directory, clientPort, text: nodeConfigText(name, directory, clientPort, options.authConfig) },
     { keepDirectory: options.directory !== undefined },
   );
   await node.restart();

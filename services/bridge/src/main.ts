@@ -1,5 +1,5 @@
 /** Boots one bridge: a Blender peer on one user's bus. Start more for a bigger farm. */
-import { ArtifactStore, BlendStore, JobStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
+import { ArtifactStore, BlendStore, JobStore, inboxPrefixForUser, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
 import { readBridgeEnv } from "./env.js";
 import { createLogger } from "./logger.js";
 import { BlenderPeer } from "./blender-peer.js";
@@ -12,6 +12,8 @@ const nc = await connectToFabric({
   servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
   name: `bridge-${env.FABRIC_CLIENT_UUID}`,
   credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
+  // A tenant-scoped credential may receive replies only on its tenant's inbox prefix.
+  inboxPrefix: inboxPrefixForUser(env.FABRIC_USER),
 });
 const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
 const peer = new BlenderPeer(env, logger);

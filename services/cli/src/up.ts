@@ -26,7 +26,7 @@ export async function up(options: UpOptions): Promise<void> {
   const natsPort = await preferPort(options.natsPort);
   // NATS admits only these users, even on this machine (made on first start, mode 0600).
   const credentials = await ensureLocalCredentials(options.dataDirectory);
-  const nats = await startNatsServer({ directory: join(options.dataDirectory, "nats"), port: natsPort, authorization: credentials.authorization });
+  const nats = await startNatsServer({ directory: join(options.dataDirectory, "nats"), port: natsPort, authConfig: credentials.authorization });
   const gateway = await startGatewayProcess({
     natsUrls: [nats.url],
     port: await preferPort(options.httpPort),

@@ -1,0 +1,183 @@
+// Issue 8: the production NATS plane. Decentralized JWT auth (an operator, the fabric account,
+// user JWTs with permissions) on a real nats-server, made with the project's own functions.
+// Tenant anna's bridge runs with only its minted credential; everything of tenant bert is
+// tried with that credential and refused.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import {
+  OPERATOR_INBOX_PREFIX,
+  authenticatorFor,
+  createFabricAccounts,
+  inboxPrefixForUser,
+  mintUserCreds,
+  operatorPermissions,
+  peerPermissions,
+  serverAuthConfig,
+  type FabricNatsAccounts,
+} from "@blender-fabric/bus";
+import { BucketName, StreamName, consumerForPeer, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
+import {
+  FabricTestClient,
+  mintToken,
+  startBridgeProcess,
+  startGatewayProcess,
+  startNatsServer,
+  type BridgeProcess,
+  type GatewayProcess,
+  type NatsServer,
+} from "@blender-fabric/testkit";
+
+let dir: string;
+let accounts: FabricNatsAccounts;
+let nats: NatsServer;
+let gateway: GatewayProcess;
+let bridge: BridgeProcess;
+let trusted: NatsConnection;
+const ANNA = { userId: "anna", clientUuid: "blender-anna", groupId: "farm-anna", farmWorker: true };
+
+/** Writes a minted credential to a file and returns its path. */
+async function credsFile(name: string, creds: string): Promise<string> {
+  const path = join(dir, `${name}.creds`);
+  await writeFile(path, creds, { mode: 0o600 });
+  return path;
+}
+
+const connectWith = async (path: string, inboxPrefix?: string) =>
+  connect({ servers: nats.url, authenticator: await authenticatorFor({ credsFile: path }), inboxPrefix, reconnect: false, timeout: 3_000 });
+
+/** Resolves to whether `promise` was refused within the time. */
+const refused = (promise: Promise<unknown>) => promise.then(() => false, () => true);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "fabric-tenants-"));
+  accounts = await createFabricAccounts();
+  nats = await startNatsServer({ authConfig: serverAuthConfig(accounts) });
+  const gatewayCreds = await credsFile("gateway", await mintUserCreds(accounts.accountSeed, { name: "gateway" }));
+  gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_NATS_CREDS: gatewayCreds } });
+  const annaCreds = await credsFile("anna", await mintUserCreds(accounts.accountSeed, { name: "peer-anna", permissions: peerPermissions(ANNA), expiresInSeconds: 3600 }));
+  bridge = await startBridgeProcess({ natsUrls: [nats.url], user: "anna", uuid: ANNA.clientUuid, groupId: ANNA.groupId, env: { FABRIC_NATS_CREDS: annaCreds } });
+  trusted = await connectWith(gatewayCreds);
+  // Tenant bert's things, written by the trusted tier.
+  const kvm = new Kvm(trusted);
+  await (await kvm.open(BucketName.Clients)).put("bert.blender-bert", JSON.stringify({ uuid: "blender-bert" }));
+  await (await kvm.open(BucketName.Jobs)).put("bert.j-bert", JSON.stringify({ job_id: "j-bert" }));
+  await jetstream(trusted).publish(subjectForPeerWork("bert", "blender-bert"), JSON.stringify({ work: "bert's" }));
+  const bertFiles = await new Objm(trusted).create(objectStoreForUser(BucketName.Artifacts, "bert"));
+  await bertFiles.putBlob({ name: "bert/j-bert/secret.txt" }, new TextEncoder().encode("bert's secret"));
+}, 120_000);
+
+afterAll(async () => {
+  await trusted?.close();
+  await bridge?.stop();
+  await gateway?.stop();
+  await nats?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test("with only its tenant credential, a bridge completes a dispatch and a farm task that stores a file", async () => {
+  const llm = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: "anna" }) });
+  try {
+    expect(await llm.call("blender_get_scene_info", { target_uuid: ANNA.clientUuid })).toMatchObject({ status: "completed" });
+    const script = "import os\nopen(os.path.join(output_dir, 'out.txt'), 'w').write('anna')";
+    const farm = await llm.call("blender_farm_map", { script, items: [1], group_id: ANNA.groupId });
+    expect(await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 })).toMatchObject({ status: "completed" });
+    expect(await llm.call("blender_list_artifacts", { job_id: farm.job_id })).toMatchObject({ total: 1 });
+  } finally {
+    await llm.close();
+  }
+}, 90_000);
+
+test("tenant anna's credential can neither read nor write tenant bert's subjects, records, work or files", async () => {
+  const anna = await connectWith(join(dir, "anna.creds"), inboxPrefixForUser("anna"));
+  try {
+    // Subscribing to bert's subjects and publishing on them.
+    const overheard: string[] = [];
+    const subscribeErrors: string[] = [];
+    anna.subscribe("user.bert.>", {
+      callback: (error, message) => void (error ? subscribeErrors.push(error.message) : overheard.push(message.subject)),
+    });
+    const arrived: string[] = [];
+    trusted.subscribe("user.bert.>", { callback: (_error, message) => void arrived.push(message.subject) });
+    await trusted.flush();
+    anna.publish("user.bert.client.blender-bert", JSON.stringify({ message_type: "command_dispatch" }));
+    await anna.flush().catch(() => {});
+    trusted.publish("user.bert.broadcast", "for bert only");
+    await trusted.flush();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(overheard).toEqual([]);
+    expect(subscribeErrors.join()).toMatch(/Permissions Violation for Subscription/);
+    expect(arrived).toEqual(["user.bert.broadcast"]);
+
+    // Registry and job records, read and written.
+    const kvm = new Kvm(await jetstream(anna, { timeout: 2_000 }));
+    // Direct get (the key in the request subject) is the only read a tenant's permissions allow.
+    const clients = await kvm.open(BucketName.Clients, { allow_direct: true });
+    const jobs = await kvm.open(BucketName.Jobs, { allow_direct: true });
+    expect(await refused(clients.get("bert.blender-bert"))).toBe(true);
+    expect(await refused(jobs.get("bert.j-bert"))).toBe(true);
+    expect(await refused(clients.put("bert.blender-bert", "{}"))).toBe(true);
+    expect(await refused(jobs.put("bert.j-bert", "{}"))).toBe(true);
+    // Its own tenant's records it may read.
+    expect(await refused(clients.get(`anna.${ANNA.clientUuid}`))).toBe(false);
+
+    // Bert's work: no consumer on it, and no pull from bert's consumer.
+    const jsm = await jetstreamManager(anna, { timeout: 2_000 });
+    const bertConsumer = consumerForPeer("bert", "blender-bert");
+    const config = { durable_name: bertConsumer, filter_subject: subjectForPeerWork("bert", "blender-bert"), ack_policy: "explicit" as const };
+    expect(await refused(jsm.consumers.add(StreamName.Work, config))).toBe(true);
+    expect(await refused(jsm.consumers.add(StreamName.Work, { ...config, durable_name: consumerForPeer("anna", ANNA.clientUuid) }))).toBe(true);
+    await (await jetstreamManager(trusted)).consumers.add(StreamName.Work, config);
+    expect(await refused(jetstream(anna, { timeout: 2_000 }).consumers.get(StreamName.Work, bertConsumer).then((c) => c.next({ expires: 1_000 })))).toBe(true);
+
+    // Bert's files.
+    expect(await refused(new Objm(anna).open(objectStoreForUser(BucketName.Artifacts, "bert")).then((store) => store.getBlob("bert/j-bert/secret.txt")))).toBe(true);
+  } finally {
+    await anna.close();
+  }
+}, 60_000);
+
+test("the operations credential watches all traffic and KV, and every publish is refused", async () => {
+  const path = await credsFile("operator", await mintUserCreds(accounts.accountSeed, { name: "operator", permissions: operatorPermissions() }));
+  const operator = await connectWith(path, OPERATOR_INBOX_PREFIX);
+  try {
+    const watched: string[] = [];
+    operator.subscribe("user.>", { callback: (_error, message) => void watched.push(message.subject) });
+    await operator.flush();
+    const clients = await new Kvm(await jetstream(operator, { timeout: 2_000 })).open(BucketName.Clients, { allow_direct: true });
+    expect(await clients.get("bert.blender-bert")).toMatchObject({ key: "bert.blender-bert" });
+    const keys: string[] = [];
+    for await (const key of await clients.keys()) keys.push(key);
+    expect(keys).toContain(`anna.${ANNA.clientUuid}`);
+
+    trusted.publish("user.anna.broadcast", "seen by operations");
+    await trusted.flush();
+    const arrived: string[] = [];
+    trusted.subscribe("user.>", { callback: (_error, message) => void arrived.push(message.subject) });
+    await trusted.flush();
+    operator.publish("user.anna.client.blender-anna", "{}");
+    await operator.flush().catch(() => {});
+    expect(await refused(clients.put("anna.x", "{}"))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(watched).toContain("user.anna.broadcast");
+    expect(arrived).toEqual([]);
+  } finally {
+    await operator.close();
+  }
+}, 30_000);
+
+test("a minted credential stops connecting once it has expired, and a credential of another operator never does", async () => {
+  const short = await credsFile("short", await mintUserCreds(accounts.accountSeed, { name: "short", permissions: peerPermissions(ANNA), expiresInSeconds: 2 }));
+  await (await connectWith(short, inboxPrefixForUser("anna"))).close();
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  expect(await refused(connectWith(short, inboxPrefixForUser("anna")))).toBe(true);
+  const stranger = await createFabricAccounts();
+  const foreign = await credsFile("foreign", await mintUserCreds(stranger.accountSeed, { name: "foreign" }));
+  expect(await refused(connectWith(foreign))).toBe(true);
+  await expect(connect({ servers: nats.url, reconnect: false, timeout: 3_000 })).rejects.toThrow();
+});
