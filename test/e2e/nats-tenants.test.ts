@@ -1,50 +1,53 @@
-// Issue 8: the production NATS plane. Decentralized JWT auth (an operator, the fabric account,
-// user JWTs with permissions) on a real nats-server, made with the project's own functions.
-// Tenant anna's bridge runs with only its minted credential; everything of tenant bert is
-// tried with that credential and refused.
+// Issue 8: the production NATS plane. A real nats-server runs deploy/nats/nats-server.conf
+// with the auth.conf that `blender-fabric nats-setup` makes (decentralized JWT auth: an
+// operator, the fabric account, user JWTs with permissions); peers' credentials come from
+// `blender-fabric nats-creds`. Tenant anna's bridge runs with only its credential;
+// everything of tenant bert is tried with that credential and refused.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import {
-  OPERATOR_INBOX_PREFIX,
-  authenticatorFor,
-  createFabricAccounts,
-  inboxPrefixForUser,
-  mintUserCreds,
-  operatorPermissions,
-  peerPermissions,
-  serverAuthConfig,
-  type FabricNatsAccounts,
-} from "@blender-fabric/bus";
+import { OPERATOR_INBOX_PREFIX, authenticatorFor, createFabricAccounts, inboxPrefixForUser, mintUserCreds } from "@blender-fabric/bus";
 import { BucketName, StreamName, consumerForPeer, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
 import {
   FabricTestClient,
   mintToken,
+  sourceCommand,
   startBridgeProcess,
   startGatewayProcess,
-  startNatsServer,
+  startNatsServerWithConfig,
   type BridgeProcess,
   type GatewayProcess,
-  type NatsServer,
 } from "@blender-fabric/testkit";
 
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const run = promisify(execFile);
+
+/** Runs the project's CLI (blender-fabric …). */
+async function cli(...args: string[]): Promise<string> {
+  const [command, ...rest] = sourceCommand(join(root, "services", "cli", "src", "main.ts"));
+  return (await run(command!, [...rest, ...args], { timeout: 60_000 })).stdout;
+}
+
 let dir: string;
-let accounts: FabricNatsAccounts;
-let nats: NatsServer;
+let nats: { url: string; stop(): Promise<void> };
 let gateway: GatewayProcess;
 let bridge: BridgeProcess;
 let trusted: NatsConnection;
 const ANNA = { userId: "anna", clientUuid: "blender-anna", groupId: "farm-anna", farmWorker: true };
 
-/** Writes a minted credential to a file and returns its path. */
-async function credsFile(name: string, creds: string): Promise<string> {
+/** A peer credential of anna's, minted by the CLI; returns its path. */
+async function annaCreds(name: string, expires = "1h"): Promise<string> {
   const path = join(dir, `${name}.creds`);
-  await writeFile(path, creds, { mode: 0o600 });
+  await cli("nats-creds", "--accounts", join(dir, "accounts.json"), "--user", "anna", "--uuid", ANNA.clientUuid, "--group", ANNA.groupId, "--expires", expires, "--out", path);
   return path;
 }
 
@@ -56,12 +59,14 @@ const refused = (promise: Promise<unknown>) => promise.then(() => false, () => t
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fabric-tenants-"));
-  accounts = await createFabricAccounts();
-  nats = await startNatsServer({ authConfig: serverAuthConfig(accounts) });
-  const gatewayCreds = await credsFile("gateway", await mintUserCreds(accounts.accountSeed, { name: "gateway" }));
+  await cli("nats-setup", "--out", dir);
+  await copyFile(join(root, "deploy", "nats", "nats-server.conf"), join(dir, "nats-server.conf"));
+  await writeFile(join(dir, "cluster.conf"), "# one server: no routes\n");
+  nats = await startNatsServerWithConfig(join(dir, "nats-server.conf"), join(dir, "jetstream"));
+  const gatewayCreds = join(dir, "gateway.creds");
   gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_NATS_CREDS: gatewayCreds } });
-  const annaCreds = await credsFile("anna", await mintUserCreds(accounts.accountSeed, { name: "peer-anna", permissions: peerPermissions(ANNA), expiresInSeconds: 3600 }));
-  bridge = await startBridgeProcess({ natsUrls: [nats.url], user: "anna", uuid: ANNA.clientUuid, groupId: ANNA.groupId, env: { FABRIC_NATS_CREDS: annaCreds } });
+  const credential = await annaCreds("anna");
+  bridge = await startBridgeProcess({ natsUrls: [nats.url], user: "anna", uuid: ANNA.clientUuid, groupId: ANNA.groupId, env: { FABRIC_NATS_CREDS: credential } });
   trusted = await connectWith(gatewayCreds);
   // Tenant bert's things, written by the trusted tier.
   const kvm = new Kvm(trusted);
@@ -143,8 +148,7 @@ test("tenant anna's credential can neither read nor write tenant bert's subjects
 }, 60_000);
 
 test("the operations credential watches all traffic and KV, and every publish is refused", async () => {
-  const path = await credsFile("operator", await mintUserCreds(accounts.accountSeed, { name: "operator", permissions: operatorPermissions() }));
-  const operator = await connectWith(path, OPERATOR_INBOX_PREFIX);
+  const operator = await connectWith(join(dir, "operator.creds"), OPERATOR_INBOX_PREFIX);
   try {
     const watched: string[] = [];
     operator.subscribe("user.>", { callback: (_error, message) => void watched.push(message.subject) });
@@ -172,12 +176,13 @@ test("the operations credential watches all traffic and KV, and every publish is
 }, 30_000);
 
 test("a minted credential stops connecting once it has expired, and a credential of another operator never does", async () => {
-  const short = await credsFile("short", await mintUserCreds(accounts.accountSeed, { name: "short", permissions: peerPermissions(ANNA), expiresInSeconds: 2 }));
+  const short = await annaCreds("short", "2s");
   await (await connectWith(short, inboxPrefixForUser("anna"))).close();
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   expect(await refused(connectWith(short, inboxPrefixForUser("anna")))).toBe(true);
   const stranger = await createFabricAccounts();
-  const foreign = await credsFile("foreign", await mintUserCreds(stranger.accountSeed, { name: "foreign" }));
+  const foreign = join(dir, "foreign.creds");
+  await writeFile(foreign, await mintUserCreds(stranger.accountSeed, { name: "foreign" }), { mode: 0o600 });
   expect(await refused(connectWith(foreign))).toBe(true);
   await expect(connect({ servers: nats.url, reconnect: false, timeout: 3_000 })).rejects.toThrow();
 });

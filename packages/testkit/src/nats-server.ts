@@ -176,3 +176,25 @@ export async function waitForJetStream(urls: string[], timeoutMs = 30_000): Prom
   }
 }
 
+
+/**
+ * Starts nats-server with a configuration file of the project's own (deploy/nats), with
+ * `NATS_SERVER_NAME`, `NATS_LISTEN` and `NATS_STORE_DIR` set for it; resolves once it accepts
+ * connections. The caller owns the file's folder.
+ */
+export async function startNatsServerWithConfig(configFile: string, storeDirectory: string): Promise<Pick<NatsServer, "url" | "stop">> {
+  const port = await findFreePort();
+  const child = spawnTracked(findProgram("nats-server"), ["-c", configFile], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, NATS_SERVER_NAME: `fabric-${port}`, NATS_LISTEN: `127.0.0.1:${port}`, NATS_STORE_DIR: storeDirectory },
+  });
+  let log = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4_000);
+  });
+  await waitFor(`nats-server from ${configFile}`, () => {
+    if (child.exitCode !== null) throw new Error(`nats-server exited during start:\n${log}`);
+    return log.includes("Server is ready");
+  });
+  return { url: `nats://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}

@@ -6,6 +6,7 @@ import { mintToken, ROLES } from "@blender-fabric/auth";
 import { up } from "./up.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
 import { renderCommand } from "./render-command.js";
+import { mintPeerCreds, natsSetup } from "./nats-credentials-commands.js";
 
 const port = (value: string) => {
   const parsed = Number(value);
@@ -87,6 +88,33 @@ program
   .option("--nkey <file>", "NATS nkey seed file, e.g. .fabric/credentials/operator.nk (FABRIC_NATS_NKEY)", process.env.FABRIC_NATS_NKEY)
   .option("--creds <file>", "NATS .creds file (FABRIC_NATS_CREDS)", process.env.FABRIC_NATS_CREDS)
   .action(async (options: { nats: string; user: string; nkey?: string; creds?: string }) => tailTraffic(options));
+
+/** "30d", "12h", "90m", "3600s" or plain seconds. */
+const duration = (value: string) => {
+  const match = /^(\d+)([smhd]?)$/.exec(value);
+  if (!match) throw new InvalidArgumentError("expected a duration like 30d, 12h, 90m or 3600");
+  return Number(match[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as "" | "s" | "m" | "h" | "d"];
+};
+
+program
+  .command("nats-setup")
+  .description("make the production NATS plane's operator, accounts, server auth.conf, gateway and operations credentials")
+  .requiredOption("--out <dir>", "where to write them (keep accounts.json secret)")
+  .action(async (options: { out: string }) => natsSetup(options));
+
+program
+  .command("nats-creds")
+  .description("mint one peer's NATS credential: only its tenant, its uuid's work, its group's farm tasks")
+  .requiredOption("--accounts <file>", "accounts.json from nats-setup")
+  .requiredOption("--user <id>", "the peer's tenant (FABRIC_USER)")
+  .requiredOption("--uuid <uuid>", "the peer's uuid (FABRIC_CLIENT_UUID)")
+  .option("--group <id>", "its farm group (FABRIC_GROUP_ID)")
+  .option("--no-farm-worker", "it does not take farm tasks that name no group (an artist's Blender)")
+  .option("--expires <span>", "lifetime, e.g. 30d, 12h", duration, 30 * 86400)
+  .requiredOption("--out <file>", "the .creds file to write (mode 0600)")
+  .action(async (options: { accounts: string; user: string; uuid: string; group?: string; farmWorker: boolean; expires: number; out: string }) =>
+    mintPeerCreds(options),
+  );
 
 const resolution = (value: string) => {
   const match = /^(\d+)x(\d+)$/.exec(value);
