@@ -5,7 +5,7 @@
 // everything of tenant bert is tried with that credential and refused.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,7 +64,14 @@ beforeAll(async () => {
   await writeFile(join(dir, "cluster.conf"), "# one server: no routes\n");
   nats = await startNatsServerWithConfig(join(dir, "nats-server.conf"), join(dir, "jetstream"));
   const gatewayCreds = join(dir, "gateway.creds");
-  gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_NATS_CREDS: gatewayCreds } });
+  // The gateway may mint peers' credentials (POST /nats/credentials); short-lived here, so the
+  // test sees a bridge renew its own.
+  const accountSeedFile = join(dir, "account.seed");
+  await writeFile(accountSeedFile, (JSON.parse(await readFile(join(dir, "accounts.json"), "utf8")) as { accountSeed: string }).accountSeed, { mode: 0o600 });
+  gateway = await startGatewayProcess({
+    natsUrls: [nats.url],
+    env: { FABRIC_NATS_CREDS: gatewayCreds, FABRIC_NATS_ACCOUNT_SEED_FILE: accountSeedFile, FABRIC_PEER_CREDENTIAL_SECONDS: "6" },
+  });
   const credential = await annaCreds("anna");
   bridge = await startBridgeProcess({ natsUrls: [nats.url], user: "anna", uuid: ANNA.clientUuid, groupId: ANNA.groupId, env: { FABRIC_NATS_CREDS: credential } });
   trusted = await connectWith(gatewayCreds);
@@ -186,3 +193,37 @@ test("a minted credential stops connecting once it has expired, and a credential
   expect(await refused(connectWith(foreign))).toBe(true);
   await expect(connect({ servers: nats.url, reconnect: false, timeout: 3_000 })).rejects.toThrow();
 });
+
+test("a bridge with only a blender-client token gets its tenant credential from the gateway, and renews it before it expires", async () => {
+  const post = async (token: string | undefined, body: unknown) =>
+    fetch(`${gateway.baseUrl}/nats/credentials`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+  expect((await post(undefined, { client_uuid: "x" })).status).toBe(401);
+  expect((await post(await mintToken({ sub: "anna", role: "llm-client" }), { client_uuid: "x" })).status).toBe(403);
+  const bad = await post(await mintToken({ sub: "anna", role: "blender-client" }), { client_uuid: "a.b" });
+  expect(bad.status).toBe(400);
+  expect(await bad.json()).toMatchObject({ field: "client_uuid" });
+
+  const minted = await startBridgeProcess({
+    natsUrls: [nats.url],
+    user: "anna",
+    uuid: "blender-anna-2",
+    env: { FABRIC_GATEWAY_URL: gateway.baseUrl, FABRIC_TOKEN: await mintToken({ sub: "anna", role: "blender-client" }) },
+  });
+  try {
+    const llm = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: "anna" }) });
+    try {
+      expect(await llm.call("blender_get_scene_info", { target_uuid: "blender-anna-2" })).toMatchObject({ status: "completed" });
+      // Past the first credential's 6 s: the bridge reconnected with a renewed one.
+      await new Promise((resolve) => setTimeout(resolve, 9_000));
+      expect(await llm.call("blender_get_scene_info", { target_uuid: "blender-anna-2" })).toMatchObject({ status: "completed" });
+    } finally {
+      await llm.close();
+    }
+  } finally {
+    await minted.stop();
+  }
+}, 120_000);

@@ -1,5 +1,5 @@
 /** One NATS connection per process, configured to ride out server restarts and failovers. */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type Authenticator, type NatsConnection } from "@nats-io/transport-node";
 import { authenticatorFor, type NatsCredentialFiles } from "./nats-credentials.js";
 
 export type FabricConnectionOptions = {
@@ -9,6 +9,8 @@ export type FabricConnectionOptions = {
   name: string;
   /** The process's NATS credential (nats-credentials.ts). */
   credentials?: NatsCredentialFiles;
+  /** Or an authenticator of its own (a bridge's renewed, minted credential); wins. */
+  authenticator?: Authenticator;
   /** Where replies to its requests go; a tenant's peers use their own (nats-permissions.ts). */
   inboxPrefix?: string;
 };
@@ -17,7 +19,7 @@ export async function connectToFabric(options: FabricConnectionOptions): Promise
   return connect({
     servers: options.servers,
     name: options.name,
-    authenticator: await authenticatorFor(options.credentials ?? {}),
+    authenticator: options.authenticator ?? (await authenticatorFor(options.credentials ?? {})),
     inboxPrefix: options.inboxPrefix,
     // Gateways and bridges are long-lived: never give up reconnecting, and retry quickly
     // so a killed cluster node costs well under a second.

@@ -16,6 +16,12 @@ export const BridgeEnvSchema = z.object({
   FABRIC_NATS_NKEY: z.string().optional(),
   /** Path of this process's NATS `.creds` file (JWT auth); wins over FABRIC_NATS_NKEY. */
   FABRIC_NATS_CREDS: z.string().optional(),
+  /**
+   * With neither credential file: a gateway (e.g. http://gateway:8080) that mints this peer's
+   * NATS credential for FABRIC_TOKEN, a fabric token with role blender-client.
+   */
+  FABRIC_GATEWAY_URL: z.string().optional(),
+  FABRIC_TOKEN: z.string().optional(),
   /** The user whose bus this peer joins (its NATS credentials are limited to user.<u>.>). */
   FABRIC_USER: z.string().min(1).default("dev"),
   /** This peer's uuid on the bus. */

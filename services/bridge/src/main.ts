@@ -5,13 +5,27 @@ import { createLogger } from "./logger.js";
 import { BlenderPeer } from "./blender-peer.js";
 import { Bridge } from "./bridge.js";
 import { BlendCache } from "./blend-cache.js";
+import { mintedAuthenticator } from "./minted-credentials.js";
 
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
+// No credential file, but a gateway and a token: the gateway mints (and renews) one.
+const minted =
+  !env.FABRIC_NATS_CREDS && !env.FABRIC_NATS_NKEY && env.FABRIC_GATEWAY_URL && env.FABRIC_TOKEN
+    ? await mintedAuthenticator({
+        gatewayUrl: env.FABRIC_GATEWAY_URL,
+        token: env.FABRIC_TOKEN,
+        clientUuid: env.FABRIC_CLIENT_UUID,
+        groupId: env.FABRIC_GROUP_ID ?? null,
+        farmWorker: env.FABRIC_FARM_WORKER,
+        logger,
+      })
+    : undefined;
 const nc = await connectToFabric({
   servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
   name: `bridge-${env.FABRIC_CLIENT_UUID}`,
   credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
+  authenticator: minted?.authenticator,
   // A tenant-scoped credential may receive replies only on its tenant's inbox prefix.
   inboxPrefix: inboxPrefixForUser(env.FABRIC_USER),
 });
@@ -39,6 +53,7 @@ async function shutdown(signal: string) {
   logger.info({ signal }, "bridge stopping");
   bridge.stop();
   peer.stop();
+  minted?.stop();
   await nc.drain().catch(() => {});
   process.exit(0);
 }

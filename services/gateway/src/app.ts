@@ -13,6 +13,7 @@ import { createFarmTools } from "./tools/farm-tools.js";
 import { createArtifactTools } from "./tools/artifact-tools.js";
 import { createArtifactsRoute } from "./http/artifacts-route.js";
 import { mountBlendRoutes } from "./http/blends-route.js";
+import { mountNatsCredentialRoutes } from "./http/nats-credentials-route.js";
 import type { AuthVariables } from "./http/auth-middleware.js";
 import { createAuthMiddleware } from "./http/auth-middleware.js";
 import { createSessionMiddleware } from "./http/session-middleware.js";
@@ -89,5 +90,15 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   blends.use(createAuthMiddleware(verifyToken));
   mountBlendRoutes(blends, services.blends, env.FABRIC_MAX_BLEND_BYTES);
   app.route("/blends", blends);
+
+  const natsCredentials = new Hono<{ Variables: AuthVariables }>();
+  natsCredentials.use(guardEdge);
+  natsCredentials.use(createBodyCap(64 * 1024, "peer credential requests"));
+  natsCredentials.use(createAuthMiddleware(verifyToken));
+  mountNatsCredentialRoutes(natsCredentials, {
+    accountSeedFile: env.FABRIC_NATS_ACCOUNT_SEED_FILE,
+    lifetimeSeconds: env.FABRIC_PEER_CREDENTIAL_SECONDS,
+  });
+  app.route("/nats", natsCredentials);
   return app;
 }

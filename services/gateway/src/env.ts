@@ -45,6 +45,13 @@ export const GatewayEnvSchema = z.object({
   FABRIC_ALLOWED_ORIGINS: z.string().default("").transform(commaList),
   /** Largest request body of /mcp. Bytes. */
   FABRIC_MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  /**
+   * File with the fabric NATS account's seed (from `blender-fabric nats-setup`, accounts.json's
+   * accountSeed): with it, POST /nats/credentials mints peers' credentials. Unset: not offered.
+   */
+  FABRIC_NATS_ACCOUNT_SEED_FILE: z.string().optional(),
+  /** Lifetime of a peer credential minted by POST /nats/credentials. Seconds. */
+  FABRIC_PEER_CREDENTIAL_SECONDS: seconds(24 * 3600),
   /** Largest .blend accepted by PUT /blends/<sha256>. Bytes. */
   FABRIC_MAX_BLEND_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
