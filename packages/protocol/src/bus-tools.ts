@@ -54,8 +54,23 @@ export const JobUpdateInputSchema = z.object({
   error: z.string().default(""),
 });
 
+/** Most clients one page of `blender_list_available_clients` holds. */
+export const MAX_CLIENTS_PAGE_SIZE = 500;
+
 export const ListAvailableClientsInputSchema = z.object({
   include_stale: z.boolean().default(false),
+  // Filters and paging (not in the seed): a bus of thousands of peers is too long for an LLM.
+  group_id: z.string().min(1).nullable().default(null).describe("Only clients of this group."),
+  client_type: z.string().min(1).nullable().default(null).describe("Only clients of this type, e.g. blender."),
+  capability: z.string().min(1).nullable().default(null).describe("Only clients with this capability, e.g. gpu."),
+  page: z.number().int().min(1).default(1),
+  page_size: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CLIENTS_PAGE_SIZE)
+    .default(100)
+    .describe("Clients per page, persistent ones first; `total` and `has_more` say whether there are more."),
 });
 
 /** What a tool returns when its arguments do not validate. */

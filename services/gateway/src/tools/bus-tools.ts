@@ -227,7 +227,8 @@ const listAvailableClients = defineTool({
   name: "blender_list_available_clients",
   description:
     "Snapshot of the caller's user bus: persistent and ephemeral clients. Stale clients " +
-    "(silent past the stale limit) are hidden unless include_stale is true.",
+    "(silent past the stale limit) are hidden unless include_stale is true. group_id, client_type " +
+    "and capability narrow the list; page and page_size (default 100) page through it, persistent clients first.",
   inputSchema: ListAvailableClientsInputSchema,
   async handler(input, context) {
     const { registry } = context.services;
@@ -235,12 +236,24 @@ const listAvailableClients = defineTool({
     const clients = (await registry.list(context.identity.userId))
       .map((record) => registry.describe(record, now))
       .filter((client) => input.include_stale || !client.stale)
-      .sort((a, b) => a.connected_at - b.connected_at || a.uuid.localeCompare(b.uuid));
+      .filter((client) => input.group_id === null || client.group_id === input.group_id)
+      .filter((client) => input.client_type === null || client.client_type === input.client_type)
+      .filter((client) => input.capability === null || client.capabilities.includes(input.capability))
+      .sort(
+        (a, b) =>
+          Number(b.is_persistent) - Number(a.is_persistent) || a.connected_at - b.connected_at || a.uuid.localeCompare(b.uuid),
+      );
+    const start = (input.page - 1) * input.page_size;
+    const page = clients.slice(start, start + input.page_size);
     return {
       status: "ok",
       user_id: context.identity.userId,
-      persistent: clients.filter((client) => client.is_persistent),
-      ephemeral: clients.filter((client) => !client.is_persistent),
+      persistent: page.filter((client) => client.is_persistent),
+      ephemeral: page.filter((client) => !client.is_persistent),
+      total: clients.length,
+      page: input.page,
+      page_size: input.page_size,
+      has_more: start + page.length < clients.length,
     };
   },
 });
