@@ -236,6 +236,8 @@ export class JobStore {
             ...job,
             ...next,
             progress: next.status === "running" ? job.progress : 1,
+            // A "waiting: …" note is over once a task runs or the job has ended.
+            progress_message: "",
             started_at: job.started_at ?? epochSeconds(),
             updated_at: epochSeconds(),
           }
