@@ -1,9 +1,6 @@
-export * from "./programs.js";
-export * from "./ports.js";
-export * from "./nats-server.js";
-export * from "./child-processes.js";
-export * from "./gateway.js";
+// The processes tests start are the production supervisor's; the testkit adds what only
+// tests need (an MCP test client, fixtures, tokens).
+export * from "@blender-fabric/supervisor";
 export * from "./mcp-client.js";
 export { DEV_JWT_SECRET, mintToken } from "@blender-fabric/auth";
-export * from "./bridge.js";
 export * from "./polyhaven-fixture.js";

@@ -11,7 +11,7 @@ import {
   type LoggingMessageNotification,
 } from "@modelcontextprotocol/sdk/types.js";
 import { subjectForSessionSync, type Envelope } from "@blender-fabric/protocol";
-import { waitFor } from "./ports.js";
+import { waitFor } from "@blender-fabric/supervisor";
 
 /** A `notifications/message` from the bus: its data is an envelope (payloads are open). */
 export type BusNotification = Omit<LoggingMessageNotification["params"], "data"> & {

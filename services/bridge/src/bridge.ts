@@ -119,6 +119,8 @@ export class Bridge {
   #running: Running | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The Blender registered on the bus now; undefined while there is none (health-server.ts). */
+  #registered: { uuid: string; blender_pid: number; incarnation: string } | undefined;
 
   constructor(deps: BridgeDependencies) {
     this.#deps = deps;
@@ -139,6 +141,9 @@ export class Bridge {
     await this.#register(await peer.start());
     // A restarted Blender has a new pid: register again (same boot of the bridge).
     peer.onConnected = (hello) => this.#logFailure(this.#register(hello), "registration failed");
+    peer.onLost = () => {
+      this.#registered = undefined;
+    };
     const subjects = [
       subjectForClient(this.#user, this.#uuid),
       subjectForClientType(this.#user, env.FABRIC_CLIENT_TYPE),
@@ -180,7 +185,13 @@ export class Bridge {
       health: this.#health(),
       incarnation: this.incarnation,
     });
+    this.#registered = { uuid: this.#uuid, blender_pid: hello.pid ?? 0, incarnation: this.incarnation };
     logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid, incarnation: this.incarnation }, "bridge ready");
+  }
+
+  /** Whether this peer is on the bus with a live Blender, and which (its /readyz). */
+  get registered() {
+    return this.#registered;
   }
 
   #health() {

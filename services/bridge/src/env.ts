@@ -50,6 +50,10 @@ export const BridgeEnvSchema = z.object({
   FABRIC_ADDON_TOKEN: z.string().default(""),
   /** Where farm scenes (.blend by SHA-256) are kept between jobs; empty: a folder in the OS temp dir. */
   FABRIC_BLEND_CACHE: z.string().default(""),
+  /** Port of the health endpoint (/healthz, /readyz); 0: none. */
+  FABRIC_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Interface of the health endpoint (0.0.0.0 in a pod). */
+  FABRIC_HEALTH_HOST: z.string().default("127.0.0.1"),
   /** How often the peer refreshes its registry entry. Seconds. */
   FABRIC_HEARTBEAT_SECONDS: seconds(10),
   /** JetStream replicas of the buckets, if this bridge creates them. */

@@ -6,6 +6,7 @@ import { BlenderPeer } from "./blender-peer.js";
 import { Bridge } from "./bridge.js";
 import { BlendCache } from "./blend-cache.js";
 import { mintedAuthenticator } from "./minted-credentials.js";
+import { startHealthServer } from "./health-server.js";
 
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
@@ -44,6 +45,9 @@ const bridge = new Bridge({
   peer,
   logger,
 });
+const health = env.FABRIC_HEALTH_PORT
+  ? await startHealthServer(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => bridge.registered)
+  : undefined;
 await bridge.start();
 
 let stopping = false;
@@ -53,6 +57,7 @@ async function shutdown(signal: string) {
   logger.info({ signal }, "bridge stopping");
   bridge.stop();
   peer.stop();
+  health?.close();
   minted?.stop();
   await nc.drain().catch(() => {});
   process.exit(0);

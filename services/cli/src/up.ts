@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { mintToken } from "@blender-fabric/auth";
 import { ensureLocalCredentials } from "@blender-fabric/bus";
-import { preferPort, startBridgeProcess, startGatewayProcess, startNatsServer } from "@blender-fabric/testkit";
+import { preferPort, startBridgeProcess, startGatewayProcess, startNatsServer } from "@blender-fabric/supervisor";
 import { printConnectionGuide } from "./connection-guide.js";
 
 export type UpOptions = {

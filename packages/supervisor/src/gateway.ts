@@ -1,6 +1,7 @@
 /**
- * Gateway replicas as real child processes (the same entry point production runs), so tests
- * can kill and restart them. Each gets its own free port; readiness is its /readyz.
+ * Gateway replicas as real child processes (the same entry point production runs), for
+ * `blender-fabric up` and for tests, which kill and restart them. Each gets its own free
+ * port; readiness is its /readyz.
  */
 import type { ChildProcess } from "node:child_process";
 import { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";

@@ -1,7 +1,8 @@
 /**
- * Bridge processes for tests: each starts (spawn mode) a real headless Blender with the
- * addon and joins one user's bus. Blender must be installed; a missing Blender fails the
- * test that needs it (never a skip).
+ * Bridge processes (for `blender-fabric up` and for tests): each starts (spawn mode) a real
+ * headless Blender with the addon and joins one user's bus. It is ready when its health
+ * endpoint says its Blender is registered on the bus (/readyz), not when a log line says so.
+ * Blender must be installed; a missing Blender fails whoever needs it (never a skip).
  */
 import type { ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
 import { findProgram } from "./programs.js";
+import { findFreePort } from "./ports.js";
 
 const bridgeEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "services", "bridge", "src", "main.ts");
 
@@ -45,9 +47,25 @@ export type BridgeProcess = AsyncDisposable & {
   stop(): Promise<void>;
 };
 
+/** How often the supervisor asks a bridge's /readyz which Blender it has registered. ms */
+const READINESS_POLL_MS = 100;
+
+/** The pid of the Blender a bridge has registered on the bus (its /readyz), 0 while none. */
+async function registeredBlenderPid(healthUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${healthUrl}/readyz`, { signal: AbortSignal.timeout(1_000) });
+    if (!response.ok) return 0;
+    return ((await response.json()) as { blender_pid?: number }).blender_pid ?? 0;
+  } catch {
+    return 0; // starting, paused or gone
+  }
+}
+
 export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcess> {
   const blender = findProgram("blender");
   const [command, ...args] = sourceCommand(bridgeEntry);
+  const healthPort = await findFreePort();
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
   const child: ChildProcess = spawnTracked(command!, args, {
     env: {
       ...process.env,
@@ -58,9 +76,11 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       ...(options.groupId ? { FABRIC_GROUP_ID: options.groupId } : {}),
       ...(options.capabilities ? { FABRIC_CAPABILITIES: options.capabilities.join(",") } : {}),
       FABRIC_ADDON_PREFS: JSON.stringify(options.addonPreferences ?? {}),
-      ...options.env,
-      // Readiness is read from the bridge's "bridge ready" info line.
       FABRIC_LOG_LEVEL: "info",
+      ...options.env,
+      // Readiness comes from the bridge's health endpoint: registered on the bus, with which Blender.
+      FABRIC_HEALTH_PORT: String(healthPort),
+      FABRIC_HEALTH_HOST: "127.0.0.1",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -70,13 +90,27 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
   const collect = (line: string) => {
     output = `${output}${line}\n`.slice(-8_000);
     if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(`[${options.uuid}] ${line}\n`);
-    if (!line.includes('"bridge ready"')) return;
-    pid = (JSON.parse(line) as { blender_pid: number }).blender_pid;
-    for (const notify of registrations.splice(0)) notify(pid);
   };
   createInterface({ input: child.stdout! }).on("line", collect);
   createInterface({ input: child.stderr! }).on("line", collect);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let running = true;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      running = false;
+      resolve();
+    }),
+  );
+  // Follows the registered Blender: a restarted one registers with a new pid.
+  void (async () => {
+    while (running) {
+      const registered = await registeredBlenderPid(healthUrl);
+      if (registered && registered !== pid) {
+        pid = registered;
+        for (const notify of registrations.splice(0)) notify(pid);
+      }
+      await new Promise((resolve) => setTimeout(resolve, READINESS_POLL_MS).unref());
+    }
+  })();
 
   const nextRegistration = (previousPid: number, timeoutMs = READY_TIMEOUT_MS) =>
     new Promise<number>((resolve, reject) => {

@@ -1,6 +1,7 @@
 /**
- * Real nats-server processes for tests: one server, or a 3-node JetStream cluster, on random
- * ports with a temporary store directory each. No NATS mocks anywhere in the fabric's tests.
+ * Real nats-server processes: the local one of `blender-fabric up` (its own data folder and
+ * port), and for tests one server or a 3-node JetStream cluster on random ports with a
+ * temporary store directory each. No NATS mocks anywhere in the fabric's tests.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawnTracked, stopChild } from "./child-processes.js";
