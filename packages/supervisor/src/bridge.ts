@@ -47,8 +47,10 @@ export type BridgeProcess = AsyncDisposable & {
   stop(): Promise<void>;
 };
 
-/** How often the supervisor asks a bridge's /readyz which Blender it has registered. ms */
+/** How often the supervisor asks a bridge's /readyz which Blender it has registered, while someone waits for a registration. ms */
 const READINESS_POLL_MS = 100;
+/** The same, while nobody waits (it keeps blenderPid() current at little cost). ms */
+const IDLE_READINESS_POLL_MS = 1_000;
 
 /** The pid of the Blender a bridge has registered on the bus (its /readyz), 0 while none. */
 async function registeredBlenderPid(healthUrl: string): Promise<number> {
@@ -108,7 +110,8 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
         pid = registered;
         for (const notify of registrations.splice(0)) notify(pid);
       }
-      await new Promise((resolve) => setTimeout(resolve, READINESS_POLL_MS).unref());
+      const pause = registrations.length > 0 ? READINESS_POLL_MS : IDLE_READINESS_POLL_MS;
+      await new Promise((resolve) => setTimeout(resolve, pause).unref());
     }
   })();
 
