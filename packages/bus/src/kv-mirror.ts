@@ -27,10 +27,17 @@ const SYNC_STATUS_DEADLINE_MS = 5_000;
 /** How long `sync()` waits for the watch in all before serving what it has. ms */
 const SYNC_TIMEOUT_MS = 2_000;
 
+const firstToken = (key: string) => key.split(".", 1)[0]!;
+
 export class KvMirror<T> {
   readonly #kv: KV;
   readonly #decode: MirrorDecoder<T>;
   readonly #entries = new Map<string, MirrorEntry<T>>();
+  /**
+   * Keys by their first token (`<u>` of `<u>.<id>`): one user's entries are read without
+   * walking every user's (a registry of 10,000 peers).
+   */
+  readonly #keysByFirstToken = new Map<string, Set<string>>();
   readonly #listeners = new Set<MirrorChangeListener<T>>();
   #revision = 0;
   #revisionWaiters: { revision: number; resolve: () => void }[] = [];
@@ -94,11 +101,27 @@ export class KvMirror<T> {
     const current = this.#entries.get(entry.key);
     if (!current || current.revision < entry.revision) {
       const value = entry.operation === "PUT" ? this.#decodeSafely(entry) : undefined;
-      if (value === undefined) this.#entries.delete(entry.key);
-      else this.#entries.set(entry.key, { value, revision: entry.revision });
+      if (value === undefined) this.#drop(entry.key);
+      else this.#store(entry.key, { value, revision: entry.revision });
       for (const listener of this.#listeners) listener(entry.key, value);
     }
     this.#advanceRevision(entry.revision);
+  }
+
+  #store(key: string, entry: MirrorEntry<T>): void {
+    this.#entries.set(key, entry);
+    const token = firstToken(key);
+    let keys = this.#keysByFirstToken.get(token);
+    if (!keys) this.#keysByFirstToken.set(token, (keys = new Set()));
+    keys.add(key);
+  }
+
+  #drop(key: string): void {
+    this.#entries.delete(key);
+    const token = firstToken(key);
+    const keys = this.#keysByFirstToken.get(token);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#keysByFirstToken.delete(token);
   }
 
   /** A value a decoder cannot read is treated like a deleted key, never as a crash. */
@@ -169,12 +192,21 @@ export class KvMirror<T> {
 
   /** Drops a key from memory only (for values KV removes silently, by max age). */
   forget(key: string): void {
-    this.#entries.delete(key);
+    this.#drop(key);
   }
 
   /** Entries whose key starts with `prefix`. */
   *entriesWithPrefix(prefix: string): Iterable<[string, MirrorEntry<T>]> {
-    for (const pair of this.#entries) if (pair[0].startsWith(prefix)) yield pair;
+    // `<token>.`, the common case, is answered from the index.
+    const token = /^([^.]+)\.$/u.exec(prefix)?.[1];
+    if (token === undefined) {
+      for (const pair of this.#entries) if (pair[0].startsWith(prefix)) yield pair;
+      return;
+    }
+    for (const key of this.#keysByFirstToken.get(token) ?? []) {
+      const entry = this.#entries.get(key);
+      if (entry) yield [key, entry];
+    }
   }
 
   /** Calls `listener` on every change; returns the function that removes it. */
