@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
+import { consumerForGroup, consumerForUserFarm } from "@blender-fabric/protocol";
 import { up } from "./up.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
 import { renderCommand } from "./render-command.js";
@@ -115,6 +116,17 @@ program
   .action(async (options: { accounts: string; user: string; uuid: string; group?: string; farmWorker: boolean; expires: number; out: string }) =>
     mintPeerCreds(options),
   );
+
+program
+  .command("consumer-name")
+  .description("the FABRIC_WORK consumer of a group's farm tasks (what KEDA's nats-jetstream scaler watches)")
+  .requiredOption("--user <id>", "the tenant")
+  .option("--group <id>", "the group; without it, the tenant's farm pool")
+  .option("--priority <priority>", "high, normal or low", "normal")
+  .action((options: { user: string; group?: string; priority: string }) => {
+    const name = options.group ? consumerForGroup(options.user, options.group, options.priority) : consumerForUserFarm(options.user, options.priority);
+    process.stdout.write(`${name}\n`);
+  });
 
 const resolution = (value: string) => {
   const match = /^(\d+)x(\d+)$/.exec(value);
