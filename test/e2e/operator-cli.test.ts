@@ -1,12 +1,9 @@
 // The operator commands against a real gateway and nats-server: clients, jobs and tail.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { mintToken, sourceCommand, waitFor } from "@blender-fabric/testkit";
+import { mintToken, waitFor } from "@blender-fabric/testkit";
+import { runCli } from "../support/cli.js";
 import { startFabric, type Fabric } from "../support/fabric.js";
 
-const cliEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "services", "cli", "src", "main.ts");
 let fabric: Fabric;
 
 beforeAll(async () => {
@@ -14,34 +11,22 @@ beforeAll(async () => {
 });
 afterAll(async () => fabric?.[Symbol.asyncDispose]());
 
-/** Runs the CLI and collects its output; `untilOutput` ends a long-running one (SIGINT). */
-function runCli(args: string[], options: { env?: Record<string, string>; untilOutput?: string } = {}) {
-  const [command, ...rest] = sourceCommand(cliEntry);
-  const child = spawn(command!, [...rest, ...args], { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, exited, output: () => stdout, errors: () => stderr };
-}
-
 test("clients and jobs show the token's user's bus", async () => {
   const llm = await fabric.connect("otto");
   await llm.call("blender_register_client", { client_uuid: "llm-otto", client_type: "llm", group_id: "crew" });
   await llm.call("blender_send_message", { target_uuid: "llm-otto", from_uuid: "llm-otto", payload: { message_type: "job_dispatch", job_id: "job-otto-1", script: "pass" } });
   const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "otto" }) };
 
-  const clients = runCli(["clients"], { env });
+  const clients = runCli(["clients"], env);
   expect(await clients.exited).toBe(0);
   expect(clients.output()).toMatch(/^UUID\s+TYPE\s+GROUP/m);
   expect(clients.output()).toMatch(/llm-otto\s+llm\s+crew/);
 
-  const jobs = runCli(["jobs", "--limit", "5"], { env });
+  const jobs = runCli(["jobs", "--limit", "5"], env);
   expect(await jobs.exited).toBe(0);
   expect(jobs.output()).toMatch(/job-otto-1\s+script/);
 
-  const refused = runCli(["clients"], { env: { FABRIC_URL: env.FABRIC_URL, FABRIC_TOKEN: "not-a-token" } });
+  const refused = runCli(["clients"], { FABRIC_URL: env.FABRIC_URL, FABRIC_TOKEN: "not-a-token" });
   expect(await refused.exited).toBe(1);
   expect(refused.errors()).toMatch(/^blender-fabric: .*Unauthorized: the token is invalid or expired/m);
 });

@@ -2,17 +2,15 @@
 // its own temporary folder (TMPDIR, its blend cache); no path is shared between them, so
 // scenes and frames can only travel through the Object Store.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { findProgram, mintToken, sourceCommand, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
+import { join } from "node:path";
+import { findProgram, mintToken, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
+import { runCli } from "../support/cli.js";
 import { sleep, startFabric, type Fabric } from "../support/fabric.js";
 import { dominant, makeRedCubeScene, readPng } from "../support/render-scene.js";
 
-const cliEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "services", "cli", "src", "main.ts");
 const PEERS = ["render-1", "render-2", "render-3"];
 const GROUP = "render-cluster";
 /** Cycles, tiny and quick: what every render here uses. */
@@ -51,17 +49,6 @@ afterAll(async () => {
   await fabric?.[Symbol.asyncDispose]();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
-
-function runCli(args: string[], env: Record<string, string>) {
-  const [command, ...rest] = sourceCommand(cliEntry);
-  const child = spawn(command!, [...rest, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { exited, output: () => stdout, errors: () => stderr };
-}
 
 const sceneSha256 = async () => createHash("sha256").update(await readFile(scenePath)).digest("hex");
 

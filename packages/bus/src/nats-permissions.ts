@@ -16,19 +16,7 @@
  * - replies to its requests come to its own inbox prefix `_INBOX_<u>`, which no other tenant
  *   may subscribe to.
  */
-import {
-  BucketName,
-  FARM_PRIORITIES,
-  StreamName,
-  consumerForGroup,
-  consumerForPeer,
-  consumerForUserFarm,
-  encodeToken,
-  objectStoreForUser,
-  subjectForGroupWork,
-  subjectForPeerWork,
-  subjectForUserFarmWork,
-} from "@blender-fabric/protocol";
+import { BucketName, StreamName, consumerForPeer, encodeToken, farmLanes, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
 
 export type NatsPermissions = { pub: { allow: string[] }; sub: { allow: string[] }; resp?: { max: number; ttl: number } };
 
@@ -44,16 +32,11 @@ export type PeerIdentity = {
   farmWorker?: boolean;
 };
 
-/** The consumers of FABRIC_WORK a peer uses, with the filter subject each is created with. */
+/** The consumers of FABRIC_WORK a peer uses (its own first), with the filter each is created with. */
 function peerConsumers({ userId, clientUuid, groupId, farmWorker }: PeerIdentity): { name: string; filter: string }[] {
   return [
     { name: consumerForPeer(userId, clientUuid), filter: subjectForPeerWork(userId, clientUuid) },
-    ...(groupId
-      ? FARM_PRIORITIES.map((priority) => ({ name: consumerForGroup(userId, groupId, priority), filter: subjectForGroupWork(userId, groupId, priority) }))
-      : []),
-    ...(farmWorker
-      ? FARM_PRIORITIES.map((priority) => ({ name: consumerForUserFarm(userId, priority), filter: subjectForUserFarmWork(userId, priority) }))
-      : []),
+    ...farmLanes(userId, { groupId: groupId ?? null, userPool: farmWorker ?? false }),
   ];
 }
 

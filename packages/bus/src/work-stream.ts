@@ -26,12 +26,10 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import {
-  FARM_PRIORITIES,
   StreamName,
   WORK_STREAM_SUBJECTS,
-  consumerForGroup,
   consumerForPeer,
-  consumerForUserFarm,
+  farmLanes,
   subjectForAllGroupWork,
   subjectForAllUserFarmWork,
   subjectForGroupWork,
@@ -196,14 +194,7 @@ export class WorkStream {
     onTask: (delivery: WorkDelivery) => void,
   ): Promise<PeerWorkSubscription> {
     const { groupId, userPool } = sources;
-    const lanes = FARM_PRIORITIES.flatMap((priority) => [
-      ...(groupId === null
-        ? []
-        : [consumerConfig(consumerForGroup(userId, groupId, priority), subjectForGroupWork(userId, groupId, priority), `${priority}-priority farm tasks of group ${groupId} of user ${userId}`)]),
-      ...(userPool
-        ? [consumerConfig(consumerForUserFarm(userId, priority), subjectForUserFarmWork(userId, priority), `${priority}-priority farm tasks of user ${userId}'s farm pool`)]
-        : []),
-    ]);
+    const lanes = farmLanes(userId, sources).map((lane) => consumerConfig(lane.name, lane.filter, lane.description));
     const addLanes = () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config)));
     await retryJetStream("start the farm task consumers", addLanes);
     // A publish of a task wakes idle peers at once; they do not poll for new work.

@@ -1,6 +1,8 @@
 /** JetStream bucket names and key builders (DESIGN.md section 3). */
 import { createHash } from "node:crypto";
 import { encodeToken } from "./tokens.js";
+import { subjectForGroupWork, subjectForUserFarmWork } from "./subjects.js";
+import { FARM_PRIORITIES } from "./farm.js";
 
 export const BucketName = {
   /** ClientInfo per `<u>.<uuid>`. */
@@ -37,6 +39,33 @@ export const consumerForGroup = (userId: string, groupId: string, priority: stri
 
 /** The shared durable pull consumer of the user's farm pool at one priority (farm jobs with no group). */
 export const consumerForUserFarm = (userId: string, priority: string) => `${digestName("farm", userId, "pool")}_${priority}`;
+
+/** One shared consumer a peer takes farm tasks through. */
+export type FarmLane = { name: string; filter: string; description: string };
+
+/**
+ * The farm consumers of a peer, highest priority first: its group's (if any) and, for a farm
+ * worker, its user's farm pool. The work stream pulls from these and a peer's NATS
+ * permissions name exactly these, so both come from here.
+ */
+export function farmLanes(userId: string, sources: { groupId: string | null; userPool: boolean }): FarmLane[] {
+  return FARM_PRIORITIES.flatMap((priority) => [
+    ...(sources.groupId === null
+      ? []
+      : [{
+          name: consumerForGroup(userId, sources.groupId, priority),
+          filter: subjectForGroupWork(userId, sources.groupId, priority),
+          description: `${priority}-priority farm tasks of group ${sources.groupId} of user ${userId}`,
+        }]),
+    ...(sources.userPool
+      ? [{
+          name: consumerForUserFarm(userId, priority),
+          filter: subjectForUserFarmWork(userId, priority),
+          description: `${priority}-priority farm tasks of user ${userId}'s farm pool`,
+        }]
+      : []),
+  ]);
+}
 
 const digestName = (kind: string, userId: string, id: string) =>
   `${kind}_${createHash("sha256").update(`${encodeToken(userId)}.${encodeToken(id)}`).digest("hex").slice(0, 32)}`;

@@ -27,7 +27,49 @@ export const MAX_FARM_ATTEMPTS = 10;
 /** How long farm tasks wait for a peer before they expire (the stream's max age). Seconds. */
 export const FARM_TASK_DEADLINE_SECONDS = 24 * 60 * 60;
 
-export const FarmMapInputSchema = z.object({
+/**
+ * Where and how a farm job's tasks run, the same for every farm tool: which peers take them
+ * (group and/or capabilities), the scene they open, their priority, and how failures are
+ * retried and blocklisted.
+ */
+export const FarmPlacementSchema = z.object({
+  group_id: IdentifierSchema.nullable()
+    .default(null)
+    .describe("The farm: every idle peer of this group takes tasks. Default: every farm worker of yours (spawn-mode bridges)."),
+  capabilities: z
+    .array(z.string().min(1).max(64))
+    .max(64)
+    .default([])
+    .describe('Only peers that have every one of these take tasks (e.g. ["gpu"]).'),
+  blend: BlendSourceSchema.nullable()
+    .default(null)
+    .describe("The scene each task opens before it runs. Default: whatever scene each peer has open."),
+  priority: FarmPrioritySchema,
+  max_attempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_FARM_ATTEMPTS)
+    .default(3)
+    .describe("A task that fails or whose peer dies is tried again, on another peer when there is one, up to this often."),
+  max_peer_failures: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(2)
+    .describe("A peer whose attempts fail this often in this job takes no more of its tasks (blocklisted for the job)."),
+  task_timeout_seconds: z
+    .number()
+    .positive()
+    .max(24 * 60 * 60)
+    .default(600)
+    .describe("An attempt that reports no progress (for a render: finishes no frame) for this long is stopped and tried again elsewhere. Seconds."),
+  bus_id: z.string().nullable().default(null),
+  request_id: RequestIdSchema,
+});
+
+export const FarmMapInputSchema = FarmPlacementSchema.extend({
   script: z
     .string()
     .min(1)
@@ -37,40 +79,6 @@ export const FarmMapInputSchema = z.object({
     ),
   items: z.array(z.unknown()).min(1).max(MAX_FARM_ITEMS).describe("JSON values, split into chunks of chunk_size."),
   chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(1),
-  max_attempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_FARM_ATTEMPTS)
-    .default(3)
-    .describe("A task that fails or whose peer dies is tried again, on another peer when there is one, up to this often."),
-  task_timeout_seconds: z
-    .number()
-    .positive()
-    .max(24 * 60 * 60)
-    .default(600)
-    .describe("An attempt that reports no progress for this long is stopped and tried again elsewhere. Seconds."),
-  max_peer_failures: z
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(2)
-    .describe("A peer whose attempts fail this often in this job takes no more of its tasks (blocklisted for the job)."),
-  group_id: IdentifierSchema.nullable()
-    .default(null)
-    .describe("The farm: every idle peer of this group takes tasks. Default: every farm worker of yours (spawn-mode bridges)."),
-  capabilities: z
-    .array(z.string().min(1).max(64))
-    .max(64)
-    .default([])
-    .describe("Only peers of the group that have every one of these take tasks (e.g. [\"gpu\"])."),
-  blend: BlendSourceSchema.nullable()
-    .default(null)
-    .describe("A scene each task opens before its script runs. Default: whatever scene each peer has open."),
-  priority: FarmPrioritySchema,
-  bus_id: z.string().nullable().default(null),
-  request_id: RequestIdSchema,
 });
 
 /** A task of a farm job as it travels on `user.<u>.work.group.<gid>`. */

@@ -5,10 +5,7 @@
  * folder, from where the bridge stores it in the Object Store as soon as it exists.
  */
 import { z } from "zod";
-import { IdentifierSchema } from "./identifiers.js";
-import { RequestIdSchema } from "./dispatch.js";
-import { FarmPrioritySchema, MAX_FARM_ATTEMPTS, MAX_FARM_ITEMS } from "./farm.js";
-import { BlendSourceSchema } from "./blend.js";
+import { FarmPlacementSchema, MAX_FARM_ITEMS } from "./farm.js";
 
 /** Highest frame number Blender accepts (MAXFRAME). */
 export const MAX_FRAME_NUMBER = 1_048_574;
@@ -72,29 +69,7 @@ export type RenderSettings = z.infer<typeof RenderSettingsSchema>;
 export const RenderFramesInputSchema = RenderSettingsSchema.extend({
   frames: FramesSchema,
   chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(5).describe("Frames per task."),
-  group_id: IdentifierSchema.nullable()
-    .default(null)
-    .describe("The farm: every idle peer of this group takes tasks. Default: every farm worker of yours (spawn-mode bridges)."),
-  capabilities: z
-    .array(z.string().min(1).max(64))
-    .max(64)
-    .default([])
-    .describe('Only peers of the group that have every one of these render (e.g. ["gpu"]).'),
-  blend: BlendSourceSchema.nullable()
-    .default(null)
-    .describe("The scene to render. Default: whatever scene each peer has open."),
-  priority: FarmPrioritySchema,
-  max_attempts: z.number().int().min(1).max(MAX_FARM_ATTEMPTS).default(3),
-  max_peer_failures: z.number().int().min(1).max(100).default(2),
-  task_timeout_seconds: z
-    .number()
-    .positive()
-    .max(24 * 60 * 60)
-    .default(600)
-    .describe("A task that renders no frame for this long is stopped and tried again elsewhere. Seconds."),
-  bus_id: z.string().nullable().default(null),
-  request_id: RequestIdSchema,
-});
+}).extend(FarmPlacementSchema.shape);
 export type RenderFramesInput = z.infer<typeof RenderFramesInputSchema>;
 
 /** The artifact name of one rendered frame: `frame-0001.png`. */

@@ -7,11 +7,11 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import cliProgress from "cli-progress";
+import { hashFile } from "@blender-fabric/bus";
 import { openFabricSession, type FabricSession, type GatewayOptions } from "./fabric-session.js";
 
 export type RenderOptions = GatewayOptions & {
@@ -81,12 +81,7 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
 
 /** The SHA-256 of the file; it is uploaded unless the gateway has it already. */
 async function uploadBlend(session: FabricSession, path: string): Promise<string> {
-  const size = (await stat(path)).size;
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(path), async function* (source) {
-    for await (const chunk of source) hash.update(chunk as Buffer);
-  });
-  const sha256 = hash.digest("hex");
+  const { sha256, size } = await hashFile(path);
   const known = await session.fetch(`/blends/${sha256}`, { method: "HEAD" });
   if (known.status === 200) {
     process.stdout.write(`${basename(path)} is on the fabric already (${sha256.slice(0, 12)})\n`);

@@ -7,6 +7,7 @@
  */
 import {
   FarmMapInputSchema,
+  FarmPlacementSchema,
   RenderFramesInputSchema,
   SNAPSHOT_COMMAND,
   BlendSnapshotResultSchema,
@@ -18,10 +19,10 @@ import {
   renderFramesScript,
   FarmSummarySchema,
   type BlendSource,
-  type FarmPriority,
   type FarmSummary,
   type FarmTask,
 } from "@blender-fabric/protocol";
+import type { z } from "zod";
 import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bus";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
@@ -43,15 +44,14 @@ type FarmRequest = {
   script: string;
   items: unknown[];
   chunkSize: number;
-  /** null: the user's farm pool (every farm worker). */
-  groupId: string | null;
-  capabilities: string[];
-  maxAttempts: number;
-  maxPeerFailures: number;
-  taskTimeoutSeconds: number;
-  blend: BlendSource | null;
-  priority: FarmPriority;
+  /** Which peers take the tasks and how failures are retried (group_id null: the user's farm pool). */
+  placement: FarmPlacement;
 };
+
+type FarmPlacement = Omit<z.output<typeof FarmPlacementSchema>, "bus_id" | "request_id">;
+
+/** A tool's input without the caller's own fields: what makes two requests the same request. */
+const requestParams = <Input extends { bus_id: unknown; request_id: unknown }>({ bus_id: _bus, request_id: _request, ...params }: Input) => params;
 
 type Refusal = { status: string; error: string; field?: string };
 
@@ -67,23 +67,17 @@ const farmMap = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend, priority } = input;
+    const params = requestParams(input);
     return startFarm(context, {
       tool: "blender_farm_map",
       command: "farm_map",
       requestId: input.request_id,
-      params: { script, items, chunk_size, group_id, capabilities, max_attempts, max_peer_failures, task_timeout_seconds, blend, priority },
+      params,
       kind: "map",
-      script,
-      items,
-      chunkSize: chunk_size,
-      groupId: group_id,
-      capabilities,
-      maxAttempts: max_attempts,
-      maxPeerFailures: max_peer_failures,
-      taskTimeoutSeconds: task_timeout_seconds,
-      blend,
-      priority,
+      script: input.script,
+      items: input.items,
+      chunkSize: input.chunk_size,
+      placement: params,
     });
   },
 });
@@ -101,24 +95,17 @@ const renderFrames = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const { bus_id: _bus, request_id: _request, frames, chunk_size, group_id, capabilities, blend, ...rest } = input;
-    const items = parseFrames(frames);
+    const params = requestParams(input);
     return startFarm(context, {
       tool: "blender_render_frames",
       command: "render_frames",
       requestId: input.request_id,
-      params: { frames, chunk_size, group_id, capabilities, blend, ...rest },
+      params,
       kind: "render",
       script: renderFramesScript(input),
-      items,
-      chunkSize: chunk_size,
-      groupId: group_id,
-      capabilities,
-      maxAttempts: input.max_attempts,
-      maxPeerFailures: input.max_peer_failures,
-      taskTimeoutSeconds: input.task_timeout_seconds,
-      blend,
-      priority: input.priority,
+      items: parseFrames(input.frames),
+      chunkSize: input.chunk_size,
+      placement: params,
     });
   },
 });
@@ -137,19 +124,20 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
   if (recorded?.success) {
     summary = recorded.data;
   } else {
-    const blend = await resolveBlend(context, request.blend);
+    const { placement } = request;
+    const blend = await resolveBlend(context, placement.blend);
     if (typeof blend === "object" && blend !== null) return blend;
     summary = {
-      group_id: request.groupId,
+      group_id: placement.group_id,
       task_ids: chunk(request.items, request.chunkSize).map((_, index) => farmTaskJobId(ticket.jobId, index)),
       items_total: request.items.length,
-      max_attempts: request.maxAttempts,
-      max_peer_failures: request.maxPeerFailures,
-      capabilities: request.capabilities,
+      max_attempts: placement.max_attempts,
+      max_peer_failures: placement.max_peer_failures,
+      capabilities: placement.capabilities,
       failures: {},
       kind: request.kind,
       chunk_size: request.chunkSize,
-      priority: request.priority,
+      priority: placement.priority,
       blend_sha256: blend,
     };
     await recordFarm(context, ticket.jobId, request.command, summary);
@@ -224,7 +212,7 @@ async function queueTask(context: ToolContext, farmJobId: string, summary: FarmS
     items,
     max_attempts: summary.max_attempts,
     capabilities: summary.capabilities,
-    task_timeout_seconds: request.taskTimeoutSeconds,
+    task_timeout_seconds: request.placement.task_timeout_seconds,
     blend_sha256: summary.blend_sha256,
   };
   const envelope = createEnvelope({
