@@ -9,7 +9,7 @@ import { rename, rm } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BucketName, blendObjectName } from "@blender-fabric/protocol";
+import { BucketName, blendObjectName, projectSceneObjectName } from "@blender-fabric/protocol";
 import { TenantObjectStores } from "./tenant-object-stores.js";
 
 /** Bytes that did not hash to the name they were given. */
@@ -82,17 +82,37 @@ export class BlendStore {
    * ever holds a whole, verified copy). Throws when there is no such .blend.
    */
   async download(userId: string, sha256: string, path: string): Promise<void> {
-    const result = await (await this.#stores.forUser(userId)).get(blendObjectName(userId, sha256));
-    if (!result) throw new Error(`no .blend ${sha256} in the blend store`);
+    const actual = await this.#downloadObject(userId, blendObjectName(userId, sha256), path);
+    if (actual === undefined) throw new Error(`no .blend ${sha256} in the blend store`);
+    if (actual !== sha256) throw new BlendHashMismatch(`the stored .blend hashed to ${actual}, not ${sha256}`);
+  }
+
+  /** Stores a project's scene, replacing the one saved before (the Object Store checks its digest). */
+  async putProjectScene(userId: string, projectId: string, path: string): Promise<{ size: number }> {
+    const info = await (await this.#stores.forUser(userId)).put(
+      { name: projectSceneObjectName(userId, projectId), description: "application/x-blender" },
+      Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+    );
+    return { size: info.size };
+  }
+
+  /** Writes a project's saved scene to `path`; false when the project has none yet. */
+  async downloadProjectScene(userId: string, projectId: string, path: string): Promise<boolean> {
+    return (await this.#downloadObject(userId, projectSceneObjectName(userId, projectId), path)) !== undefined;
+  }
+
+  /** Streams one object to `path` through a partial file; its SHA-256, or undefined when absent. */
+  async #downloadObject(userId: string, name: string, path: string): Promise<string | undefined> {
+    const result = await (await this.#stores.forUser(userId)).get(name);
+    if (!result) return undefined;
     const partial = `${path}.${process.pid}.partial`;
     const hashing = new HashingStream();
     try {
       await pipeline(Readable.fromWeb(result.data as import("node:stream/web").ReadableStream), hashing, createWriteStream(partial));
       const failure = await result.error;
       if (failure) throw failure;
-      const actual = hashing.digest();
-      if (actual !== sha256) throw new BlendHashMismatch(`the stored .blend hashed to ${actual}, not ${sha256}`);
       await rename(partial, path);
+      return hashing.digest();
     } finally {
       await rm(partial, { force: true });
     }

@@ -362,6 +362,8 @@ export class JobStore {
       ...(result === undefined ? {} : { result }),
       error: job.error,
       ...(extra.handler_ms === undefined ? {} : { handler_ms: extra.handler_ms }),
+      // Only a job some peer claimed names its runner (a queued job's target may be `project:<id>`).
+      ...(job.incarnation && job.target_uuid ? { peer_uuid: job.target_uuid } : {}),
     });
     if (!isClientUuid(job.originator_uuid) || !isTerminalJobStatus(job.status)) return;
     this.#tellOriginator(job, "notice", {

@@ -16,7 +16,17 @@
  * - replies to its requests come to its own inbox prefix `_INBOX_<u>`, which no other tenant
  *   may subscribe to.
  */
-import { BucketName, StreamName, consumerForPeer, encodeToken, farmLanes, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
+import {
+  BucketName,
+  StreamName,
+  consumerForPeer,
+  consumerForProject,
+  encodeToken,
+  farmLanes,
+  objectStoreForUser,
+  subjectForPeerWork,
+  subjectForProjectWork,
+} from "@blender-fabric/protocol";
 
 export type NatsPermissions = { pub: { allow: string[] }; sub: { allow: string[] }; resp?: { max: number; ttl: number } };
 
@@ -30,13 +40,19 @@ export type PeerIdentity = {
   groupId?: string | null;
   /** Whether it takes the tenant's farm pool. */
   farmWorker?: boolean;
+  /** The project it serves, if any. */
+  projectId?: string | null;
 };
 
-/** The consumers of FABRIC_WORK a peer uses (its own first), with the filter each is created with. */
-function peerConsumers({ userId, clientUuid, groupId, farmWorker }: PeerIdentity): { name: string; filter: string }[] {
+/**
+ * The consumers of FABRIC_WORK a peer uses, with the filter each is created with. `owned`:
+ * its own and its project's, which a new boot deletes and creates afresh; the farm's are shared.
+ */
+function peerConsumers({ userId, clientUuid, groupId, farmWorker, projectId }: PeerIdentity): { name: string; filter: string; owned: boolean }[] {
   return [
-    { name: consumerForPeer(userId, clientUuid), filter: subjectForPeerWork(userId, clientUuid) },
-    ...farmLanes(userId, { groupId: groupId ?? null, userPool: farmWorker ?? false }),
+    { name: consumerForPeer(userId, clientUuid), filter: subjectForPeerWork(userId, clientUuid), owned: true },
+    ...(projectId ? [{ name: consumerForProject(userId, projectId), filter: subjectForProjectWork(userId, projectId), owned: true }] : []),
+    ...farmLanes(userId, { groupId: groupId ?? null, userPool: farmWorker ?? false }).map((lane) => ({ ...lane, owned: false })),
   ];
 }
 
@@ -48,13 +64,13 @@ export function peerPermissions(peer: PeerIdentity): NatsPermissions {
   const work = StreamName.Work;
   // Each verb spelled out: `$JS.API.CONSUMER.*.<stream>.<name>` would also match a create
   // without the filter in the subject, whose body could then name another tenant's work.
-  const consumers = peerConsumers(peer).flatMap(({ name, filter }, index) => [
+  const consumers = peerConsumers(peer).flatMap(({ name, filter, owned }) => [
     `$JS.API.CONSUMER.CREATE.${work}.${name}.${filter}`,
     `$JS.API.CONSUMER.INFO.${work}.${name}`,
     `$JS.API.CONSUMER.MSG.NEXT.${work}.${name}`,
     `$JS.ACK.${work}.${name}.>`,
-    // Only its own consumer (the first) is the peer's to delete; the shared ones are not.
-    ...(index === 0 ? [`$JS.API.CONSUMER.DELETE.${work}.${name}`] : []),
+    // Only its own consumers are the peer's to delete; the shared ones are not.
+    ...(owned ? [`$JS.API.CONSUMER.DELETE.${work}.${name}`] : []),
   ]);
   const records = [BucketName.Clients, BucketName.Jobs].flatMap((bucket) => [
     kvKeys(bucket, userId),

@@ -29,12 +29,14 @@ import {
   StreamName,
   WORK_STREAM_SUBJECTS,
   consumerForPeer,
+  consumerForProject,
   farmLanes,
   subjectForAllGroupWork,
   subjectForAllUserFarmWork,
   subjectForGroupWork,
   subjectForUserFarmWork,
   subjectForPeerWork,
+  subjectForProjectWork,
   type Envelope,
   type FarmPriority,
 } from "@blender-fabric/protocol";
@@ -127,6 +129,11 @@ export class WorkStream {
     return this.#publish(subjectForPeerWork(userId, peerUuid), envelope, dedupeId);
   }
 
+  /** Stores work for whichever peer serves the project now, or the next one the pool starts. */
+  publishToProject(userId: string, projectId: string, envelope: Envelope, dedupeId: string): Promise<void> {
+    return this.#publish(subjectForProjectWork(userId, projectId), envelope, dedupeId);
+  }
+
   /** Stores a farm task for whichever peer of the group (null: of the user's farm pool) takes it first. */
   publishFarmTask(userId: string, groupId: string | null, priority: FarmPriority, envelope: Envelope, dedupeId: string): Promise<void> {
     const subject = groupId === null ? subjectForUserFarmWork(userId, priority) : subjectForGroupWork(userId, groupId, priority);
@@ -141,8 +148,32 @@ export class WorkStream {
    * Takes one peer's work. A new bridge boot starts a fresh consumer, so work that a dead
    * boot held unacknowledged comes again at once instead of after the ack wait.
    */
-  async consumePeer(userId: string, peerUuid: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
+  consumePeer(userId: string, peerUuid: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
     const config = consumerConfig(consumerForPeer(userId, peerUuid), subjectForPeerWork(userId, peerUuid), `work for peer ${peerUuid} of user ${userId}`);
+    return this.#consumeOwn(config, onWork);
+  }
+
+  /**
+   * Takes a project's work: the project has one live peer at a time (the pool sees to it), so
+   * that peer's boot starts the project's consumer afresh, like its own, and work a previous
+   * peer of the project held comes again at once.
+   */
+  consumeProject(userId: string, projectId: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
+    const config = consumerConfig(consumerForProject(userId, projectId), subjectForProjectWork(userId, projectId), `work for project ${projectId} of user ${userId}`);
+    return this.#consumeOwn(config, onWork);
+  }
+
+  /**
+   * Removes a peer's own consumer as it leaves for good (scale to zero): whatever the server
+   * sent to its last pull is free for the next peer at once instead of after the ack wait.
+   */
+  async removeConsumer(name: string): Promise<void> {
+    await this.#jsm.consumers.delete(StreamName.Work, name).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+  }
+
+  async #consumeOwn(config: ReturnType<typeof consumerConfig>, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
     await retryJetStream("start the peer's work consumer", async () => {
       await this.#jsm.consumers.delete(StreamName.Work, config.durable_name).catch((error: unknown) => {
         if (!isNotFound(error)) throw error;

@@ -33,6 +33,9 @@ export const StreamName = {
  */
 export const consumerForPeer = (userId: string, clientUuid: string) => digestName("peer", userId, clientUuid);
 
+/** The durable pull consumer through which the live peer of a project takes the project's work. */
+export const consumerForProject = (userId: string, projectId: string) => digestName("project", userId, projectId);
+
 /** The shared durable pull consumer through which a group's peers take its farm tasks of one priority. */
 export const consumerForGroup = (userId: string, groupId: string, priority: string) =>
   `${digestName("group", userId, groupId)}_${priority}`;

@@ -30,6 +30,8 @@ export const ClientRecordSchema = z.object({
   health: ClientHealthSchema.optional(),
   /** Takes farm tasks that name no group (a spawn-mode bridge; never an artist's GUI Blender). */
   farm_worker: z.boolean().optional(),
+  /** The project this peer serves (`project:<id>` targets); such a peer serves no other work of its own accord. */
+  project_id: z.string().optional(),
   /** A bridge's boot id: a new one after every restart, so its old boot's jobs can be settled. */
   incarnation: z.string().optional(),
   /** MCP session that registered the client, if any; never shown on the wire. */

@@ -53,7 +53,8 @@ export type CancelOutcome = z.infer<typeof CancelOutcomeSchema>;
 
 /** How a dispatch tool names its target: a uuid, `latest`, or `pid:<n>`. */
 export const TargetSelectorSchema = IdentifierSchema.describe(
-  "A client uuid, 'latest' (the most recently connected live Blender peer) or 'pid:<n>'.",
+  "A client uuid, 'latest' (the most recently connected live Blender peer), 'pid:<n>', or " +
+    "'project:<id>' (the peer of that project, started on demand with the project's saved scene).",
 );
 
 /** Arguments every dispatch tool accepts besides its command's own. */

@@ -15,3 +15,4 @@ export * from "./request-record.js";
 export * from "./farm.js";
 export * from "./blend.js";
 export * from "./render.js";
+export * from "./project.js";

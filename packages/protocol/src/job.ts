@@ -96,6 +96,8 @@ export const JobEventSchema = z.object({
   progress_message: z.string().optional(),
   result: z.unknown().optional(),
   error: z.string().optional(),
+  /** The peer that ran the job (a `project:<id>` dispatch learns here which peer took it). */
+  peer_uuid: z.string().optional(),
   /** The addon handler's own time, for telling Blender's share from the fabric's. ms */
   handler_ms: z.number().optional(),
   /** Seconds since the epoch. */

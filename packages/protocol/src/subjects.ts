@@ -45,6 +45,13 @@ export const subjectForPeerWork = (userId: string, clientUuid: string) =>
   `${userPrefix(userId)}.work.peer.${encodeToken(clientUuid)}`;
 
 /**
+ * Durable work for whichever peer serves one project (`target_uuid: "project:<id>"`): it
+ * waits here while no peer of the project is live, which is the pool's signal to start one.
+ */
+export const subjectForProjectWork = (userId: string, projectId: string) =>
+  `${userPrefix(userId)}.work.project.${encodeToken(projectId)}`;
+
+/**
  * Farm tasks of one group at one priority (`high`, `normal`, `low`): every idle peer of the
  * group pulls the next one, from the highest priority that has one.
  */

@@ -7,7 +7,11 @@
  *   delivery ─▶ queue ─▶ claim (queued → running, compare-and-set) ─▶ Blender ─▶ finish ─▶ ack
  *
  * A peer of a group also takes the group's farm tasks, and a farm worker (a spawn-mode bridge)
- * those of the user's farm pool, one at a time and only when it has nothing else to do.
+ * those of the user's farm pool, one at a time and only when it has nothing else to do. A
+ * peer of a project (FABRIC_PROJECT_ID) also takes the work sent to `project:<id>`.
+ *
+ * With FABRIC_IDLE_SECONDS, a peer that had nothing to do for that long says so (`onIdle`);
+ * main.ts then drains it, saves a project's scene and lets it leave the bus (scale to zero).
  *
  * The claim is the fence: work that was cancelled, expired or settled lost meanwhile is
  * acknowledged and dropped, never run. Each boot has its own incarnation id, registered in
@@ -24,6 +28,8 @@ import {
   FarmTaskSchema,
   SNAPSHOT_COMMAND,
   WorkPayloadSchema,
+  consumerForPeer,
+  consumerForProject,
   farmTaskScript,
   isClientUuid,
   isTerminalJobStatus,
@@ -43,6 +49,7 @@ import {
   heartbeatClient,
   parseJsonSafely,
   registerClient,
+  unregisterClient,
   type ArtifactStore,
   type BlendStore,
   type HeldJob,
@@ -102,6 +109,8 @@ const CLAIM_RETRY_MS = 1_000;
 const WATCHDOG_INTERVAL_MS = 250;
 /** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
 const HELD_ELSEWHERE_RETRY_MS = 5_000;
+/** How often an idle timeout (FABRIC_IDLE_SECONDS) looks whether the peer is still idle. ms */
+const IDLE_CHECK_MS = 500;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -118,7 +127,14 @@ export class Bridge {
   #idleWaiters: (() => void)[] = [];
   #running: Running | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  #idleCheck: NodeJS.Timeout | undefined;
+  /** When the peer last had work (or started). ms since the epoch */
+  #busyAt = Date.now();
+  /** No longer taking new work: it is leaving (idle, or told to stop). */
+  #draining = false;
   #stopped = false;
+  /** Called once when the peer has had nothing to do for FABRIC_IDLE_SECONDS. */
+  onIdle: () => void = () => {};
   /** The Blender registered on the bus now; undefined while there is none (health-server.ts). */
   #registered: { uuid: string; blender_pid: number; incarnation: string } | undefined;
 
@@ -160,12 +176,55 @@ export class Bridge {
     }
     await nc.flush();
     this.#workSubscriptions.push(await work.consumePeer(this.#user, this.#uuid, (delivery) => this.#receiveWork(delivery)));
+    if (env.FABRIC_PROJECT_ID) {
+      this.#workSubscriptions.push(await work.consumeProject(this.#user, env.FABRIC_PROJECT_ID, (delivery) => this.#receiveWork(delivery)));
+    }
     if (env.FABRIC_GROUP_ID || env.FABRIC_FARM_WORKER) {
       const sources = { groupId: env.FABRIC_GROUP_ID ?? null, userPool: env.FABRIC_FARM_WORKER };
       const farm = await work.consumeFarm(this.#user, sources, () => this.#whenIdle(), (delivery) => this.#receiveFarmTask(delivery));
       this.#workSubscriptions.push(farm);
     }
     this.#heartbeat = setInterval(() => void this.#beat(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
+    this.#busyAt = Date.now();
+    if (env.FABRIC_IDLE_SECONDS > 0) this.#idleCheck = setInterval(() => this.#checkIdle(), IDLE_CHECK_MS);
+  }
+
+  #checkIdle(): void {
+    if (this.#running || this.#queue.size > 0) this.#busyAt = Date.now();
+    if (this.#draining || Date.now() - this.#busyAt < this.#deps.env.FABRIC_IDLE_SECONDS * 1000) return;
+    clearInterval(this.#idleCheck);
+    this.onIdle();
+  }
+
+  /**
+   * Stops taking new work and resolves once what was taken has ended, or after `timeoutMs`
+   * (then what still runs is settled `lost` by the reapers once this boot is gone).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    clearInterval(this.#idleCheck);
+    for (const subscription of this.#workSubscriptions.splice(0)) subscription.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#whenIdle(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Leaves the bus for good: the registry forgets this peer (it is not live, so the pool may
+   * start another), and its own consumers go, so whatever the server sent to their last pulls
+   * is free for the next peer at once. Call after drain().
+   */
+  async leave(): Promise<void> {
+    const { env, clients, work } = this.#deps;
+    this.stop();
+    await unregisterClient(clients, this.#user, this.#uuid);
+    await work.removeConsumer(consumerForPeer(this.#user, this.#uuid));
+    if (env.FABRIC_PROJECT_ID) await work.removeConsumer(consumerForProject(this.#user, env.FABRIC_PROJECT_ID));
   }
 
   async #register(hello: AddonHello): Promise<void> {
@@ -178,6 +237,7 @@ export class Bridge {
       capabilities: env.FABRIC_CAPABILITIES,
       group_id: env.FABRIC_GROUP_ID ?? null,
       farm_worker: env.FABRIC_FARM_WORKER,
+      ...(env.FABRIC_PROJECT_ID ? { project_id: env.FABRIC_PROJECT_ID } : {}),
       pid: hello.pid,
       hostname: hostname(),
       blend_file: hello.blend_file ?? "",
@@ -203,7 +263,7 @@ export class Bridge {
     try {
       const alive = await heartbeatClient(clients, this.#user, this.#uuid, { health: this.#health() });
       // Evicted or unregistered meanwhile: join again.
-      if (!alive && peer.hello) await this.#register(peer.hello);
+      if (!alive && peer.hello && !this.#stopped) await this.#register(peer.hello);
     } catch (error) {
       logger.warn({ err: error }, "heartbeat failed");
     }
@@ -317,6 +377,7 @@ export class Bridge {
       await this.#take(this.#running, next.item);
     } finally {
       this.#running = undefined;
+      this.#busyAt = Date.now();
       if (this.#queue.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
       this.#schedulePump();
     }
@@ -525,6 +586,7 @@ export class Bridge {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#idleCheck);
     for (const subscription of this.#workSubscriptions) subscription.stop();
     for (const wake of this.#idleWaiters.splice(0)) wake();
     for (const subscription of this.#subscriptions) subscription.unsubscribe();

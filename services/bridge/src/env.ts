@@ -30,6 +30,18 @@ export const BridgeEnvSchema = z.object({
   FABRIC_LABEL: z.string().optional(),
   FABRIC_GROUP_ID: z.string().optional(),
   /**
+   * The project this peer serves: it opens the project's saved scene at start, takes the
+   * work sent to `project:<id>`, and saves the scene back when it stops. Such a peer is never
+   * a farm worker. Unset: a peer of no project.
+   */
+  FABRIC_PROJECT_ID: z.string().min(1).optional(),
+  /** Exit after this long with nothing to do, saving a project's scene first (scale to zero). 0: never. Seconds. */
+  FABRIC_IDLE_SECONDS: z.coerce.number().min(0).default(0),
+  /** Stop when standard input closes: a peer started by the pool ends with the pool, even one killed -9. */
+  FABRIC_EXIT_WITH_STDIN: z.enum(["true", "false"]).default("false").transform((value) => value === "true"),
+  /** How long a stopping peer lets its running job finish before it saves and exits. Seconds. */
+  FABRIC_DRAIN_SECONDS: seconds(20),
+  /**
    * Whether the peer takes farm tasks that name no group (the user's farm pool). `auto`: yes
    * in spawn mode, never in attach mode (an artist's Blender keeps its scene).
    */
@@ -65,5 +77,10 @@ export type BridgeEnv = Omit<z.infer<typeof BridgeEnvSchema>, "FABRIC_FARM_WORKE
 export const readBridgeEnv = (source: Record<string, string | undefined> = process.env): BridgeEnv =>
   BridgeEnvSchema.transform((env) => ({
     ...env,
-    FABRIC_FARM_WORKER: env.FABRIC_FARM_WORKER === "auto" ? env.FABRIC_MODE === "spawn" : env.FABRIC_FARM_WORKER === "true",
+    // A project's peer keeps its project's scene: never a farm worker.
+    FABRIC_FARM_WORKER: env.FABRIC_PROJECT_ID
+      ? false
+      : env.FABRIC_FARM_WORKER === "auto"
+        ? env.FABRIC_MODE === "spawn"
+        : env.FABRIC_FARM_WORKER === "true",
   })).parse(source);

@@ -7,6 +7,7 @@ import { Bridge } from "./bridge.js";
 import { BlendCache } from "./blend-cache.js";
 import { mintedAuthenticator } from "./minted-credentials.js";
 import { startHealthServer } from "./health-server.js";
+import { fetchProjectScene, saveProjectScene } from "./project-scene.js";
 
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
@@ -19,6 +20,7 @@ const minted =
         clientUuid: env.FABRIC_CLIENT_UUID,
         groupId: env.FABRIC_GROUP_ID ?? null,
         farmWorker: env.FABRIC_FARM_WORKER,
+        projectId: env.FABRIC_PROJECT_ID ?? null,
         logger,
       })
     : undefined;
@@ -31,8 +33,15 @@ const nc = await connectToFabric({
   inboxPrefix: inboxPrefixForUser(env.FABRIC_USER),
 });
 const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
-const peer = new BlenderPeer(env, logger);
 const blends = await BlendStore.open(nc, env.FABRIC_KV_REPLICAS);
+const project = env.FABRIC_PROJECT_ID ? { userId: env.FABRIC_USER, projectId: env.FABRIC_PROJECT_ID, blends } : undefined;
+if (project) {
+  // Blender starts with the scene the project's last peer saved (and restarts with it too).
+  const scene = await fetchProjectScene(project);
+  if (scene) env.FABRIC_BLEND_FILE = scene;
+  logger.info({ project: project.projectId, scene: scene ? "saved scene" : "new" }, "project scene");
+}
+const peer = new BlenderPeer(env, logger);
 const bridge = new Bridge({
   env,
   nc,
@@ -50,17 +59,41 @@ const health = env.FABRIC_HEALTH_PORT
   : undefined;
 await bridge.start();
 
+/**
+ * How the peer ends. Told to stop (SIGTERM, SIGINT), a plain peer stops at once, as it always
+ * has; a project's peer first finishes its job and saves the scene. Idle (scale to zero), or
+ * left behind by the pool that started it, a peer also leaves the bus so nobody waits for it.
+ */
 let stopping = false;
-async function shutdown(signal: string) {
+async function shutdown(reason: "SIGINT" | "SIGTERM" | "idle" | "parent gone") {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, "bridge stopping");
-  bridge.stop();
+  logger.info({ reason }, "bridge stopping");
+  const leaving = reason === "idle" || reason === "parent gone" || project !== undefined;
+  if (leaving) {
+    await bridge.drain(env.FABRIC_DRAIN_SECONDS * 1000);
+    if (project) {
+      await saveProjectScene(peer, project).then(
+        (size) => logger.info({ project: project.projectId, size }, "project scene saved"),
+        (error: unknown) => logger.error({ err: error, project: project.projectId }, "project scene NOT saved"),
+      );
+    }
+    await bridge.leave().catch((error: unknown) => logger.warn({ err: error }, "could not leave the bus cleanly"));
+  } else {
+    bridge.stop();
+  }
   peer.stop();
   health?.close();
   minted?.stop();
   await nc.drain().catch(() => {});
   process.exit(0);
 }
+bridge.onIdle = () => void shutdown("idle");
 process.once("SIGINT", () => void shutdown("SIGINT"));
 process.once("SIGTERM", () => void shutdown("SIGTERM"));
+if (env.FABRIC_EXIT_WITH_STDIN) {
+  // The parent holds our stdin open; it closes when the parent ends, even by SIGKILL.
+  process.stdin.once("close", () => void shutdown("parent gone"));
+  process.stdin.once("end", () => void shutdown("parent gone"));
+  process.stdin.resume();
+}

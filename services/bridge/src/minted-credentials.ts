@@ -13,6 +13,7 @@ export type MintedCredentialOptions = {
   clientUuid: string;
   groupId: string | null;
   farmWorker: boolean;
+  projectId: string | null;
   logger: Logger;
 };
 
@@ -22,7 +23,7 @@ async function fetchCredential(options: MintedCredentialOptions): Promise<Minted
   const response = await fetch(new URL("/nats/credentials", options.gatewayUrl), {
     method: "POST",
     headers: { authorization: `Bearer ${options.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ client_uuid: options.clientUuid, group_id: options.groupId, farm_worker: options.farmWorker }),
+    body: JSON.stringify({ client_uuid: options.clientUuid, group_id: options.groupId, farm_worker: options.farmWorker, project_id: options.projectId }),
   });
   if (!response.ok) throw new Error(`the gateway refused a NATS credential (HTTP ${response.status}): ${await response.text()}`);
   return (await response.json()) as Minted;

@@ -110,10 +110,11 @@ program
   .requiredOption("--user <id>", "the peer's tenant (FABRIC_USER)")
   .requiredOption("--uuid <uuid>", "the peer's uuid (FABRIC_CLIENT_UUID)")
   .option("--group <id>", "its farm group (FABRIC_GROUP_ID)")
+  .option("--project <id>", "the project it serves (FABRIC_PROJECT_ID)")
   .option("--no-farm-worker", "it does not take farm tasks that name no group (an artist's Blender)")
   .option("--expires <span>", "lifetime, e.g. 30d, 12h", duration, 30 * 86400)
   .requiredOption("--out <file>", "the .creds file to write (mode 0600)")
-  .action(async (options: { accounts: string; user: string; uuid: string; group?: string; farmWorker: boolean; expires: number; out: string }) =>
+  .action(async (options: { accounts: string; user: string; uuid: string; group?: string; project?: string; farmWorker: boolean; expires: number; out: string }) =>
     mintPeerCreds(options),
   );
 

@@ -48,16 +48,17 @@ export async function natsSetup(options: { out: string }): Promise<void> {
   );
 }
 
-export type PeerCredsOptions = { accounts: string; user: string; uuid: string; group?: string; farmWorker: boolean; expires: number; out: string };
+export type PeerCredsOptions = { accounts: string; user: string; uuid: string; group?: string; project?: string; farmWorker: boolean; expires: number; out: string };
 
 export async function mintPeerCreds(options: PeerCredsOptions): Promise<void> {
   const accounts = JSON.parse(await readFile(options.accounts, "utf8")) as FabricNatsAccounts;
-  const permissions = peerPermissions({ userId: options.user, clientUuid: options.uuid, groupId: options.group ?? null, farmWorker: options.farmWorker });
+  const permissions = peerPermissions({ userId: options.user, clientUuid: options.uuid, groupId: options.group ?? null, farmWorker: options.farmWorker, projectId: options.project ?? null });
   const creds = await mintUserCreds(accounts.accountSeed, { name: `peer ${options.uuid} of ${options.user}`, permissions, expiresInSeconds: options.expires });
   await secret(options.out, creds);
   process.stdout.write(
     `${options.out}: peer ${options.uuid} of tenant ${options.user}${options.group ? `, group ${options.group}` : ""}, ` +
       `valid ${options.expires} s. Start the bridge with FABRIC_NATS_CREDS=${options.out} FABRIC_USER=${options.user} ` +
-      `FABRIC_CLIENT_UUID=${options.uuid}${options.group ? ` FABRIC_GROUP_ID=${options.group}` : ""}.\n`,
+      `FABRIC_CLIENT_UUID=${options.uuid}${options.group ? ` FABRIC_GROUP_ID=${options.group}` : ""}` +
+      `${options.project ? ` FABRIC_PROJECT_ID=${options.project}` : ""}.\n`,
   );
 }

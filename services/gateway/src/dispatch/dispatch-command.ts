@@ -5,7 +5,7 @@
  * returns the work has finished, is running (poll it with blender_job_status), or will never
  * run (`expired`): a caller that retries after a timeout never runs the code twice.
  */
-import { isTerminalJobStatus, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
+import { isTerminalJobStatus, projectOfTarget, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
 import { watchJob, type JobWatch } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { isRefusal, type TargetRefusal } from "./pick-target.js";
@@ -93,7 +93,8 @@ function answerFromEvent(request: DispatchRequest, queued: QueuedJob, event: Job
     ...finishedJobResult({
       status: event.status as JobRecord["status"],
       command: request.command,
-      target_uuid: queued.targetUuid,
+      // A project's job names the peer that ran it, not the project.
+      target_uuid: event.peer_uuid ?? queued.targetUuid,
       job_id: queued.jobId,
       result: event.result ?? null,
       error: event.error ?? "",
@@ -121,7 +122,13 @@ async function answerAfterWait(context: ToolContext, request: DispatchRequest, j
   };
   if (!jobId) return unknown;
   const peer = targetUuid ? registry.cached(userId, targetUuid) : undefined;
-  const why = peer && !registry.isStale(peer) ? "it was busy with other work" : "it is not live";
+  const project = projectOfTarget(targetUuid);
+  const why =
+    project !== undefined
+      ? `no peer of project ${project} took it; is a pool running for this fabric?`
+      : peer && !registry.isStale(peer)
+        ? "it was busy with other work"
+        : "it is not live";
   const reason = `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
   const record = await jobs.expire(userId, jobId, reason, SETTLE_DEADLINE_MS).catch(() => undefined);
   if (!record) return unknown;

@@ -1,7 +1,8 @@
 /**
  * Which Blender peer a dispatch tool talks to (seed 001): the named uuid, `latest` (the most
  * recently connected live peer), `pid:<n>`, or, when nothing is named, the only live peer.
- * Stale peers are skipped by every automatic choice but stay reachable by explicit uuid.
+ * Stale peers are skipped by every automatic choice but stay reachable by explicit uuid, and
+ * so are peers of a project: they hold their project's scene (address them as `project:<id>`).
  */
 import type { ClientRecord } from "@blender-fabric/protocol";
 import type { ClientRegistry } from "@blender-fabric/bus";
@@ -34,7 +35,7 @@ export async function pickTarget(
   const known = named ? registry.cached(userId, named) : undefined;
   if (known) return known;
   const clients = await registry.list(userId);
-  const live = clients.filter((client) => client.client_type === BLENDER_CLIENT_TYPE && !registry.isStale(client));
+  const live = clients.filter((client) => client.client_type === BLENDER_CLIENT_TYPE && !client.project_id && !registry.isStale(client));
   if (named) {
     const registered = clients.find((client) => client.uuid === named);
     if (registered) return registered;

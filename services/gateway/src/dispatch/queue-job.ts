@@ -3,9 +3,13 @@
  * new one, or the one an earlier request with the same `request_id` got), record the job in
  * KV with its deadline, and store its work on the target's durable work subject. A job
  * exists in KV before its work is queued, so the peer's claim always finds it.
+ *
+ * A `project:<id>` target is not looked up: its work waits on the project's subject for
+ * whichever peer serves the project (the pool starts one when none is live), and the record
+ * names the project until a peer claims the job and writes its own uuid there.
  */
 import { randomUUID } from "node:crypto";
-import { newJobRecord, requestFingerprint, type JobRecord } from "@blender-fabric/protocol";
+import { newJobRecord, projectOfTarget, requestFingerprint, targetForProject, type JobRecord } from "@blender-fabric/protocol";
 import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { isRefusal, pickTarget, type TargetRefusal } from "./pick-target.js";
@@ -67,7 +71,9 @@ export async function queueJob(context: ToolContext, ticket: JobTicket, request:
     return { jobId: ticket.jobId, targetUuid: entry.record.target_uuid ?? "", record: entry.record };
   }
   if (!entry) {
-    const target = await pickTarget(registry, userId, request.selector);
+    const project = projectOfTarget(request.selector);
+    if (project === "") return { status: "unknown_target", target_uuid: request.selector!, error: "target_uuid: name the project, as in project:<id>" };
+    const target = project === undefined ? await pickTarget(registry, userId, request.selector) : { uuid: targetForProject(project) };
     if (isRefusal(target)) return target;
     entry = await recordJob(context, ticket.jobId, target.uuid, request);
   }
@@ -101,6 +107,7 @@ async function recordJob(context: ToolContext, jobId: string, targetUuid: string
 }
 
 function queueWork(context: ToolContext, targetUuid: string, entry: HeldJob, request: JobRequest): Promise<void> {
+  const { work } = context.services;
   const userId = context.identity.userId;
   const envelope = createEnvelope({
     userId,
@@ -110,5 +117,7 @@ function queueWork(context: ToolContext, targetUuid: string, entry: HeldJob, req
     jobId: entry.record.job_id,
     payload: { message_type: "command_dispatch", job_id: entry.record.job_id, command: request.command, params: request.params },
   });
-  return context.services.work.publishToPeer(userId, targetUuid, envelope, `${entry.record.job_id}@${entry.revision}`);
+  const dedupeId = `${entry.record.job_id}@${entry.revision}`;
+  const project = projectOfTarget(targetUuid);
+  return project === undefined ? work.publishToPeer(userId, targetUuid, envelope, dedupeId) : work.publishToProject(userId, project, envelope, dedupeId);
 }

@@ -16,6 +16,8 @@ const PeerRequestSchema = z.object({
   client_uuid: IdentifierSchema,
   group_id: IdentifierSchema.nullable().default(null),
   farm_worker: z.boolean().default(true),
+  /** The project the peer serves (it takes that project's work). */
+  project_id: IdentifierSchema.nullable().default(null),
 });
 
 export type NatsCredentialOptions = {
@@ -35,7 +37,7 @@ export function mountNatsCredentialRoutes(app: Hono<{ Variables: AuthVariables }
     const parsed = PeerRequestSchema.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return c.json(toInvalidParamsResult(parsed.error), 400);
     const seed = (await readFile(options.accountSeedFile, "utf8")).trim();
-    const peer = { userId: identity.userId, clientUuid: parsed.data.client_uuid, groupId: parsed.data.group_id, farmWorker: parsed.data.farm_worker };
+    const peer = { userId: identity.userId, clientUuid: parsed.data.client_uuid, groupId: parsed.data.group_id, farmWorker: parsed.data.farm_worker, projectId: parsed.data.project_id };
     const creds = await mintUserCreds(seed, {
       name: `peer ${peer.clientUuid} of ${peer.userId}`,
       permissions: peerPermissions(peer),
