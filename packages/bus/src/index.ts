@@ -20,3 +20,4 @@ export * from "./nats-credentials.js";
 export * from "./tenant-object-stores.js";
 export * from "./nats-permissions.js";
 export * from "./nats-accounts.js";
+export * from "./work-demand.js";

@@ -4,15 +4,12 @@
  * endpoint says its Blender is registered on the bus (/readyz), not when a log line says so.
  * Blender must be installed; a missing Blender fails whoever needs it (never a skip).
  */
-import type { ChildProcess } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess, StdioOptions } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
+import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
 import { findProgram } from "./programs.js";
 import { findFreePort } from "./ports.js";
-
-const bridgeEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "services", "bridge", "src", "main.ts");
 
 /** How long a bridge may take to start Blender and register. ms */
 const READY_TIMEOUT_MS = 90_000;
@@ -30,10 +27,24 @@ export type BridgeProcessOptions = {
   showLogs?: boolean;
   /** How long to wait for the first registration. ms */
   readyTimeoutMs?: number;
+  /**
+   * The bridge ends when this process ends, however it ends (kill -9 too): it holds the
+   * bridge's stdin, which closes with it (FABRIC_EXIT_WITH_STDIN).
+   */
+  exitWithParent?: boolean;
+  /**
+   * Write the bridge's output to this file instead of a pipe to this process, so it never
+   * writes into a broken pipe once this process is gone.
+   */
+  logFile?: string;
 };
 
 export type BridgeProcess = AsyncDisposable & {
   uuid: string;
+  /** pid of the bridge process. */
+  pid: number;
+  /** Resolves when the bridge process has exited (e.g. by itself, idle). */
+  exited: Promise<void>;
   /** pid of the Blender the bridge last registered. */
   blenderPid(): number;
   /** Resolves when the bridge has registered a Blender with a pid other than `previousPid`. */
@@ -65,9 +76,12 @@ async function registeredBlenderPid(healthUrl: string): Promise<number> {
 
 export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcess> {
   const blender = findProgram("blender");
-  const [command, ...args] = sourceCommand(bridgeEntry);
+  const [command, ...args] = serviceCommand("bridge");
   const healthPort = await findFreePort();
   const healthUrl = `http://127.0.0.1:${healthPort}`;
+  const logFd = options.logFile ? openSync(options.logFile, "a") : undefined;
+  // stdin stays open (a pipe nobody writes to) only to close when this process ends.
+  const stdio: StdioOptions = [options.exitWithParent ? "pipe" : "ignore", logFd ?? "pipe", logFd ?? "pipe"];
   const child: ChildProcess = spawnTracked(command!, args, {
     env: {
       ...process.env,
@@ -79,22 +93,25 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       ...(options.capabilities ? { FABRIC_CAPABILITIES: options.capabilities.join(",") } : {}),
       FABRIC_ADDON_PREFS: JSON.stringify(options.addonPreferences ?? {}),
       FABRIC_LOG_LEVEL: "info",
+      ...(options.exitWithParent ? { FABRIC_EXIT_WITH_STDIN: "true" } : {}),
       ...options.env,
       // Readiness comes from the bridge's health endpoint: registered on the bus, with which Blender.
       FABRIC_HEALTH_PORT: String(healthPort),
       FABRIC_HEALTH_HOST: "127.0.0.1",
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio,
   });
+  if (logFd !== undefined) closeSync(logFd);
   let output = "";
+  const logs = () => (options.logFile ? `(its log: ${options.logFile})` : output);
   let pid = 0;
   const registrations: ((pid: number) => void)[] = [];
   const collect = (line: string) => {
     output = `${output}${line}\n`.slice(-8_000);
     if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(`[${options.uuid}] ${line}\n`);
   };
-  createInterface({ input: child.stdout! }).on("line", collect);
-  createInterface({ input: child.stderr! }).on("line", collect);
+  if (child.stdout) createInterface({ input: child.stdout }).on("line", collect);
+  if (child.stderr) createInterface({ input: child.stderr }).on("line", collect);
   let running = true;
   const exited = new Promise<void>((resolve) =>
     child.once("exit", () => {
@@ -118,7 +135,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
   const nextRegistration = (previousPid: number, timeoutMs = READY_TIMEOUT_MS) =>
     new Promise<number>((resolve, reject) => {
       if (pid && pid !== previousPid) return resolve(pid);
-      const timer = setTimeout(() => reject(new Error(`bridge ${options.uuid} did not register within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`bridge ${options.uuid} did not register within ${timeoutMs} ms:\n${logs()}`)), timeoutMs);
       const check = (next: number) => {
         if (next === previousPid) return void registrations.push(check);
         clearTimeout(timer);
@@ -127,7 +144,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       registrations.push(check);
       void exited.then(() => {
         clearTimeout(timer);
-        reject(new Error(`bridge ${options.uuid} exited:\n${output}`));
+        reject(new Error(`bridge ${options.uuid} exited:\n${logs()}`));
       });
     });
 
@@ -143,6 +160,8 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
   }
   return {
     uuid: options.uuid,
+    pid: child.pid!,
+    exited,
     blenderPid: () => pid,
     nextRegistration,
     kill: () => stopWith("SIGKILL"),

@@ -6,11 +6,24 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const tsxLoader = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "node_modules", "tsx", "dist", "esm", "index.mjs");
+const here = fileURLToPath(import.meta.url);
+const repositoryRoot = join(dirname(here), "..", "..", "..");
+const tsxLoader = join(repositoryRoot, "node_modules", "tsx", "dist", "esm", "index.mjs");
 
 /** The command that runs a TypeScript entry point of this repository from source. */
 export function sourceCommand(entry: string): string[] {
   return [process.execPath, "--conditions=fabric-source", "--import", tsxLoader, entry];
+}
+
+/**
+ * The command that runs a service's `main`: from source (tsx) when this package runs from
+ * source (`npm start`, tests), the built `dist/main.js` when it runs built (a container
+ * image, which has no tsx).
+ */
+export function serviceCommand(service: "gateway" | "bridge" | "pool"): string[] {
+  const fromSource = here.endsWith(".ts");
+  const entry = join(repositoryRoot, "services", service, fromSource ? "src/main.ts" : "dist/main.js");
+  return fromSource ? sourceCommand(entry) : [process.execPath, entry];
 }
 
 const living = new Set<ChildProcess>();

@@ -4,13 +4,9 @@
  * port; readiness is its /readyz.
  */
 import type { ChildProcess } from "node:child_process";
-import { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
 import { findFreePort, waitFor } from "./ports.js";
 
-const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const gatewayEntry = join(repositoryRoot, "services", "gateway", "src", "main.ts");
 
 export type GatewayProcess = AsyncDisposable & {
   /** e.g. `http://127.0.0.1:43121` */
@@ -44,7 +40,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   let output = "";
 
   const start = async () => {
-    const [command, ...args] = sourceCommand(gatewayEntry);
+    const [command, ...args] = serviceCommand("gateway");
     child = spawnTracked(command!, args, {
       env: {
         ...process.env,

@@ -9,3 +9,4 @@ export * from "./nats-server.js";
 export * from "./child-processes.js";
 export * from "./gateway.js";
 export * from "./bridge.js";
+export * from "./pool.js";

@@ -20,6 +20,8 @@ import type { Logger } from "./logger.js";
 const RETRY_DELAY_MS = 500;
 /** How long a lost connection waits to learn how Blender ended. ms */
 const EXIT_GRACE_MS = 1_000;
+/** How long Blender gets to exit after SIGTERM before SIGKILL. ms */
+const STOP_GRACE_MS = 3_000;
 /** How long work waits for a Blender that went away to come back before it fails. ms */
 const RETURN_TIMEOUT_MS = 60_000;
 
@@ -158,9 +160,15 @@ export class BlenderPeer {
     this.#onProgress = listener;
   }
 
-  stop(): void {
+  /** Ends Blender (spawn mode) and resolves once it has exited: SIGTERM, then SIGKILL after a grace. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     this.#connection?.close();
-    this.#blender?.child.kill("SIGTERM");
+    const blender = this.#blender;
+    if (!blender || blender.child.exitCode !== null || blender.child.signalCode !== null) return;
+    const killer = setTimeout(() => blender.child.kill("SIGKILL"), STOP_GRACE_MS);
+    blender.child.kill("SIGTERM");
+    await blender.exited;
+    clearTimeout(killer);
   }
 }

@@ -82,7 +82,8 @@ async function shutdown(reason: "SIGINT" | "SIGTERM" | "idle" | "parent gone") {
   } else {
     bridge.stop();
   }
-  peer.stop();
+  // Waited for, so no Blender outlives its bridge, not even for a moment.
+  await peer.stop();
   health?.close();
   minted?.stop();
   await nc.drain().catch(() => {});

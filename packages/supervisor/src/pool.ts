@@ -1,0 +1,106 @@
+/**
+ * The peer pool as a real child process (the same entry point production runs), for
+ * `blender-fabric up` and for tests, which kill it -9 and start it again. Readiness is its
+ * /readyz: its warm peers are registered on the bus. Its peers are its own children.
+ */
+import type { ChildProcess } from "node:child_process";
+import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
+import { findFreePort, waitFor } from "./ports.js";
+
+/** How long the pool may take to connect and bring its warm peers up. ms */
+const READY_TIMEOUT_MS = 120_000;
+
+/** One peer as the pool's /readyz lists it. */
+export type PoolPeer = { uuid: string; user: string; purpose: string; state: "starting" | "running"; pid: number | null; blender_pid: number | null };
+
+export type PoolProcess = AsyncDisposable & {
+  /** pid of the pool process. */
+  pid(): number;
+  /** The peers the pool runs now. */
+  peers(): Promise<PoolPeer[]>;
+  /** SIGKILL, like a crashed pod (its peers end with it). */
+  kill(): Promise<void>;
+  /** Starts it again with the same environment (and state folder). */
+  restart(): Promise<void>;
+  /** SIGTERM: its peers save their projects' scenes and leave. */
+  stop(): Promise<void>;
+  /** The last 16 KB of what it logged. */
+  output(): string;
+};
+
+export type PoolProcessOptions = {
+  natsUrls: string[];
+  /** FABRIC_POOL_* and other variables (PoolEnvSchema). */
+  env?: Record<string, string>;
+  /** Show the pool's log lines on this process's stderr (always on with FABRIC_TEST_VERBOSE). */
+  showLogs?: boolean;
+};
+
+/** How long the pool gets to stop its peers (each saves its project) before SIGKILL. ms */
+const STOP_GRACE_MS = 30_000;
+
+export async function startPoolProcess(options: PoolProcessOptions): Promise<PoolProcess> {
+  const healthPort = await findFreePort();
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+  let child: ChildProcess | undefined;
+  let output = "";
+
+  const start = async () => {
+    const [command, ...args] = serviceCommand("pool");
+    child = spawnTracked(command!, args, {
+      env: {
+        ...process.env,
+        FABRIC_NATS_URL: options.natsUrls.join(","),
+        FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "info",
+        ...options.env,
+        FABRIC_HEALTH_PORT: String(healthPort),
+        FABRIC_HEALTH_HOST: "127.0.0.1",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-16_000);
+      if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    const running = child;
+    await waitFor("the pool's warm peers", async () => {
+      if (running.exitCode !== null) throw new Error(`pool exited:\n${output}`);
+      return (await fetch(`${healthUrl}/readyz`)).ok;
+    }, READY_TIMEOUT_MS, 200).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${output}`);
+    });
+  };
+
+  const stopWith = async (signal: "SIGTERM" | "SIGKILL") => {
+    const running = child;
+    child = undefined;
+    if (signal === "SIGKILL" || !running) return stopChild(running, signal);
+    // Longer than a gateway's grace: each peer finishes its job and saves its project first.
+    const killer = setTimeout(() => running.kill("SIGKILL"), STOP_GRACE_MS);
+    await new Promise<void>((resolve) => {
+      if (running.exitCode !== null || running.signalCode !== null) return resolve();
+      running.once("exit", () => resolve());
+      running.kill("SIGTERM");
+    });
+    clearTimeout(killer);
+  };
+
+  await start();
+  return {
+    pid: () => child?.pid ?? 0,
+    async peers() {
+      const response = await fetch(`${healthUrl}/readyz`);
+      return ((await response.json()) as { peers: PoolPeer[] }).peers;
+    },
+    kill: () => stopWith("SIGKILL"),
+    restart: async () => {
+      await stopWith("SIGKILL");
+      await start();
+    },
+    stop: () => stopWith("SIGTERM"),
+    output: () => output,
+    [Symbol.asyncDispose]: () => stopWith("SIGTERM"),
+  };
+}

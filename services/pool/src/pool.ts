@@ -1,0 +1,161 @@
+/**
+ * The peer pool (seed 004): Blender when work arrives, none when idle. It watches demand on
+ * the work stream (work-demand.ts: a project, farm group or farm pool with work waiting) and
+ * starts peers for what no live peer serves, up to FABRIC_POOL_MAX_PEERS:
+ * - a project gets one peer, bound to it (two projects never share a Blender);
+ * - a group or the farm pool gets as many as it has tasks outstanding, if the pool's peers
+ *   have the capabilities the tasks ask for;
+ * - FABRIC_POOL_WARM peers run whatever the demand, so a first call is fast.
+ * Peers started for demand exit by themselves after FABRIC_IDLE_SECONDS idle (scale to
+ * zero). The pool looks again whenever work is published, a peer exits, and every second.
+ */
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { WORK_STREAM_SUBJECTS, type ClientRecord } from "@blender-fabric/protocol";
+import { capabilitiesWanted, demandKey, readWorkDemand, type ClientRegistry, type WorkDemand } from "@blender-fabric/bus";
+import type { PoolEnv } from "./env.js";
+import type { Logger } from "./logger.js";
+import type { ProcessLauncher } from "./process-launcher.js";
+import type { KnativeWaker } from "./knative-waker.js";
+import { specForDemand, warmSpec, type PeerSpec } from "./peer-spec.js";
+
+/** How often the pool looks at demand without being woken. ms */
+const LOOK_INTERVAL_MS = 1_000;
+/** After a peer failed to start, its demand waits this long before another try. ms */
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
+export type PoolDependencies = {
+  env: PoolEnv;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  registry: ClientRegistry;
+  logger: Logger;
+  /** Starts peers as child processes (FABRIC_POOL_LAUNCHER=process). */
+  launcher?: ProcessLauncher;
+  /** Wakes projects' Knative Services (FABRIC_POOL_LAUNCHER=knative). */
+  waker?: KnativeWaker;
+};
+
+export class Pool {
+  readonly #deps: PoolDependencies;
+  /**
+   * Peers this pool started that have exited, by uuid, with when: a record one left behind
+   * (it crashed before leaving the bus) is not a live peer, though not stale yet. ms
+   */
+  readonly #exited = new Map<string, number>();
+  readonly #retryAt = new Map<string, number>();
+  /** Demands whose tasks ask for capabilities the pool's peers lack (logged once each). */
+  readonly #unservable = new Set<string>();
+  #subscription: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #looking = false;
+  #lookAgain = false;
+  #stopped = false;
+
+  constructor(deps: PoolDependencies) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    const { nc, launcher } = this.#deps;
+    // Every publish of work wakes the pool (a burst of farm tasks makes one look, not many).
+    this.#subscription = nc.subscribe(WORK_STREAM_SUBJECTS, { callback: () => this.poke() });
+    if (launcher) {
+      launcher.onExit = (spec) => {
+        this.#exited.set(spec.uuid, Date.now());
+        this.poke();
+      };
+    }
+    this.#timer = setInterval(() => this.poke(), LOOK_INTERVAL_MS);
+    this.poke();
+  }
+
+  /** Looks at demand now, or right after the look under way. */
+  poke(): void {
+    if (this.#stopped) return;
+    if (this.#looking) {
+      this.#lookAgain = true;
+      return;
+    }
+    this.#looking = true;
+    void (async () => {
+      do {
+        this.#lookAgain = false;
+        await this.#look().catch((error: unknown) => this.#deps.logger.warn({ err: error }, "could not read the demand for peers"));
+      } while (this.#lookAgain && !this.#stopped);
+      this.#looking = false;
+    })();
+  }
+
+  async #look(): Promise<void> {
+    const { env, jsm, launcher, waker } = this.#deps;
+    const demand = await readWorkDemand(jsm);
+    // Past the stale time the registry itself no longer counts them.
+    for (const [uuid, at] of this.#exited) if (Date.now() - at > env.FABRIC_STALE_AFTER_SECONDS * 2000) this.#exited.delete(uuid);
+    if (waker) {
+      for (const wanted of demand) if (wanted.kind === "project") waker.wake(wanted.userId, wanted.projectId);
+    }
+    if (!launcher) return;
+    let free = env.FABRIC_POOL_MAX_PEERS - launcher.peers().length;
+    for (let index = 1; index <= env.FABRIC_POOL_WARM && free > 0; index += 1) {
+      if (launcher.peers().some((peer) => peer.spec.purpose === `warm:${index}`)) continue;
+      this.#launch(warmSpec(env.FABRIC_POOL_WARM_USER, env.FABRIC_POOL_WARM_PREFIX, index));
+      free -= 1;
+    }
+    // Projects first: an agent waits on each of their calls; farm tasks wait in a queue anyway.
+    const ordered = [...demand].sort((a, b) => Number(b.kind === "project") - Number(a.kind === "project"));
+    for (const wanted of ordered) {
+      if (free <= 0) break;
+      const purpose = demandKey(wanted);
+      if ((this.#retryAt.get(purpose) ?? 0) > Date.now()) continue;
+      const serving = new Set([
+        ...this.#livePeersFor(wanted).map((client) => client.uuid),
+        ...launcher.peers().filter((peer) => peer.spec.purpose === purpose).map((peer) => peer.spec.uuid),
+      ]);
+      const needed = wanted.kind === "project" ? 1 : Math.min(wanted.messages, env.FABRIC_POOL_MAX_PEERS);
+      if (serving.size >= needed || !(await this.#canServe(wanted))) continue;
+      for (let count = serving.size; count < needed && free > 0; count += 1) {
+        this.#launch(specForDemand(wanted, env.FABRIC_IDLE_SECONDS));
+        free -= 1;
+      }
+    }
+  }
+
+  #launch(spec: PeerSpec): void {
+    void this.#deps.launcher!.launch(spec).then((started) => {
+      if (!started) this.#retryAt.set(spec.purpose, Date.now() + RETRY_AFTER_FAILURE_MS);
+      this.poke();
+    });
+  }
+
+  /** Live Blender peers (any, not only this pool's) that already serve this demand. */
+  #livePeersFor(wanted: WorkDemand): ClientRecord[] {
+    const { registry } = this.#deps;
+    return registry.cachedList(wanted.userId).filter((client) => {
+      if (client.client_type !== "blender" || registry.isStale(client) || this.#exited.has(client.uuid)) return false;
+      if (wanted.kind === "project") return client.project_id === wanted.projectId;
+      if (wanted.kind === "group") return client.group_id === wanted.groupId;
+      return client.farm_worker === true;
+    });
+  }
+
+  /** Whether the pool's peers have every capability the demand's tasks ask for. */
+  async #canServe(wanted: WorkDemand): Promise<boolean> {
+    const { env, jsm, logger } = this.#deps;
+    const missing = (await capabilitiesWanted(jsm, wanted)).filter((capability) => !env.FABRIC_POOL_CAPABILITIES.includes(capability));
+    const purpose = demandKey(wanted);
+    if (missing.length === 0) return true;
+    if (!this.#unservable.has(purpose)) {
+      this.#unservable.add(purpose);
+      logger.warn({ demand: wanted, missing }, "work waits for capabilities this pool's peers do not have (FABRIC_POOL_CAPABILITIES)");
+    }
+    return false;
+  }
+
+  /** Stops looking; the peers it started are stopped by the launcher. */
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#subscription?.unsubscribe();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Starts peers as child processes of the pool: a bridge with headless Blender each, through
+ * the supervisor (the same code `blender-fabric up` and the tests use). A peer is started
+ * once its Blender is registered on the bus (its /readyz); it may exit by itself when idle,
+ * and it ends with the pool however the pool ends.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { mintUserCreds, peerPermissions } from "@blender-fabric/bus";
+import { startBridgeProcess, type BridgeProcess } from "@blender-fabric/supervisor";
+import type { PoolEnv } from "./env.js";
+import type { Logger } from "./logger.js";
+import type { PeerSpec } from "./peer-spec.js";
+import { LaunchedPeers } from "./launched-peers.js";
+
+/** Lifetime of a credential minted for a started peer; it lives no longer than it idles. Seconds */
+const PEER_CREDENTIAL_SECONDS = 7 * 24 * 3600;
+
+export type RunningPeer = { spec: PeerSpec; state: "starting" | "running"; bridge?: BridgeProcess };
+
+export class ProcessLauncher {
+  readonly #env: PoolEnv;
+  readonly #logger: Logger;
+  readonly #record: LaunchedPeers;
+  readonly #peers = new Map<string, RunningPeer>();
+  /** Called when a peer the pool started has exited (idle, crashed or stopped). */
+  onExit: (spec: PeerSpec) => void = () => {};
+
+  constructor(env: PoolEnv, logger: Logger, record: LaunchedPeers) {
+    this.#env = env;
+    this.#logger = logger;
+    this.#record = record;
+    mkdirSync(join(env.FABRIC_POOL_STATE_DIR, "logs"), { recursive: true });
+  }
+
+  /** Peers started and not yet exited. */
+  peers(): RunningPeer[] {
+    return [...this.#peers.values()];
+  }
+
+  /** Starts a peer; resolves true once it is registered on the bus, false if it never came up. */
+  async launch(spec: PeerSpec): Promise<boolean> {
+    const peer: RunningPeer = { spec, state: "starting" };
+    this.#peers.set(spec.uuid, peer);
+    this.#logger.info({ uuid: spec.uuid, user: spec.userId, purpose: spec.purpose }, "starting a peer");
+    const startedAt = Date.now();
+    let bridge: BridgeProcess;
+    try {
+      bridge = await this.#start(spec);
+    } catch (error) {
+      this.#peers.delete(spec.uuid);
+      this.#logger.error({ err: error, uuid: spec.uuid }, "peer did not start");
+      return false;
+    }
+    peer.state = "running";
+    peer.bridge = bridge;
+    this.#record.add({ uuid: spec.uuid, userId: spec.userId, pid: bridge.pid, blenderPid: bridge.blenderPid() });
+    this.#logger.info({ uuid: spec.uuid, ms: Date.now() - startedAt, blender_pid: bridge.blenderPid() }, "peer ready");
+    void bridge.exited.then(() => {
+      this.#peers.delete(spec.uuid);
+      this.#record.remove(spec.uuid);
+      this.#logger.info({ uuid: spec.uuid }, "peer exited");
+      this.onExit(spec);
+    });
+    return true;
+  }
+
+  async #start(spec: PeerSpec): Promise<BridgeProcess> {
+    const env = this.#env;
+    return startBridgeProcess({
+      natsUrls: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
+      user: spec.userId,
+      uuid: spec.uuid,
+      groupId: spec.groupId,
+      capabilities: env.FABRIC_POOL_CAPABILITIES,
+      addonPreferences: JSON.parse(env.FABRIC_POOL_ADDON_PREFS) as Record<string, unknown>,
+      env: {
+        ...(await this.#credentialFor(spec)),
+        FABRIC_IDLE_SECONDS: String(spec.idleSeconds),
+        FABRIC_KV_REPLICAS: String(env.FABRIC_KV_REPLICAS),
+        FABRIC_LOG_LEVEL: env.FABRIC_LOG_LEVEL,
+        ...(spec.projectId ? { FABRIC_PROJECT_ID: spec.projectId } : {}),
+      },
+      exitWithParent: true,
+      logFile: join(env.FABRIC_POOL_STATE_DIR, "logs", `${spec.uuid}.log`),
+    });
+  }
+
+  /**
+   * The NATS credential a peer connects with: its own, scoped to its tenant, uuid, group and
+   * project, when the pool holds the account seed; else the bridge key it was given.
+   */
+  async #credentialFor(spec: PeerSpec): Promise<Record<string, string>> {
+    const env = this.#env;
+    if (env.FABRIC_NATS_ACCOUNT_SEED_FILE) {
+      const seed = (await readFile(env.FABRIC_NATS_ACCOUNT_SEED_FILE, "utf8")).trim();
+      const creds = await mintUserCreds(seed, {
+        name: `peer ${spec.uuid} of ${spec.userId}`,
+        permissions: peerPermissions({
+          userId: spec.userId,
+          clientUuid: spec.uuid,
+          groupId: spec.groupId ?? null,
+          farmWorker: !spec.projectId,
+          projectId: spec.projectId ?? null,
+        }),
+        expiresInSeconds: PEER_CREDENTIAL_SECONDS,
+      });
+      const file = join(env.FABRIC_POOL_STATE_DIR, `${spec.uuid}.creds`);
+      writeFileSync(file, creds, { mode: 0o600 });
+      chmodSync(file, 0o600);
+      return { FABRIC_NATS_CREDS: file }; // a creds file wins over any nkey the bridge inherits
+    }
+    return env.FABRIC_POOL_BRIDGE_NKEY ? { FABRIC_NATS_NKEY: env.FABRIC_POOL_BRIDGE_NKEY } : {};
+  }
+
+  /** Stops every peer (SIGTERM: each finishes its job, saves its project's scene and leaves). */
+  async stopAll(): Promise<void> {
+    await Promise.allSettled(this.peers().map((peer) => peer.bridge?.stop()));
+  }
+}

@@ -1,0 +1,141 @@
+// Issue 9 (Blender on demand, seed 004): the pool starts real bridges with headless Blender
+// when work waits for a project or a farm group that no live peer serves, and they exit when
+// idle (scale to zero); a project's scene survives in the Object Store between its peers.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startPoolProcess, waitFor, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
+import { startFabric, type Fabric } from "../support/fabric.js";
+
+/** Short, so scale to zero happens within a test. Seconds */
+const IDLE_SECONDS = 3;
+let fabric: Fabric;
+let pool: PoolProcess;
+let llm: FabricTestClient;
+
+beforeAll(async () => {
+  fabric = await startFabric({ gateways: 2 });
+  pool = await startPoolProcess({
+    natsUrls: fabric.natsUrls,
+    env: {
+      FABRIC_POOL_WARM: "0",
+      FABRIC_POOL_MAX_PEERS: "3",
+      FABRIC_IDLE_SECONDS: String(IDLE_SECONDS),
+      FABRIC_POOL_STATE_DIR: mkdtempSync(join(tmpdir(), "fabric-pool-")),
+    },
+  });
+  llm = await fabric.connect("olga");
+});
+afterAll(async () => {
+  await pool?.stop();
+  await fabric?.[Symbol.asyncDispose]();
+});
+
+/** The user's live Blender peers, as an LLM lists them. */
+async function liveBlenders(): Promise<{ uuid: string; project_id?: string; group_id: string | null }[]> {
+  const listing = await llm.call("blender_list_available_clients");
+  return listing.persistent;
+}
+
+/** No such process, or only a zombie waiting to be reaped (a container's init may never reap it). */
+const isGone = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+  } catch {
+    return true;
+  }
+};
+
+/** The pool's peers once none is still starting (its supervisor polls readiness every 100 ms). */
+async function runningPeers() {
+  await waitFor("the pool's peers to be running", async () => (await pool.peers()).every((peer) => peer.state === "running"), 10_000, 50);
+  return pool.peers();
+}
+
+async function scaledToZero(): Promise<void> {
+  await waitFor("the pool to scale to zero", async () => (await pool.peers()).length === 0 && (await liveBlenders()).length === 0, 30_000, 200);
+}
+
+test("a project's first call starts its peer; the peer leaves when idle and its scene comes back with the next one", async () => {
+  expect(await pool.peers()).toEqual([]);
+  expect(await liveBlenders()).toEqual([]);
+
+  const first = await llm.dispatch("blender_execute_code", {
+    target_uuid: "project:p1",
+    code: "import bpy\nbpy.ops.mesh.primitive_monkey_add()\nbpy.context.object.name = 'MadeInP1'\nprint(len(bpy.data.objects))",
+  });
+  expect(first.status).toBe("completed");
+  expect(first.target_uuid).toMatch(/^blender-p1-/u); // the answer names the peer, not the project
+  const [started] = await runningPeers();
+  expect(started).toMatchObject({ uuid: first.target_uuid, state: "running" });
+  expect((await liveBlenders()).map((peer) => [peer.uuid, peer.project_id])).toEqual([[first.target_uuid, "p1"]]);
+
+  await scaledToZero();
+  expect(isGone(started!.pid!)).toBe(true);
+  expect(isGone(started!.blender_pid!)).toBe(true);
+
+  const [again, other] = await Promise.all([
+    llm.dispatch("blender_execute_code", { target_uuid: "project:p1", code: "import bpy\nprint('MadeInP1' in bpy.data.objects)" }),
+    llm.dispatch("blender_execute_code", { target_uuid: "project:p2", code: "import bpy\nprint('MadeInP1' in bpy.data.objects)" }),
+  ]);
+  expect([again.status, again.data.result]).toEqual(["completed", "True\n"]);
+  expect([other.status, other.data.result]).toEqual(["completed", "False\n"]);
+  expect(again.target_uuid).not.toBe(first.target_uuid);
+  expect(other.target_uuid).toMatch(/^blender-p2-/u);
+  // Two projects never share a Blender.
+  const running = await runningPeers();
+  expect(new Set(running.map((peer) => peer.blender_pid)).size).toBe(2);
+  await scaledToZero();
+});
+
+test("plain dispatches never land on a project's peer", async () => {
+  const made = await llm.dispatch("blender_get_scene_info", { target_uuid: "project:p3" });
+  expect(made.status).toBe("completed");
+  const plain = await llm.call("blender_get_scene_info");
+  expect(plain.status).toBe("no_client");
+  await scaledToZero();
+});
+
+test("a farm job for a group with no live peer makes the pool start peers, which exit when idle", async () => {
+  const script = "import time\ntime.sleep(0.5)\nprint(sum(items))";
+  const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4, 5, 6], chunk_size: 1, group_id: "burst" });
+  expect(farm).toMatchObject({ status: "queued", tasks: 6 });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 50 });
+  expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 6 } } });
+  const runners = new Set(ended.farm.tasks.map((task: { attempts: { target_uuid: string }[] }) => task.attempts.at(-1)!.target_uuid));
+  expect(runners.size).toBeGreaterThanOrEqual(1);
+  expect(runners.size).toBeLessThanOrEqual(3); // the pool's maximum
+  for (const runner of runners) expect(runner).toMatch(/^blender-burst-/u);
+  await scaledToZero();
+});
+
+test("a pool killed -9 leaves no bridge or Blender behind, and starts peers again when restarted", async () => {
+  const made = await llm.dispatch("blender_execute_code", { target_uuid: "project:p4", code: "print('up')" });
+  expect(made.status).toBe("completed");
+  const [peer] = await runningPeers();
+  expect(peer!.pid).toBeGreaterThan(0);
+  await pool.kill();
+  await waitFor("the pool's bridge and Blender to end", () => isGone(peer!.pid!) && isGone(peer!.blender_pid!), 20_000, 100);
+  // The bridge saw its parent go and left the bus: no record stays behind as live.
+  await waitFor("the peer to leave the registry", async () => (await liveBlenders()).length === 0, 10_000, 100);
+
+  await pool.restart();
+  const again = await llm.dispatch("blender_execute_code", { target_uuid: "project:p4", code: "print('up again')" });
+  expect([again.status, again.data.result]).toEqual(["completed", "up again\n"]);
+  await scaledToZero();
+});
+
+test("a restarted pool stops what its killed predecessor left running and forgets it in the registry", async () => {
+  const made = await llm.dispatch("blender_execute_code", { target_uuid: "project:p5", code: "print('up')" });
+  expect(made.status).toBe("completed");
+  const [peer] = await runningPeers();
+  // A bridge that cannot notice its pool's end (stopped) survives it...
+  process.kill(peer!.pid!, "SIGSTOP");
+  await pool.kill();
+  expect(isGone(peer!.pid!)).toBe(false);
+  // ...until the pool starts again, finds it in its record and ends it.
+  await pool.restart();
+  await waitFor("the leftover bridge and its Blender to end", () => isGone(peer!.pid!) && isGone(peer!.blender_pid!), 20_000, 100);
+  expect((await liveBlenders()).map((client) => client.uuid)).not.toContain(peer!.uuid);
+});
