@@ -1,20 +1,26 @@
-// Issue 9 (deploy/, first part): every manifest in deploy/ parses, every environment variable
-// it (or a Dockerfile) sets is one the service reads, and every command it runs is a build
-// output of the repository's own sources.
+// Issue 9 (deploy/): every manifest in deploy/ parses, every environment variable it (or a
+// Dockerfile) sets is one the service reads, with a value it accepts, and every command it runs
+// is a build output of the repository's own sources. KEDA watches the consumers the bridges it
+// scales really pull from, and the pool wakes a project at the Knative Service the template
+// makes for it. Nothing here needs a cluster: it reads the files.
 import { expect, test } from "vitest";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
+import { FARM_PRIORITIES, StreamName, consumerForGroup, consumerForUserFarm } from "@blender-fabric/protocol";
 import { GatewayEnvSchema } from "../../services/gateway/src/env.js";
-import { BridgeEnvSchema } from "../../services/bridge/src/env.js";
+import { BridgeEnvSchema, readBridgeEnv } from "../../services/bridge/src/env.js";
+import { PoolEnvSchema } from "../../services/pool/src/env.js";
+import { KnativeWaker } from "../../services/pool/src/knative-waker.js";
+import { createLogger } from "../../services/pool/src/logger.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const deploy = join(root, "deploy");
-const ENV_KEYS: Record<string, Set<string>> = {
-  gateway: new Set(Object.keys(GatewayEnvSchema.shape)),
-  bridge: new Set(Object.keys(BridgeEnvSchema.shape)),
-};
+
+type EnvSchema = { shape: Record<string, unknown>; safeParse(source: unknown): { success: boolean; error?: { message: string } } };
+/** Each service's environment schema, by its folder in services/ (which its command names). */
+const ENV_SCHEMAS: Record<string, EnvSchema> = { gateway: GatewayEnvSchema, bridge: BridgeEnvSchema, pool: PoolEnvSchema };
 
 function filesUnder(folder: string): string[] {
   return readdirSync(folder).flatMap((name) => {
@@ -25,6 +31,33 @@ function filesUnder(folder: string): string[] {
 
 const manifests = filesUnder(deploy).filter((path) => /\.ya?ml$/u.test(path));
 const dockerfiles = filesUnder(deploy).filter((path) => path.endsWith("Dockerfile"));
+const projectTemplate = join(deploy, "k8s", "knative", "project-peer.yaml");
+
+/** A parsed manifest: free-form YAML, read field by field. */
+type Manifest = any;
+type EnvVar = { name: string; value?: string; valueFrom?: unknown };
+type Container = { name: string; command?: string[]; env?: EnvVar[]; envFrom?: unknown[]; ports?: unknown[]; readinessProbe?: Manifest };
+
+const documentsOf = (path: string): Manifest[] => parseAllDocuments(readFileSync(path, "utf8")).map((document) => document.toJS() as Manifest);
+
+/**
+ * Every container a document runs, wherever its kind keeps them: a Deployment's and a Knative
+ * Service's spec.template.spec, a CronJob's jobTemplate, a Pod's spec, init containers.
+ */
+function containersIn(node: unknown): Container[] {
+  if (Array.isArray(node)) return node.flatMap(containersIn);
+  if (node === null || typeof node !== "object") return [];
+  return Object.entries(node).flatMap(([key, value]) =>
+    (key === "containers" || key === "initContainers") && Array.isArray(value) ? (value as Container[]) : containersIn(value),
+  );
+}
+
+/** The variables a container sets to a literal value (not those read from a Secret). */
+const literalEnv = (container: Container): Record<string, string> =>
+  Object.fromEntries((container.env ?? []).flatMap(({ name, value }) => (value === undefined ? [] : [[name, String(value)]])));
+
+/** The service whose build output a script is: `services/<service>/dist/…`. */
+const serviceOf = (script: string) => /^services\/([^/]+)\/dist\//u.exec(script)?.[1] ?? "";
 
 /** `node services/x/dist/main.js` runs a build output: its source exists and the build emits dist from src. */
 function isBuildOutput(script: string): boolean {
@@ -35,7 +68,14 @@ function isBuildOutput(script: string): boolean {
   return build.compilerOptions.outDir === "dist" && build.compilerOptions.rootDir === "src" && existsSync(join(root, "services", service!, "src", `${file}.ts`));
 }
 
-type Container = { name: string; command?: string[]; env?: { name: string }[] };
+/** The files a kustomization applies, through the kustomizations it includes. */
+function kustomizedFiles(folder: string): string[] {
+  const { resources = [] } = parse(readFileSync(join(folder, "kustomization.yaml"), "utf8")) as { resources?: string[] };
+  return resources.flatMap((resource) => {
+    const path = join(folder, resource);
+    return existsSync(path) && statSync(path).isDirectory() ? kustomizedFiles(path) : [path];
+  });
+}
 
 test("every manifest in deploy/ parses", () => {
   expect(manifests.length).toBeGreaterThan(3);
@@ -46,33 +86,120 @@ test("every manifest in deploy/ parses", () => {
   }
 });
 
-test("containers set only variables their service reads, and run its build output", () => {
-  let checked = 0;
+test("containers set only variables their service reads, with values it accepts, and run its build output", () => {
+  const checked: string[] = [];
   for (const path of manifests) {
-    for (const document of parseAllDocuments(readFileSync(path, "utf8"))) {
-      const containers = (document.toJS() as { spec?: { template?: { spec?: { containers?: Container[] } } } } | null)?.spec?.template?.spec?.containers ?? [];
-      for (const container of containers) {
-        const keys = ENV_KEYS[container.name];
-        expect(keys, `${relative(root, path)}: container ${container.name} is not a fabric service`).toBeDefined();
-        for (const { name } of container.env ?? []) expect(keys!.has(name), `${relative(root, path)}: ${container.name} does not read ${name}`).toBe(true);
-        expect(container.command?.[0]).toBe("node");
-        expect(isBuildOutput(container.command![1]!), `${relative(root, path)}: ${container.command!.join(" ")}`).toBe(true);
-        checked += 1;
-      }
+    for (const container of documentsOf(path).flatMap(containersIn)) {
+      const where = `${relative(root, path)}: container ${container.name}`;
+      expect(container.command?.[0], where).toBe("node");
+      const script = container.command![1]!;
+      expect(isBuildOutput(script), `${where} runs ${script}`).toBe(true);
+      const service = serviceOf(script);
+      const schema = ENV_SCHEMAS[service];
+      expect(schema, `${where}: ${service} has no environment schema here`).toBeDefined();
+      expect(container.name, `${where} runs ${service}`).toBe(service);
+      // A whole Secret or ConfigMap as variables: nothing could check their names.
+      expect(container.envFrom, `${where}: envFrom`).toBeUndefined();
+      for (const { name } of container.env ?? []) expect(name in schema!.shape, `${where}: ${service} does not read ${name}`).toBe(true);
+      const parsed = schema!.safeParse(literalEnv(container));
+      expect(parsed.success, `${where}: ${parsed.error?.message}`).toBe(true);
+      checked.push(`${relative(deploy, path)}: ${container.name}`);
     }
   }
-  expect(checked).toBeGreaterThanOrEqual(2);
+  // Every shape is found: Deployments, and the Knative Service of a project's peer.
+  expect(checked).toEqual(
+    expect.arrayContaining([
+      "k8s/gateway.yaml: gateway",
+      "k8s/bridge.yaml: bridge",
+      "k8s/farm-pool.yaml: bridge",
+      "k8s/knative/pool.yaml: pool",
+      "k8s/knative/project-peer.yaml: bridge",
+    ]),
+  );
 });
 
 test("Dockerfiles set only variables their service reads, and run its build output", () => {
-  expect(dockerfiles.map((path) => relative(deploy, path)).sort()).toEqual(["docker/bridge.Dockerfile", "docker/gateway.Dockerfile"]);
+  expect(dockerfiles.map((path) => relative(deploy, path)).sort()).toEqual(["docker/bridge.Dockerfile", "docker/gateway.Dockerfile", "docker/pool.Dockerfile"]);
   for (const path of dockerfiles) {
     const service = /(\w+)\.Dockerfile$/u.exec(path)![1]!;
     const text = readFileSync(path, "utf8");
-    const variables = [...text.matchAll(/^ENV (.+)$/gmu)].flatMap((line) => line[1]!.split(/\s+/u).map((pair) => pair.split("=")[0]!));
-    for (const name of variables) expect(ENV_KEYS[service]!.has(name), `${service}.Dockerfile sets ${name}`).toBe(true);
+    const pairs = [...text.matchAll(/^ENV (.+)$/gmu)].flatMap((line) => line[1]!.split(/\s+/u).map((pair) => pair.split("=") as [string, string]));
+    for (const [name] of pairs) expect(ENV_SCHEMAS[service]!.shape, `${service}.Dockerfile sets ${name}`).toHaveProperty(name);
+    const parsed = ENV_SCHEMAS[service]!.safeParse(Object.fromEntries(pairs));
+    expect(parsed.success, `${service}.Dockerfile: ${parsed.error?.message}`).toBe(true);
     const command = JSON.parse(/^CMD (.+)$/mu.exec(text)![1]!) as string[];
     expect(command[0]).toBe("node");
     expect(isBuildOutput(command[1]!), `${service}.Dockerfile runs ${command[1]}`).toBe(true);
+    expect(serviceOf(command[1]!)).toBe(service);
   }
+});
+
+test("kustomizations list files that exist, and the base one needs no Knative", () => {
+  for (const path of manifests.filter((file) => basename(file) === "kustomization.yaml")) {
+    for (const file of kustomizedFiles(dirname(path))) expect(existsSync(file), `${relative(root, path)} lists ${relative(root, file)}`).toBe(true);
+  }
+  // A cluster without Knative has no serving.knative.dev types: the base applies none of them.
+  const base = kustomizedFiles(join(deploy, "k8s"));
+  const apiVersions = base.flatMap(documentsOf).map((document) => String(document?.apiVersion));
+  expect(apiVersions.filter((apiVersion) => apiVersion.startsWith("serving.knative.dev"))).toEqual([]);
+  expect(base).not.toContain(projectTemplate);
+});
+
+test("each KEDA ScaledObject watches the farm consumers of the bridges it scales", () => {
+  const watchedSources: string[] = [];
+  for (const path of manifests) {
+    const documents = documentsOf(path);
+    for (const scaledObject of documents.filter((document) => document?.kind === "ScaledObject")) {
+      const where = `${relative(root, path)}: ScaledObject ${scaledObject.metadata.name}`;
+      const target = documents.find((document) => document?.kind === "Deployment" && document.metadata.name === scaledObject.spec.scaleTargetRef.name);
+      expect(target, `${where} scales a Deployment of the same file`).toBeDefined();
+      const [bridge] = containersIn(target);
+      const env = readBridgeEnv(literalEnv(bridge!));
+      const group = env.FABRIC_GROUP_ID;
+      // Without a group the consumers are the tenant's farm pool, which only farm workers drain.
+      if (group === undefined) expect(env.FABRIC_FARM_WORKER, `${where}: its bridges are farm workers`).toBe(true);
+      const expected = FARM_PRIORITIES.map((priority) => (group === undefined ? consumerForUserFarm(env.FABRIC_USER, priority) : consumerForGroup(env.FABRIC_USER, group, priority)));
+      for (const trigger of scaledObject.spec.triggers as Manifest[]) {
+        expect(trigger.type, where).toBe("nats-jetstream");
+        expect(trigger.metadata.stream, where).toBe(StreamName.Work);
+      }
+      const watched = (scaledObject.spec.triggers as Manifest[]).map((trigger) => String(trigger.metadata.consumer));
+      expect(watched.sort(), `${where} watches the consumers of ${env.FABRIC_USER}'s ${group ?? "farm pool"}`).toEqual(expected.sort());
+      expect(scaledObject.spec.minReplicaCount, `${where} scales to zero`).toBe(0);
+      watchedSources.push(group === undefined ? "farm pool" : "group");
+    }
+  }
+  expect(watchedSources.sort()).toEqual(["farm pool", "group"]);
+});
+
+test("the pool wakes a project at the Knative Service its template makes, which runs at most one peer of it", () => {
+  const [pool] = documentsOf(join(deploy, "k8s", "knative", "pool.yaml")).flatMap(containersIn);
+  const poolEnv = PoolEnvSchema.parse(literalEnv(pool!));
+  expect(poolEnv.FABRIC_POOL_LAUNCHER).toBe("knative");
+  const wake = new URL(new KnativeWaker(poolEnv.FABRIC_POOL_KNATIVE_URL, createLogger("manifests-test", "silent")).urlFor("studio", "lobby"));
+
+  // As deploy/README.md makes a project's Service: sed, one placeholder each.
+  const rendered = readFileSync(projectTemplate, "utf8").replaceAll("{project}", "lobby").replaceAll("{user}", "studio");
+  expect(rendered, "no placeholder is left").not.toMatch(/\{[a-z_]+\}/u);
+  const [service, ...others] = parseAllDocuments(rendered).map((document) => document.toJS() as Manifest);
+  expect(others).toEqual([]);
+  expect([service.apiVersion, service.kind]).toEqual(["serving.knative.dev/v1", "Service"]);
+  expect(service.metadata.name, "a DNS-1035 label").toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/u);
+  const { namespace } = parse(readFileSync(join(deploy, "k8s", "knative", "kustomization.yaml"), "utf8")) as { namespace: string };
+  expect(wake.hostname).toBe(`${service.metadata.name}.${namespace}.svc.cluster.local`);
+
+  const revision = service.spec.template;
+  expect(revision.metadata.annotations["autoscaling.knative.dev/min-scale"]).toBe("0");
+  expect(revision.metadata.annotations["autoscaling.knative.dev/max-scale"], "two peers never share a project").toBe("1");
+  const [bridge] = containersIn(service);
+  const env = readBridgeEnv(literalEnv(bridge!));
+  expect([env.FABRIC_USER, env.FABRIC_PROJECT_ID]).toEqual(["studio", "lobby"]);
+  expect(env.FABRIC_IDLE_SECONDS, "Knative decides when the peer is idle").toBe(0);
+  expect(env.FABRIC_FARM_WORKER).toBe(false);
+  // Knative routes the wake to the one container port, where the bridge's health server answers.
+  expect(bridge!.ports).toEqual([{ name: "http1", containerPort: env.FABRIC_HEALTH_PORT }]);
+  expect(env.FABRIC_HEALTH_HOST).toBe("0.0.0.0");
+  expect(bridge!.readinessProbe.httpGet.path).toBe(wake.pathname);
+  // Knative's termination grace period is timeoutSeconds: the drain must end before it, with time to save.
+  expect(env.FABRIC_DRAIN_SECONDS).toBeLessThan(revision.spec.timeoutSeconds);
 });
