@@ -1,12 +1,13 @@
 // Issue 9 (Blender on demand, seed 004): the pool starts real bridges with headless Blender
 // when work waits for a project or a farm group that no live peer serves, and they exit when
 // idle (scale to zero); a project's scene survives in the Object Store between its peers.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startPoolProcess, waitFor, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
+import { isGone } from "../support/processes.js";
 
 /** Short, so scale to zero happens within a test. Seconds */
 const IDLE_SECONDS = 3;
@@ -37,15 +38,6 @@ async function liveBlenders(): Promise<{ uuid: string; project_id?: string; grou
   const listing = await llm.call("blender_list_available_clients");
   return listing.persistent;
 }
-
-/** No such process, or only a zombie waiting to be reaped (a container's init may never reap it). */
-const isGone = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
-  } catch {
-    return true;
-  }
-};
 
 /** The pool's peers once none is still starting (its supervisor polls readiness every 100 ms). */
 async function runningPeers() {

@@ -44,7 +44,7 @@ const connectAs = async (authenticator?: Awaited<ReturnType<typeof authenticator
   connect({ servers: nats.url, authenticator, reconnect: false, timeout: 3_000 });
 
 test("the credentials are files only their owner can read, and a second start keeps them", async () => {
-  for (const file of [credentials.gateway, credentials.bridge, credentials.operator]) {
+  for (const file of [credentials.gateway, credentials.bridge, credentials.pool, credentials.operator]) {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   }
   expect((await stat(join(dataDir, "credentials"))).mode & 0o777).toBe(0o700);

@@ -30,15 +30,17 @@ export async function authenticatorFor(files: NatsCredentialFiles): Promise<Auth
 export type LocalCredentials = {
   /** The gateway replicas: the fabric's trusted tier. */
   gateway: string;
-  /** The local bridge. */
+  /** The local bridges (the pool hands this key to the peers it starts). */
   bridge: string;
+  /** The peer pool: trusted like a gateway (it reads every tenant's demand). */
+  pool: string;
   /** Read-only operations view (`blender-fabric tail`): subscribe to `user.>`, publish nothing. */
   operator: string;
   /** The nats-server `authorization` block that admits exactly these users. */
   authorization: string;
 };
 
-const LOCAL_USERS = ["gateway", "bridge", "operator"] as const;
+const LOCAL_USERS = ["gateway", "bridge", "pool", "operator"] as const;
 
 /** The seed in `path`, made (mode 0600) if there is none yet; returns its public key. */
 async function ensureSeed(path: string): Promise<string> {
@@ -55,20 +57,21 @@ async function ensureSeed(path: string): Promise<string> {
 
 /**
  * The local fabric's credentials under `<directory>/credentials/`, made on first start and
- * kept for the next. The gateway and the local bridge may do everything (one user, one
- * machine); the operator may only watch.
+ * kept for the next. The gateway, the pool and the local bridges may do everything (one
+ * user, one machine); the operator may only watch.
  */
 export async function ensureLocalCredentials(directory: string): Promise<LocalCredentials> {
   const folder = join(directory, "credentials");
   await mkdir(folder, { recursive: true, mode: 0o700 });
   await chmod(folder, 0o700);
   const paths = Object.fromEntries(LOCAL_USERS.map((user) => [user, join(folder, `${user}.nk`)])) as Record<(typeof LOCAL_USERS)[number], string>;
-  const [gateway, bridge, operator] = await Promise.all(LOCAL_USERS.map((user) => ensureSeed(paths[user])));
+  const [gateway, bridge, pool, operator] = await Promise.all(LOCAL_USERS.map((user) => ensureSeed(paths[user])));
   const authorization = [
     "authorization {",
     "  users = [",
     `    { nkey: ${gateway} }`,
     `    { nkey: ${bridge} }`,
+    `    { nkey: ${pool} }`,
     `    { nkey: ${operator}, permissions: { publish: { deny: [">"] }, subscribe: { allow: ["user.>"] } } }`,
     "  ]",
     "}",

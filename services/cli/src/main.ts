@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
 import { consumerForGroup, consumerForUserFarm } from "@blender-fabric/protocol";
-import { up } from "./up.js";
+import { runPool, up } from "./up.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
 import { renderCommand } from "./render-command.js";
 import { mintPeerCreds, natsSetup } from "./nats-credentials-commands.js";
@@ -17,27 +17,43 @@ const port = (value: string) => {
   return parsed;
 };
 
+const positiveNumber = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError("expected a positive number");
+  return parsed;
+};
+
 const program = new Command("blender-fabric").description(
   "A NATS-backed message fabric that lets many LLM sessions drive many Blender instances.",
 );
 
 program
   .command("up")
-  .description("start a local fabric: embedded NATS with JetStream, one gateway, one headless Blender")
+  .description("start a local fabric: embedded NATS with JetStream, one gateway, the peer pool with one warm headless Blender")
   .option("--data-dir <path>", "where NATS keeps its data", ".fabric")
   .option("--nats-port <port>", "preferred NATS client port", port, 4222)
   .option("--http-port <port>", "preferred gateway HTTP port", port, 8080)
   .option("--user <id>", "user id of the printed dev token", "dev")
-  .option("--blender-uuid <uuid>", "bus uuid of the local headless Blender", "blender-local")
-  .action(async (options: { dataDir: string; natsPort: number; httpPort: number; user: string; blenderUuid: string }) => {
+  .option("--blender-uuid <prefix>", "bus uuid prefix of the warm headless Blender (it is <prefix>-1)", "blender-local")
+  .option("--idle <seconds>", "a project's Blender exits after this long idle", positiveNumber, 60)
+  .option("--max-peers <n>", "most Blender peers at once, the warm one included", positiveNumber, 4)
+  .action(async (options: { dataDir: string; natsPort: number; httpPort: number; user: string; blenderUuid: string; idle: number; maxPeers: number }) => {
     await up({
       dataDirectory: resolve(options.dataDir),
       natsPort: options.natsPort,
       httpPort: options.httpPort,
       user: options.user,
       blenderUuid: options.blenderUuid,
+      idleSeconds: options.idle,
+      maxPeers: options.maxPeers,
     });
   });
+
+program
+  .command("pool")
+  .description("run the peer pool: Blender peers started when work waits for a project or farm group, gone when idle (FABRIC_POOL_* settings)")
+  .option("--nats <urls>", "NATS servers, comma-separated (FABRIC_NATS_URL)", process.env.FABRIC_NATS_URL ?? "nats://127.0.0.1:4222")
+  .action(async (options: { nats: string }) => runPool(options.nats.split(",")));
 
 program
   .command("token")
