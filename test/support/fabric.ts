@@ -4,6 +4,7 @@
  * whose requests rotate across the replicas.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { authenticatorFor } from "@blender-fabric/bus";
 import {
   FabricTestClient,
   mintToken,
@@ -33,13 +34,20 @@ export type FabricOptions = {
   /** Three nats-server nodes with R3 buckets instead of one server. */
   cluster?: boolean;
   gatewayEnv?: Record<string, string>;
+  /**
+   * NATS with authentication: the servers' auth settings, and the credential file the
+   * gateways and this test's own connection use. Default: an open private server.
+   */
+  natsAuth?: { authConfig: string; credsFile: string };
 };
 
 export async function startFabric(options: FabricOptions = {}): Promise<Fabric> {
-  const cluster = options.cluster ? await startNatsCluster() : undefined;
-  const single = cluster ? undefined : await startNatsServer();
+  const auth = options.natsAuth;
+  const authenticator = auth ? await authenticatorFor({ credsFile: auth.credsFile }) : undefined;
+  const cluster = options.cluster ? await startNatsCluster(3, { authConfig: auth?.authConfig, authenticator }) : undefined;
+  const single = cluster ? undefined : await startNatsServer({ authConfig: auth?.authConfig });
   const natsUrls = cluster ? cluster.urls : [single!.url];
-  const env = { ...(cluster ? { FABRIC_KV_REPLICAS: "3" } : {}), ...options.gatewayEnv };
+  const env = { ...(cluster ? { FABRIC_KV_REPLICAS: "3" } : {}), ...(auth ? { FABRIC_NATS_CREDS: auth.credsFile } : {}), ...options.gatewayEnv };
   const addGateway = () => startGatewayProcess({ natsUrls, env });
   const gateways: GatewayProcess[] = [];
   const clients: FabricTestClient[] = [];
@@ -55,7 +63,7 @@ export async function startFabric(options: FabricOptions = {}): Promise<Fabric> 
   try {
     // One at a time: the first creates the buckets, the rest bind to them.
     for (let index = 0; index < (options.gateways ?? 2); index += 1) gateways.push(await addGateway());
-    nc = await connect({ servers: natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc = await connect({ servers: natsUrls, authenticator, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   } catch (error) {
     await stop();
     throw error;

@@ -8,7 +8,7 @@ import { spawnTracked, stopChild } from "./child-processes.js";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type Authenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { findProgram } from "./programs.js";
 import { findFreePort, waitFor } from "./ports.js";
@@ -124,20 +124,27 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return { ...node, [Symbol.asyncDispose]: () => node.stop() };
 }
 
+export type NatsClusterOptions = {
+  /** Authentication settings every node gets (as NatsServerOptions.authConfig); default: none. */
+  authConfig?: string;
+  /** How this process connects while it waits for the meta leader (needed with authConfig). */
+  authenticator?: Authenticator;
+};
+
 /** Starts a 3-node JetStream cluster and waits until it has a meta leader. */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, options: NatsClusterOptions = {}): Promise<NatsCluster> {
   // Route ports must be known before any node starts, so another process can take one
   // between probing and binding; a fresh set of ports fixes that.
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await launchCluster(size);
+      return await launchCluster(size, options);
     } catch (error) {
       if (attempt === 3) throw error;
     }
   }
 }
 
-async function launchCluster(size: number): Promise<NatsCluster> {
+async function launchCluster(size: number, options: NatsClusterOptions): Promise<NatsCluster> {
   const clientPorts = await Promise.all(Array.from({ length: size }, findFreePort));
   const routePorts = await Promise.all(Array.from({ length: size }, findFreePort));
   const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
@@ -146,6 +153,7 @@ async function launchCluster(size: number): Promise<NatsCluster> {
     const name = `n${index}`;
     const cluster = [
       `cluster { name: fabric, listen: 127.0.0.1:${routePorts[index]}, routes: ${JSON.stringify(routes)} }`,
+      options.authConfig ?? "",
     ].join("\n");
     return createNode({ name, directory, clientPort, text: nodeConfigText(name, directory, clientPort, cluster) });
   });
@@ -156,7 +164,7 @@ async function launchCluster(size: number): Promise<NatsCluster> {
     throw failure.reason;
   }
   const urls = nodes.map((node) => node.url);
-  await waitForJetStream(urls);
+  await waitForJetStream(urls, undefined, options.authenticator);
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
   };
@@ -164,8 +172,8 @@ async function launchCluster(size: number): Promise<NatsCluster> {
 }
 
 /** Resolves once JetStream answers API requests (a cluster has elected its meta leader). */
-export async function waitForJetStream(urls: string[], timeoutMs = 30_000): Promise<void> {
-  const nc = await connect({ servers: urls });
+export async function waitForJetStream(urls: string[], timeoutMs = 30_000, authenticator?: Authenticator): Promise<void> {
+  const nc = await connect({ servers: urls, authenticator });
   try {
     // jetstreamManager() itself asks for the account info, which fails until a leader exists.
     await waitFor("the JetStream meta leader", async () => {
