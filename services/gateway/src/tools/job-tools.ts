@@ -13,6 +13,7 @@ import {
   isTerminalJobStatus,
   subjectForClient,
   toInvalidParamsResult,
+  type JobEvent,
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { createEnvelope, parseJsonSafely, publishEnvelope, readFarmProgress, watchJob } from "@blender-fabric/bus";
@@ -84,21 +85,39 @@ const jobStatus = defineTool({
     let record = await jobs.get(userId, input.job_id);
     if (!record) return notFound(input.job_id);
     if (input.wait_seconds > 0 && !isTerminalJobStatus(record.status)) {
+      let ended: JobEvent | undefined;
       const watch = watchJob(nc, userId, input.job_id);
       try {
         await nc.flush();
         // Read again: the job may have finished between the first read and the subscription.
         record = (await jobs.get(userId, input.job_id)) ?? record;
-        if (!isTerminalJobStatus(record.status)) await watch.terminal(input.wait_seconds * 1000);
+        if (!isTerminalJobStatus(record.status)) ended = await watch.terminal(input.wait_seconds * 1000);
       } finally {
         watch.stop();
       }
-      record = (await jobs.get(userId, input.job_id)) ?? record;
+      record = (await readAfterEnd(context, input.job_id, ended !== undefined)) ?? record;
     }
     const farm = record.kind === "farm" ? await farmStatus(context, record, input.include_preview) : undefined;
     return farm ? withImages({ ...describeJob(record), farm: farm.farm }, farm.images) : describeJob(record);
   },
 });
+
+/** How long a read after a job's terminal event retries for the record to show that end. ms */
+const END_VISIBLE_WITHIN_MS = 2_000;
+
+/**
+ * The job's record after its wait. When its end was announced, the record is read until it
+ * shows an end: a KV read may be answered by a cluster replica that has not applied the
+ * write yet (direct get), and a caller told to wait for the end must not get `running`.
+ */
+async function readAfterEnd(context: ToolContext, jobId: string, endAnnounced: boolean): Promise<JobRecord | undefined> {
+  const deadline = Date.now() + END_VISIBLE_WITHIN_MS;
+  for (;;) {
+    const record = await context.services.jobs.get(context.identity.userId, jobId);
+    if (!endAnnounced || !record || isTerminalJobStatus(record.status) || Date.now() > deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 const jobResult = defineTool({
   name: "blender_job_result",
