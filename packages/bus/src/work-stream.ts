@@ -164,6 +164,16 @@ export class WorkStream {
   }
 
   /**
+   * Creates the shared consumers of a group's tasks (null: of the user's farm pool), all
+   * priorities, unless they exist. A farm job's submission calls this, so a scaler that reads
+   * their pending counts (KEDA) finds them before any peer of the group has ever run.
+   */
+  async ensureFarmLanes(userId: string, groupId: string | null): Promise<void> {
+    const lanes = farmLaneConfigs(userId, { groupId, userPool: groupId === null });
+    await retryJetStream("create the farm task consumers", () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config))));
+  }
+
+  /**
    * Removes a peer's own consumer as it leaves for good (scale to zero): whatever the server
    * sent to its last pull is free for the next peer at once instead of after the ack wait.
    */
@@ -225,7 +235,7 @@ export class WorkStream {
     onTask: (delivery: WorkDelivery) => void,
   ): Promise<PeerWorkSubscription> {
     const { groupId, userPool } = sources;
-    const lanes = farmLanes(userId, sources).map((lane) => consumerConfig(lane.name, lane.filter, lane.description));
+    const lanes = farmLaneConfigs(userId, sources);
     const addLanes = () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config)));
     await retryJetStream("start the farm task consumers", addLanes);
     // A publish of a task wakes idle peers at once; they do not poll for new work.
@@ -331,6 +341,18 @@ class Arrivals {
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
     this.#wake?.();
   }
+}
+
+/**
+ * The shared consumers of a group's or farm pool's tasks. They are never removed for being
+ * idle: a group at zero peers still has its consumers, whose pending count is what scales it
+ * up again (a missing consumer would read to KEDA as the whole stream pending).
+ */
+function farmLaneConfigs(userId: string, sources: { groupId: string | null; userPool: boolean }) {
+  return farmLanes(userId, sources).map((lane) => {
+    const { inactive_threshold: _removedWhenIdle, ...config } = consumerConfig(lane.name, lane.filter, lane.description);
+    return config;
+  });
 }
 
 /** The durable pull consumer of one peer's work or one group's tasks. */

@@ -143,6 +143,8 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
     await recordFarm(context, ticket.jobId, request.command, summary);
   }
   const chunks = chunk(request.items, request.chunkSize);
+  // Consumers before tasks: a group at zero peers is scaled up by their pending counts.
+  await context.services.work.ensureFarmLanes(userId, summary.group_id);
   await Promise.all(chunks.map((items, index) => queueTask(context, ticket.jobId, summary, index, request, items)));
   return {
     status: "queued",
