@@ -246,7 +246,7 @@ export class Bridge {
       incarnation: this.incarnation,
     });
     this.#registered = { uuid: this.#uuid, blender_pid: hello.pid ?? 0, incarnation: this.incarnation };
-    logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid, incarnation: this.incarnation }, "bridge ready");
+    logger.info({ uuid: this.#uuid, user: this.#user, blender_pid: hello.pid, incarnation: this.incarnation, uptime_ms: Math.round(process.uptime() * 1000) }, "bridge ready");
   }
 
   /** Whether this peer is on the bus with a live Blender, and which (its /readyz). */

@@ -1,16 +1,20 @@
 /** Boots one bridge: a Blender peer on one user's bus. Start more for a bigger farm. */
-import { ArtifactStore, BlendStore, JobStore, inboxPrefixForUser, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
 import { readBridgeEnv } from "./env.js";
 import { createLogger } from "./logger.js";
 import { BlenderPeer } from "./blender-peer.js";
-import { Bridge } from "./bridge.js";
-import { BlendCache } from "./blend-cache.js";
-import { mintedAuthenticator } from "./minted-credentials.js";
-import { startHealthServer } from "./health-server.js";
-import { fetchProjectScene, saveProjectScene } from "./project-scene.js";
 
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
+// Blender takes longest to start, so it starts first, while the bridge loads the NATS side
+// (imported only now, about 0.3 s of module loading) and connects: a cold start on demand
+// waits for both.
+const peer = new BlenderPeer(env, logger);
+const { ArtifactStore, BlendStore, JobStore, inboxPrefixForUser, WorkStream, connectToFabric, openFabricBuckets } = await import("@blender-fabric/bus");
+const { Bridge } = await import("./bridge.js");
+const { BlendCache } = await import("./blend-cache.js");
+const { mintedAuthenticator } = await import("./minted-credentials.js");
+const { startHealthServer } = await import("./health-server.js");
+const { fetchProjectScene, openProjectScene, saveProjectScene } = await import("./project-scene.js");
 // No credential file, but a gateway and a token: the gateway mints (and renews) one.
 const minted =
   !env.FABRIC_NATS_CREDS && !env.FABRIC_NATS_NKEY && env.FABRIC_GATEWAY_URL && env.FABRIC_TOKEN
@@ -36,12 +40,15 @@ const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", 
 const blends = await BlendStore.open(nc, env.FABRIC_KV_REPLICAS);
 const project = env.FABRIC_PROJECT_ID ? { userId: env.FABRIC_USER, projectId: env.FABRIC_PROJECT_ID, blends } : undefined;
 if (project) {
-  // Blender starts with the scene the project's last peer saved (and restarts with it too).
+  // The scene the project's last peer saved, open before the peer takes any work; a Blender
+  // that restarts later starts with it.
   const scene = await fetchProjectScene(project);
-  if (scene) env.FABRIC_BLEND_FILE = scene;
+  if (scene) {
+    await openProjectScene(peer, scene);
+    env.FABRIC_BLEND_FILE = scene;
+  }
   logger.info({ project: project.projectId, scene: scene ? "saved scene" : "new" }, "project scene");
 }
-const peer = new BlenderPeer(env, logger);
 const bridge = new Bridge({
   env,
   nc,

@@ -22,6 +22,14 @@ export async function fetchProjectScene({ userId, projectId, blends }: ProjectSc
   return "";
 }
 
+/** Opens the project's scene in the running Blender (which started with the factory scene). */
+export async function openProjectScene(peer: BlenderPeer, path: string): Promise<void> {
+  await peer.start();
+  const script = `bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(path)})`;
+  const reply = await peer.request({ type: "script", script, job_id: `project-open-${Date.now()}` });
+  if (!reply.ok) throw new Error(`Blender could not open the project's scene: ${reply.error ?? "failed"}`);
+}
+
 /** Saves the peer's current scene (unsaved changes too) as the project's scene. Returns its size. */
 export async function saveProjectScene(peer: BlenderPeer, { userId, projectId, blends }: ProjectScene): Promise<number> {
   const folder = await mkdtemp(join(tmpdir(), "fabric-project-save-"));
