@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startPoolProcess, waitFor, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
+import { startBridgeProcess, startPoolProcess, waitFor, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
 import { isGone } from "../support/processes.js";
 
@@ -130,4 +130,21 @@ test("a restarted pool stops what its killed predecessor left running and forget
   await pool.restart();
   await waitFor("the leftover bridge and its Blender to end", () => isGone(peer!.pid!) && isGone(peer!.blender_pid!), 20_000, 100);
   expect((await liveBlenders()).map((client) => client.uuid)).not.toContain(peer!.uuid);
+});
+
+test("a project has one Blender at a time: a second peer of it waits until the first has saved and left", async () => {
+  const first = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-a", env: { FABRIC_PROJECT_ID: "shared" } });
+  const made = await llm.dispatch("blender_execute_code", { target_uuid: "project:shared", code: "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.context.object.name = 'FromA'" });
+  expect([made.status, made.target_uuid]).toEqual(["completed", "hand-a"]);
+
+  const starting = startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-b", env: { FABRIC_PROJECT_ID: "shared" } });
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  // hand-b is up but holds no lease: it has not opened the scene, and is not on the bus.
+  expect((await liveBlenders()).map((peer) => peer.uuid)).toEqual(["hand-a"]);
+
+  await first.stop(); // saves the scene, gives the project up, leaves
+  const second = await starting;
+  const seen = await llm.dispatch("blender_execute_code", { target_uuid: "project:shared", code: "import bpy\nprint('FromA' in bpy.data.objects)" });
+  expect([seen.status, seen.target_uuid, seen.data.result]).toEqual(["completed", "hand-b", "True\n"]);
+  await second.stop();
 });

@@ -18,6 +18,7 @@ const BUCKETS = {
   sessions: { name: BucketName.Sessions, options: { history: 1, ttl: RECORD_RETENTION_MS } },
   jobs: { name: BucketName.Jobs, options: { history: 1, ttl: RECORD_RETENTION_MS } },
   requests: { name: BucketName.Requests, options: { history: 1, ttl: REQUEST_ID_RETENTION_SECONDS * 1000 } },
+  projects: { name: BucketName.Projects, options: { history: 1 } },
 } as const satisfies Record<string, { name: string; options: Partial<KvOptions> }>;
 
 export type FabricBucketName = keyof typeof BUCKETS;

@@ -21,3 +21,4 @@ export * from "./tenant-object-stores.js";
 export * from "./nats-permissions.js";
 export * from "./nats-accounts.js";
 export * from "./work-demand.js";
+export * from "./project-lease.js";

@@ -72,7 +72,7 @@ export function peerPermissions(peer: PeerIdentity): NatsPermissions {
     // Only its own consumers are the peer's to delete; the shared ones are not.
     ...(owned ? [`$JS.API.CONSUMER.DELETE.${work}.${name}`] : []),
   ]);
-  const records = [BucketName.Clients, BucketName.Jobs].flatMap((bucket) => [
+  const records = [BucketName.Clients, BucketName.Jobs, BucketName.Projects].flatMap((bucket) => [
     kvKeys(bucket, userId),
     `$JS.API.STREAM.INFO.KV_${bucket}`,
     `$JS.API.DIRECT.GET.KV_${bucket}.${kvKeys(bucket, userId)}`,

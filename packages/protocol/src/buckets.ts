@@ -17,6 +17,8 @@ export const BucketName = {
   Blends: "fabric_blends",
   /** Idempotency keys per `<u>.<request_id>`: which job a caller's request became. */
   Requests: "fabric_requests",
+  /** Project leases per `<u>.<project_id>`: which peer holds a project's scene now. */
+  Projects: "fabric_projects",
 } as const;
 
 /** JetStream stream names. */
@@ -93,6 +95,10 @@ export const keyForSession = (sessionId: string) => encodeToken(sessionId);
 /** Key of an idempotency key in `fabric_requests`. */
 export const keyForRequest = (userId: string, requestId: string) =>
   `${encodeToken(userId)}.${encodeToken(requestId)}`;
+
+/** Key of a project's lease in `fabric_projects`. */
+export const keyForProject = (userId: string, projectId: string) =>
+  `${encodeToken(userId)}.${encodeToken(projectId)}`;
 
 /** Key of a job in `fabric_jobs`. */
 export const keyForJob = (userId: string, jobId: string) =>

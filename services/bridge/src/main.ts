@@ -3,13 +3,17 @@ import { readBridgeEnv } from "./env.js";
 import { createLogger } from "./logger.js";
 import { BlenderPeer } from "./blender-peer.js";
 
+/** A project lease not renewed for this many heartbeats belongs to a dead peer. */
+const LEASE_STALE_HEARTBEATS = 3;
+
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
 // Blender takes longest to start, so it starts first, while the bridge loads the NATS side
 // (imported only now, about 0.3 s of module loading) and connects: a cold start on demand
 // waits for both.
 const peer = new BlenderPeer(env, logger);
-const { ArtifactStore, BlendStore, JobStore, inboxPrefixForUser, WorkStream, connectToFabric, openFabricBuckets } = await import("@blender-fabric/bus");
+const { ArtifactStore, BlendStore, JobStore, ProjectLease, holderLeftRegistry, inboxPrefixForUser, WorkStream, connectToFabric, openFabricBuckets } =
+  await import("@blender-fabric/bus");
 const { Bridge } = await import("./bridge.js");
 const { BlendCache } = await import("./blend-cache.js");
 const { mintedAuthenticator } = await import("./minted-credentials.js");
@@ -39,16 +43,6 @@ const nc = await connectToFabric({
 const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
 const blends = await BlendStore.open(nc, env.FABRIC_KV_REPLICAS);
 const project = env.FABRIC_PROJECT_ID ? { userId: env.FABRIC_USER, projectId: env.FABRIC_PROJECT_ID, blends } : undefined;
-if (project) {
-  // The scene the project's last peer saved, open before the peer takes any work; a Blender
-  // that restarts later starts with it.
-  const scene = await fetchProjectScene(project);
-  if (scene) {
-    await openProjectScene(peer, scene);
-    env.FABRIC_BLEND_FILE = scene;
-  }
-  logger.info({ project: project.projectId, scene: scene ? "saved scene" : "new" }, "project scene");
-}
 const bridge = new Bridge({
   env,
   nc,
@@ -61,6 +55,24 @@ const bridge = new Bridge({
   peer,
   logger,
 });
+/** A project's peer holds the project (one Blender per project) until its scene is saved back. */
+let lease: Awaited<ReturnType<typeof ProjectLease.acquire>> | undefined;
+if (project) {
+  const { projects } = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["projects"]);
+  lease = await ProjectLease.acquire(projects, project.userId, project.projectId, { uuid: env.FABRIC_CLIENT_UUID, incarnation: bridge.incarnation }, {
+    staleAfterMs: LEASE_STALE_HEARTBEATS * env.FABRIC_HEARTBEAT_SECONDS * 1000,
+    holderGone: holderLeftRegistry(buckets.clients, project.userId),
+    onWait: (holder) => logger.info({ project: project.projectId, holder: holder.holder_uuid }, "waiting for the project's previous peer to save and leave"),
+  });
+  // The scene the project's last peer saved, open before the peer takes any work; a Blender
+  // that restarts later starts with it.
+  const scene = await fetchProjectScene(project);
+  if (scene) {
+    await openProjectScene(peer, scene);
+    env.FABRIC_BLEND_FILE = scene;
+  }
+  logger.info({ project: project.projectId, scene: scene ? "saved scene" : "new" }, "project scene");
+}
 const health = env.FABRIC_HEALTH_PORT
   ? await startHealthServer(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => bridge.registered)
   : undefined;
@@ -72,18 +84,21 @@ await bridge.start();
  * left behind by the pool that started it, a peer also leaves the bus so nobody waits for it.
  */
 let stopping = false;
-async function shutdown(reason: "SIGINT" | "SIGTERM" | "idle" | "parent gone") {
+async function shutdown(reason: "SIGINT" | "SIGTERM" | "idle" | "parent gone" | "project lost") {
   if (stopping) return;
   stopping = true;
+  clearInterval(leaseRenewal);
   logger.info({ reason }, "bridge stopping");
   const leaving = reason === "idle" || reason === "parent gone" || project !== undefined;
   if (leaving) {
     await bridge.drain(env.FABRIC_DRAIN_SECONDS * 1000);
-    if (project) {
+    // A peer that lost its project saves nothing: the scene is another peer's now.
+    if (project && reason !== "project lost") {
       await saveProjectScene(peer, project).then(
         (size) => logger.info({ project: project.projectId, size }, "project scene saved"),
         (error: unknown) => logger.error({ err: error, project: project.projectId }, "project scene NOT saved"),
       );
+      await lease?.release();
     }
     await bridge.leave().catch((error: unknown) => logger.warn({ err: error }, "could not leave the bus cleanly"));
   } else {
@@ -97,6 +112,16 @@ async function shutdown(reason: "SIGINT" | "SIGTERM" | "idle" | "parent gone") {
   process.exit(0);
 }
 bridge.onIdle = () => void shutdown("idle");
+const leaseRenewal = setInterval(() => {
+  lease?.renew().then(
+    (held: boolean) => {
+      if (held) return;
+      logger.error({ project: env.FABRIC_PROJECT_ID }, "another peer took this project's lease; stopping without saving");
+      void shutdown("project lost");
+    },
+    () => {}, // KV unavailable: the next heartbeat tries again
+  );
+}, env.FABRIC_HEARTBEAT_SECONDS * 1000);
 process.once("SIGINT", () => void shutdown("SIGINT"));
 process.once("SIGTERM", () => void shutdown("SIGTERM"));
 if (env.FABRIC_EXIT_WITH_STDIN) {

@@ -32,7 +32,7 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     name: env.FABRIC_GATEWAY_NAME,
     credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
   });
-  const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "sessions", "jobs", "requests"]);
+  const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "sessions", "jobs", "requests", "projects"]);
   const [registry, sessions, artifacts, blends, work] = await Promise.all([
     ClientRegistry.open(buckets.clients, {
       staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS,
