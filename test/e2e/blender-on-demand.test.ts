@@ -148,3 +148,17 @@ test("a project has one Blender at a time: a second peer of it waits until the f
   expect([seen.status, seen.target_uuid, seen.data.result]).toEqual(["completed", "hand-b", "True\n"]);
   await second.stop();
 });
+
+test("a project's scene is saved while its peer works, so a peer killed -9 loses only what came after", async () => {
+  // Heartbeats of 1 s: the dead peer's lease is free after 3 s instead of 30.
+  const env = { FABRIC_PROJECT_ID: "autosaved", FABRIC_PROJECT_SAVE_SECONDS: "1", FABRIC_HEARTBEAT_SECONDS: "1" };
+  const doomed = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-c", env });
+  await llm.dispatch("blender_execute_code", { target_uuid: "project:autosaved", code: "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.context.object.name = 'BeforeCrash'" });
+  await new Promise((resolve) => setTimeout(resolve, 2_500)); // an autosave
+  await doomed.kill();
+
+  const next = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-d", env });
+  const seen = await llm.dispatch("blender_execute_code", { target_uuid: "project:autosaved", code: "import bpy\nprint('BeforeCrash' in bpy.data.objects)" });
+  expect([seen.status, seen.target_uuid, seen.data.result]).toEqual(["completed", "hand-d", "True\n"]);
+  await next.stop();
+});

@@ -133,6 +133,8 @@ export class Bridge {
   /** No longer taking new work: it is leaving (idle, or told to stop). */
   #draining = false;
   #stopped = false;
+  /** How many jobs this boot has run (a project's peer saves its scene when it has changed). */
+  jobsRun = 0;
   /** Called once when the peer has had nothing to do for FABRIC_IDLE_SECONDS. */
   onIdle: () => void = () => {};
   /** The Blender registered on the bus now; undefined while there is none (health-server.ts). */
@@ -378,6 +380,7 @@ export class Bridge {
     } finally {
       this.#running = undefined;
       this.#busyAt = Date.now();
+      this.jobsRun += 1;
       if (this.#queue.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
       this.#schedulePump();
     }

@@ -35,6 +35,11 @@ export const BridgeEnvSchema = z.object({
    * a farm worker. Unset: a peer of no project.
    */
   FABRIC_PROJECT_ID: z.string().min(1).optional(),
+  /**
+   * A project's peer saves the scene this often while jobs run (and always when it stops),
+   * so a crash loses at most this much work. 0: only when it stops. Seconds.
+   */
+  FABRIC_PROJECT_SAVE_SECONDS: z.coerce.number().min(0).default(60),
   /** Exit after this long with nothing to do, saving a project's scene first (scale to zero). 0: never. Seconds. */
   FABRIC_IDLE_SECONDS: z.coerce.number().min(0).default(0),
   /** Stop when standard input closes: a peer started by the pool ends with the pool, even one killed -9. */

@@ -79,6 +79,29 @@ const health = env.FABRIC_HEALTH_PORT
 await bridge.start();
 
 /**
+ * A project's scene is saved while the peer works, not only when it stops, so a crashed peer
+ * loses at most FABRIC_PROJECT_SAVE_SECONDS of work; an unchanged scene is not saved again.
+ */
+let saving: Promise<unknown> = Promise.resolve();
+let savedAfterJobs = 0;
+const saveIfChanged = () => {
+  if (!project || bridge.jobsRun === savedAfterJobs) return saving;
+  const jobsRun = bridge.jobsRun;
+  saving = saving.then(() =>
+    saveProjectScene(peer, project).then(
+      (size) => {
+        savedAfterJobs = jobsRun;
+        logger.info({ project: project.projectId, size }, "project scene saved");
+      },
+      (error: unknown) => logger.error({ err: error, project: project.projectId }, "project scene NOT saved"),
+    ),
+  );
+  return saving;
+};
+const autosave =
+  project && env.FABRIC_PROJECT_SAVE_SECONDS > 0 ? setInterval(() => void saveIfChanged(), env.FABRIC_PROJECT_SAVE_SECONDS * 1000) : undefined;
+
+/**
  * How the peer ends. Told to stop (SIGTERM, SIGINT), a plain peer stops at once, as it always
  * has; a project's peer first finishes its job and saves the scene. Idle (scale to zero), or
  * left behind by the pool that started it, a peer also leaves the bus so nobody waits for it.
@@ -88,16 +111,15 @@ async function shutdown(reason: "SIGINT" | "SIGTERM" | "idle" | "parent gone" | 
   if (stopping) return;
   stopping = true;
   clearInterval(leaseRenewal);
+  clearInterval(autosave);
   logger.info({ reason }, "bridge stopping");
   const leaving = reason === "idle" || reason === "parent gone" || project !== undefined;
   if (leaving) {
     await bridge.drain(env.FABRIC_DRAIN_SECONDS * 1000);
     // A peer that lost its project saves nothing: the scene is another peer's now.
     if (project && reason !== "project lost") {
-      await saveProjectScene(peer, project).then(
-        (size) => logger.info({ project: project.projectId, size }, "project scene saved"),
-        (error: unknown) => logger.error({ err: error, project: project.projectId }, "project scene NOT saved"),
-      );
+      // Unchanged since the last save (or since it was opened): nothing to write.
+      await saveIfChanged();
       await lease?.release();
     }
     await bridge.leave().catch((error: unknown) => logger.warn({ err: error }, "could not leave the bus cleanly"));
