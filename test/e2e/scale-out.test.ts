@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { createFabricAccounts, mintUserCreds, serverAuthConfig } from "@blender-fabric/bus";
 import { mintToken, startPolyHavenFixture, startPoolProcess, waitFor, type PolyHavenFixture, type PoolProcess } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
+import { runSpecialistsScenario } from "../support/specialists-scenario.js";
 
 let fabric: Fabric;
 let pool: PoolProcess;
@@ -47,49 +48,11 @@ afterAll(async () => {
 });
 
 test("seed scenario 1: three specialists change one project's scene, each seeing the others' work", async () => {
-  const [modeler, shader, lighter] = await Promise.all(["modeler", "shader", "lighter"].map(() => fabric.connect("studio")));
-  await modeler!.call("blender_register_client", { client_uuid: "llm-modeler", client_type: "llm", capabilities: ["modeling", "geometry"] });
-  await shader!.call("blender_register_client", { client_uuid: "llm-shader", client_type: "llm", capabilities: ["shading", "materials"] });
-  await lighter!.call("blender_register_client", { client_uuid: "llm-lighter", client_type: "llm", capabilities: ["lighting", "hdri"] });
-  const scene = { target_uuid: "project:studio-scene" };
-
-  const before = await modeler!.dispatch("blender_get_scene_info", scene);
-  expect(before.data.objects.map((object: { name: string }) => object.name)).toContain("Cube");
-  const peer = before.target_uuid as string;
-  expect(peer).toMatch(/^blender-studio-scene-/u);
-  await modeler!.dispatch("blender_execute_code", {
-    ...scene,
-    code: "import bpy\nbpy.ops.mesh.primitive_uv_sphere_add(location=(0, 3, 1))\nbpy.context.object.name = 'Modeled'",
-  });
-
-  const modeled = await shader!.dispatch("blender_get_object_info", { ...scene, name: "Modeled" });
-  expect(modeled.data.materials).toEqual([]);
-  await shader!.dispatch("blender_execute_code", {
-    ...scene,
-    code: [
-      "import bpy",
-      "material = bpy.data.materials.new('Shader_Red')",
-      "material.use_nodes = True",
-      "material.node_tree.nodes['Principled BSDF'].inputs['Base Color'].default_value = (1, 0, 0, 1)",
-      "bpy.data.objects['Modeled'].data.materials.append(material)",
-    ].join("\n"),
-  });
-
-  const hdris = await lighter!.dispatch("blender_search_polyhaven_assets", { ...scene, asset_type: "hdris", categories: "outdoor" });
-  const [assetId] = Object.keys(hdris.data.assets);
-  const downloaded = await lighter!.dispatch("blender_download_polyhaven_asset", { ...scene, asset_id: assetId, asset_type: "hdris" });
-  expect(downloaded.data.success).toBe(true);
-
-  const shaded = await modeler!.dispatch("blender_get_object_info", { ...scene, name: "Modeled" });
-  expect([shaded.target_uuid, shaded.data.materials]).toEqual([peer, ["Shader_Red"]]);
-  const world = await shader!.dispatch("blender_execute_code", {
-    ...scene,
-    code: "import bpy\nprint(any(n.type == 'TEX_ENVIRONMENT' and n.image for n in bpy.context.scene.world.node_tree.nodes))",
-  });
-  expect(world.data.result).toBe("True\n");
-  const listing = await lighter!.call("blender_list_available_clients");
-  expect(listing.ephemeral.map((client: { uuid: string }) => client.uuid).sort()).toEqual(["llm-lighter", "llm-modeler", "llm-shader"]);
-  expect(listing.persistent.map((client: { uuid: string; project_id: string }) => [client.uuid, client.project_id])).toEqual([[peer, "studio-scene"]]);
+  const { answeredBy, listing } = await runSpecialistsScenario(() => fabric.connect("studio"), { target_uuid: "project:studio-scene" });
+  // One peer, started by the pool for the project, answered every call.
+  expect(answeredBy).toHaveLength(1);
+  expect(answeredBy[0]).toMatch(/^blender-studio-scene-/u);
+  expect(listing.persistent.map((client) => [client.uuid, client.project_id])).toEqual([[answeredBy[0], "studio-scene"]]);
 });
 
 test("seed scenario 2: a coordinator renders frames on a farm group the pool grows from zero", async () => {

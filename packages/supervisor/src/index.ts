@@ -10,3 +10,4 @@ export * from "./child-processes.js";
 export * from "./gateway.js";
 export * from "./bridge.js";
 export * from "./pool.js";
+export * from "./health-endpoint.js";

@@ -137,7 +137,7 @@ export class Bridge {
   jobsRun = 0;
   /** Called once when the peer has had nothing to do for FABRIC_IDLE_SECONDS. */
   onIdle: () => void = () => {};
-  /** The Blender registered on the bus now; undefined while there is none (health-server.ts). */
+  /** The Blender registered on the bus now; undefined while there is none (its /readyz). */
   #registered: { uuid: string; blender_pid: number; incarnation: string } | undefined;
 
   constructor(deps: BridgeDependencies) {

@@ -17,7 +17,7 @@ const { ArtifactStore, BlendStore, JobStore, ProjectLease, holderLeftRegistry, i
 const { Bridge } = await import("./bridge.js");
 const { BlendCache } = await import("./blend-cache.js");
 const { mintedAuthenticator } = await import("./minted-credentials.js");
-const { startHealthServer } = await import("./health-server.js");
+const { startHealthEndpoint } = await import("@blender-fabric/supervisor");
 const { fetchProjectScene, openProjectScene, saveProjectScene } = await import("./project-scene.js");
 // No credential file, but a gateway and a token: the gateway mints (and renews) one.
 const minted =
@@ -74,7 +74,8 @@ if (project) {
   logger.info({ project: project.projectId, scene: scene ? "saved scene" : "new" }, "project scene");
 }
 const health = env.FABRIC_HEALTH_PORT
-  ? await startHealthServer(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => bridge.registered)
+  ? // /readyz: 200 with {uuid, blender_pid, incarnation} once its Blender is registered on the bus.
+    await startHealthEndpoint(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => ({ ready: !!bridge.registered, details: { ...bridge.registered } }))
   : undefined;
 await bridge.start();
 

@@ -8,7 +8,7 @@ import { cleanUpAfterCrash } from "./crash-cleanup.js";
 import { ProcessLauncher } from "./process-launcher.js";
 import { KnativeWaker } from "./knative-waker.js";
 import { Pool } from "./pool.js";
-import { startHealthServer } from "./health-server.js";
+import { startHealthEndpoint } from "@blender-fabric/supervisor";
 
 const env = readPoolEnv();
 const logger = createLogger("pool", env.FABRIC_LOG_LEVEL);
@@ -39,10 +39,11 @@ const peers = () =>
     blender_pid: bridge?.blenderPid() ?? null,
   }));
 const health = env.FABRIC_HEALTH_PORT
-  ? await startHealthServer(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => {
+  ? // /readyz lists the pool's peers, and is 200 once its warm peers run.
+    await startHealthEndpoint(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => {
       const running = peers();
       const warmUp = running.filter((peer) => peer.purpose.startsWith("warm:") && peer.state === "running").length;
-      return { ready: launcher ? warmUp >= Math.min(env.FABRIC_POOL_WARM, env.FABRIC_POOL_MAX_PEERS) : true, peers: running };
+      return { ready: launcher ? warmUp >= Math.min(env.FABRIC_POOL_WARM, env.FABRIC_POOL_MAX_PEERS) : true, details: { peers: running } };
     })
   : undefined;
 logger.info({ launcher: env.FABRIC_POOL_LAUNCHER, max: env.FABRIC_POOL_MAX_PEERS, warm: env.FABRIC_POOL_WARM, idle_seconds: env.FABRIC_IDLE_SECONDS }, "pool ready");
