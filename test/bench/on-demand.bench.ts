@@ -8,6 +8,8 @@
  * - start Blender themselves for the same one-liner (`blender -b --factory-startup
  *   --python-expr ...`, start to exit), Blender's own start time;
  * - keep a Blender running all the time and dispatch to it by uuid (a hand-started bridge).
+ * Last, what finding a peer costs on a big bus: list and pick with 10 and 10,000 registered
+ * peers, against reading the registry straight from KV (registry-costs.ts).
  *
  * Run with `npx tsx --conditions=fabric-source test/bench/on-demand.bench.ts`; writes
  * test/bench/reports/on-demand.md. Nothing here asserts a timing.
@@ -28,9 +30,16 @@ import {
   startPoolProcess,
   waitFor,
 } from "@blender-fabric/testkit";
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { BucketName } from "@blender-fabric/protocol";
 import { percentile } from "./stats.js";
+import { measureRegistryCosts, registryCostTable, type RegistryCostRow } from "./registry-costs.js";
 
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 12);
+const REGISTRY_RUNS = Number(process.env.BENCH_RUNS ?? 30);
+/** Another user's bus, so its registrations are not the pool's concern. */
+const REGISTRY_USER = "bench-big-bus";
 const WARM_RUNS = Number(process.env.BENCH_WARM_RUNS ?? 100);
 const USER = "bench";
 const CODE = "import bpy\nprint(len(bpy.data.objects))";
@@ -63,6 +72,7 @@ const pool = await startPoolProcess({
 const alwaysOn = await startBridgeProcess({ natsUrls: [nats.url], user: USER, uuid: "blender-always-on" });
 const llm = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: USER }), name: "bench-on-demand" });
 const rows: Row[] = [];
+let registryRows: RegistryCostRow[] = [];
 
 const dispatch = async (target: string): Promise<string> => {
   const answer = await llm.call("blender_execute_code", { target_uuid: target, code: CODE });
@@ -124,6 +134,16 @@ try {
   await dispatch(alwaysOn.uuid);
   for (let run = 0; run < WARM_RUNS; run += 1) direct.push(await timed(() => dispatch(alwaysOn.uuid)));
   rows.push(summarizeRuns("always-on peer by uuid (a bridge started by hand)", direct));
+
+  const nc = await connect({ servers: nats.url });
+  const bigBus = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: REGISTRY_USER }), name: "bench-big-bus" });
+  try {
+    const clients = await new Kvm(nc).open(BucketName.Clients);
+    registryRows = await measureRegistryCosts({ clients, llm: bigBus, userId: REGISTRY_USER, sizes: [10, 10_000], runs: REGISTRY_RUNS });
+  } finally {
+    await bigBus.close();
+    await nc.close();
+  }
 } finally {
   await llm.close();
   await alwaysOn.stop();
@@ -157,6 +177,12 @@ benchmark's MCP client) shares the machine. The call is \`blender_execute_code\`
   and by uuid.
 
 ${table}
+
+Finding a peer on a big bus: ${REGISTRY_RUNS} calls per row, one at a time, with 10 and then 10,000
+registered peers of one user (100 groups), through the same gateway; **raw KV** is what a
+program without the fabric does to see the same registry (list the user's keys, get each).
+
+${registryCostTable(registryRows)}
 
 Reproduce with \`npx tsx --conditions=fabric-source test/bench/on-demand.bench.ts\` (BENCH_COLD_RUNS, BENCH_WARM_RUNS).
 `;

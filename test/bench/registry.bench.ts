@@ -13,8 +13,8 @@
  * registries, one per node, read a user's 10 peers in closed loops: the bus without a gateway.
  *
  * Run with `npx tsx --conditions=fabric-source test/bench/registry.bench.ts`; writes
- * test/bench/reports/registry.md. Nothing here asserts a timing. (Issue 9's on-demand
- * benchmark will add cold and warm dispatch through the pool.)
+ * test/bench/reports/registry.md. Nothing here asserts a timing. The on-demand benchmark
+ * measures the same list and pick costs beside cold and warm dispatch through the pool.
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -22,10 +22,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { BucketName, epochSeconds, keyForClient, keyPrefixForUser } from "@blender-fabric/protocol";
+import { BucketName } from "@blender-fabric/protocol";
 import { ClientRegistry, openFabricBuckets } from "@blender-fabric/bus";
 import { FabricTestClient, mintToken, startGatewayProcess, startNatsCluster, startNatsServer } from "@blender-fabric/testkit";
-import { closedLoops, percentile, summarize, type Summary } from "./stats.js";
+import { closedLoops, summarize, type Summary } from "./stats.js";
+import { measureRegistryCosts, registryCostTable, type RegistryCostRow } from "./registry-costs.js";
 
 const USER = "bench";
 const SIZES = [10, 10_000];
@@ -38,28 +39,15 @@ const CLUSTER_LOOPS = [1, 16];
 /** The subject of a stream-info request for the registry's stream. */
 const STREAM_INFO_SUBJECT = `$JS.API.STREAM.INFO.KV_${BucketName.Clients}`;
 
-type Row = { peers: number; path: string; p50: number; p99: number };
 type ConcurrentRow = { path: string; sessions: number; streamInfoPerCall: number } & Summary;
 type ClusterRow = { loops: number; streamInfoPerCall: number } & Summary;
-
-async function measure(runs: number, operation: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  await operation(); // warm-up
-  const latencies: number[] = [];
-  for (let run = 0; run < runs; run += 1) {
-    const started = performance.now();
-    await operation();
-    latencies.push(performance.now() - started);
-  }
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
-}
 
 const nats = await startNatsServer();
 const gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_LOG_LEVEL: "warn" } });
 const nc = await connect({ servers: nats.url });
 const clients = await new Kvm(nc).open(BucketName.Clients);
 const llm = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: USER }), name: "bench-registry" });
-const rows: Row[] = [];
+let rows: RegistryCostRow[] = [];
 const concurrentRows: ConcurrentRow[] = [];
 
 /** Closed loops of `sessions` MCP sessions calling `tool`; counts stream-info requests meanwhile. */
@@ -94,40 +82,22 @@ async function concurrentCalls(path: string, tool: string, args: Record<string, 
 }
 
 try {
-  let registered = 0;
-  for (const size of SIZES) {
-    // Registrations as a bridge writes them, straight into KV (fast enough for 10,000).
-    const writes: Promise<unknown>[] = [];
-    for (; registered < size; registered += 1) {
-      const now = epochSeconds();
-      const record = {
-        uuid: `peer-${registered}`, client_type: "blender", label: `peer-${registered}`, is_persistent: true,
-        capabilities: ["rendering"], group_id: `group-${registered % 100}`, connected_at: now, last_seen: now + 3600,
-      };
-      writes.push(clients.put(keyForClient(USER, record.uuid), JSON.stringify(record)));
-      if (writes.length >= 500) await Promise.all(writes.splice(0));
-    }
-    await Promise.all(writes);
-    const add = (path: string, figures: { p50: number; p99: number }) => {
-      rows.push({ peers: size, path, ...figures });
-      console.log(`${size} peers  ${path}: p50 ${figures.p50.toFixed(2)} ms, p99 ${figures.p99.toFixed(2)} ms`);
-    };
-    add("blender_list_available_clients (page of 100)", await measure(RUNS, () => llm.call("blender_list_available_clients")));
-    add("blender_list_available_clients (group_id filter)", await measure(RUNS, () => llm.call("blender_list_available_clients", { group_id: "group-7" })));
-    add("blender_submit target latest (pick + record + queue)", await measure(RUNS, () => llm.call("blender_submit", { command: "get_scene_info", target_uuid: "latest", deadline_seconds: 60 })));
-    add("raw KV: list the user's keys, get each", await measure(Math.min(RUNS, size > 1000 ? 5 : RUNS), async () => {
-      const keys: string[] = [];
-      for await (const key of await clients.keys(`${keyPrefixForUser(USER)}>`)) keys.push(key);
-      await Promise.all(keys.map((key) => clients.get(key)));
-    }));
-    if (size !== SIZES[0]) continue;
-    for (const sessions of CONCURRENCY_LEVELS) {
-      concurrentRows.push(await concurrentCalls("blender_list_available_clients", "blender_list_available_clients", {}, sessions));
-      concurrentRows.push(
-        await concurrentCalls("blender_send_message (direct to a peer)", "blender_send_message", { target_uuid: "peer-0", payload: { bench: true } }, sessions),
-      );
-    }
-  }
+  rows = await measureRegistryCosts({
+    clients,
+    llm,
+    userId: USER,
+    sizes: SIZES,
+    runs: RUNS,
+    afterSize: async (size) => {
+      if (size !== SIZES[0]) return;
+      for (const sessions of CONCURRENCY_LEVELS) {
+        concurrentRows.push(await concurrentCalls("blender_list_available_clients", "blender_list_available_clients", {}, sessions));
+        concurrentRows.push(
+          await concurrentCalls("blender_send_message (direct to a peer)", "blender_send_message", { target_uuid: "peer-0", payload: { bench: true } }, sessions),
+        );
+      }
+    },
+  });
 } finally {
   await llm.close();
   await nc.close();
@@ -189,11 +159,7 @@ const clusterTable = [
   ),
 ].join("\n");
 
-const table = [
-  "| peers | path | p50 ms | p99 ms |",
-  "|---:|---|---:|---:|",
-  ...rows.map((row) => `| ${row.peers} | ${row.path} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} |`),
-].join("\n");
+const table = registryCostTable(rows);
 const concurrentTable = [
   "| path | sessions | calls | p50 ms | p99 ms | calls/s | stream-info requests per call |",
   "|---|---:|---:|---:|---:|---:|---:|",

@@ -233,18 +233,19 @@ const listAvailableClients = defineTool({
   async handler(input, context) {
     const { registry } = context.services;
     const now = Date.now();
+    // Filtered and sorted as stored records; only the page is turned into the wire shape (a
+    // bus of 10,000 peers answers a page of 100).
     const clients = (await registry.list(context.identity.userId))
-      .map((record) => registry.describe(record, now))
-      .filter((client) => input.include_stale || !client.stale)
+      .filter((client) => input.include_stale || !registry.isStale(client, now))
       .filter((client) => input.group_id === null || client.group_id === input.group_id)
       .filter((client) => input.client_type === null || client.client_type === input.client_type)
       .filter((client) => input.capability === null || client.capabilities.includes(input.capability))
       .sort(
         (a, b) =>
-          Number(b.is_persistent) - Number(a.is_persistent) || a.connected_at - b.connected_at || a.uuid.localeCompare(b.uuid),
+          Number(b.is_persistent) - Number(a.is_persistent) || a.connected_at - b.connected_at || (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0),
       );
     const start = (input.page - 1) * input.page_size;
-    const page = clients.slice(start, start + input.page_size);
+    const page = clients.slice(start, start + input.page_size).map((record) => registry.describe(record, now));
     return {
       status: "ok",
       user_id: context.identity.userId,
