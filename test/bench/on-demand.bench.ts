@@ -170,7 +170,7 @@ benchmark's MCP client) shares the machine. The call is \`blender_execute_code\`
   saves the scene and leaves.
 - The three "of which" rows split each cold start by the pool's and the bridge's log lines
   (millisecond timestamps on one machine). The bridge runs from source under tsx here, as in
-  \`npm start\`; a built image runs \`dist\`, whose modules load about 0.2 s faster.
+  \`npm start\`; a built image runs \`dist\`, whose modules loaded about 0.2 s faster in a separate measurement (not part of this run).
 - **Blender's own start** is what starting Blender yourself for the same line costs: the floor
   under any cold start that runs a real Blender.
 - **warm** and **always-on**: sequential calls to a running peer, through its project's subject
