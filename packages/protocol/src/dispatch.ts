@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
-import { TIMEOUT_TIERS } from "./dispatch-commands.js";
+import { DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS } from "./dispatch-commands.js";
 import { JOB_STATUSES } from "./job.js";
 
 /** How long an idempotency key is remembered (the `fabric_requests` bucket's max age). Seconds. */
@@ -82,7 +82,7 @@ export const MAX_JOB_STATUS_WAIT_SECONDS = 50;
 export const DEFAULT_SUBMIT_DEADLINE_SECONDS = 3600;
 
 export const SubmitInputSchema = z.object({
-  command: z.string().min(1),
+  command: z.enum(DISPATCH_COMMAND_NAMES as [string, ...string[]]).describe("The command to run, as the dispatch tools name it without blender_."),
   params: z.record(z.string(), z.unknown()).default({}),
   target_uuid: TargetSelectorSchema.nullable().default(null),
   bus_id: z.string().nullable().default(null),

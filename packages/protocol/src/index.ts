@@ -16,3 +16,4 @@ export * from "./farm.js";
 export * from "./blend.js";
 export * from "./render.js";
 export * from "./project.js";
+export * from "./tool-results.js";

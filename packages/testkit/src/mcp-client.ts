@@ -62,6 +62,9 @@ export class FabricTestClient {
   static async connect(options: FabricTestClientOptions): Promise<FabricTestClient> {
     const testClient = new FabricTestClient(options);
     await testClient.client.connect(testClient.transport);
+    // With the tools' output schemas known, the SDK client checks every later answer's
+    // structuredContent against its tool's schema (and refuses a success without one).
+    await testClient.client.listTools();
     return testClient;
   }
 
@@ -69,6 +72,11 @@ export class FabricTestClient {
     const id = this.transport.sessionId;
     if (!id) throw new Error("not connected");
     return id;
+  }
+
+  /** Calls a tool and returns the MCP result as it came (content, structuredContent, isError). */
+  raw(name: string, args: Record<string, unknown> = {}) {
+    return this.client.callTool({ name, arguments: args });
   }
 
   /** Calls a tool and parses the JSON text it answers with. */

@@ -46,8 +46,7 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
     const stopTimer = metrics.toolSeconds.startTimer({ tool: name });
     try {
       const result = await catalog.call(name, args, context);
-      const status = result.isError ? "invalid_params" : "ok";
-      metrics.toolCalls.inc({ tool: name, status });
+      metrics.toolCalls.inc({ tool: name, status: String(result.structuredContent?.status ?? "ok") });
       return result;
     } catch (error) {
       if (error instanceof UnknownToolError) {

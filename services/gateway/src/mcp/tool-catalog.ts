@@ -1,13 +1,17 @@
 /**
- * The tool catalog: each tool's name, description, zod input schema and handler.
+ * The tool catalog: each tool's name, title, description, annotations, zod input and output
+ * schemas, and handler.
  *
  * JSON schemas for `tools/list` are computed once per process (building them per request
  * halves throughput, DESIGN.md section 4). Calls validate arguments with zod; invalid
  * arguments come back as an `invalid_params` result naming the field, never as an exception.
+ * Every answer is the seed's JSON text, plus the same answer as `structuredContent` (checked
+ * by clients against the tool's output schema) and `isError: true` when its status is a
+ * failure.
  */
 import { z } from "zod";
-import type { CallToolResult, ImageContent, Tool } from "@modelcontextprotocol/sdk/types.js";
-import { toInvalidParamsResult } from "@blender-fabric/protocol";
+import type { CallToolResult, ImageContent, Tool, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import { isErrorStatus, toInvalidParamsResult } from "@blender-fabric/protocol";
 import type { ToolContext } from "./tool-context.js";
 
 /**
@@ -20,12 +24,24 @@ const IMAGES = Symbol("images");
 export const withImages = <Body extends { status: string }>(body: Body, images: ImageContent[]): Body =>
   Object.assign(body, { [IMAGES]: images });
 
+type Answer = { status: string; [key: string]: unknown };
+
 export type ToolDefinition<Input extends z.ZodType = z.ZodType> = {
   name: string;
+  /** A human-readable name for client UIs. */
+  title: string;
   description: string;
+  /** Honest hints: whether it only reads, may destroy, is idempotent, reaches outside services. */
+  annotations: Omit<ToolAnnotations, "title">;
   inputSchema: Input;
+  /** The answer's shape; `structuredContent` of every successful call validates against it. */
+  outputSchema: z.ZodType;
   /** Returns the JSON object the tool answers with; it must carry a `status` field. */
   handler: (input: z.output<Input>, context: ToolContext) => Promise<{ status: string }>;
+  /** Whether an answer is a failure; default: its status is one of TOOL_ERROR_STATUSES. */
+  isError?: (answer: Answer) => boolean;
+  /** The answer as structured content; default: the answer itself. */
+  structured?: (answer: Answer) => Record<string, unknown>;
 };
 
 /** Keeps the handler's input type tied to its schema. */
@@ -45,17 +61,28 @@ export type ToolCatalog = {
   call(name: string, args: unknown, context: ToolContext): Promise<CallToolResult>;
 };
 
-const asResult = (body: { status: string; [IMAGES]?: ImageContent[] }, isError = false): CallToolResult => ({
-  content: [{ type: "text", text: JSON.stringify(body) }, ...(body[IMAGES] ?? [])],
-  ...(isError ? { isError } : {}),
-});
+const asResult = (body: { status: string; [IMAGES]?: ImageContent[] }, tool?: ToolDefinition): CallToolResult => {
+  const text = JSON.stringify(body);
+  const answer = body as Answer;
+  const isError = tool?.isError ? tool.isError(answer) : isErrorStatus(body.status);
+  // Through JSON, as the text: no undefined fields, no image blocks (those are content).
+  const structuredContent = tool?.structured ? (JSON.parse(JSON.stringify(tool.structured(answer))) as Record<string, unknown>) : (JSON.parse(text) as Record<string, unknown>);
+  return {
+    content: [{ type: "text", text }, ...(body[IMAGES] ?? [])],
+    structuredContent,
+    ...(isError ? { isError } : {}),
+  };
+};
 
 export function createToolCatalog(definitions: ToolDefinition[]): ToolCatalog {
   const byName = new Map(definitions.map((tool) => [tool.name, tool]));
   const tools: Tool[] = definitions.map((tool) => ({
     name: tool.name,
+    title: tool.title,
     description: tool.description,
+    annotations: { title: tool.title, ...tool.annotations },
     inputSchema: z.toJSONSchema(tool.inputSchema, { io: "input" }) as Tool["inputSchema"],
+    outputSchema: z.toJSONSchema(tool.outputSchema, { io: "output" }) as Tool["outputSchema"],
   }));
   return {
     tools,
@@ -63,8 +90,8 @@ export function createToolCatalog(definitions: ToolDefinition[]): ToolCatalog {
       const tool = byName.get(name);
       if (!tool) throw new UnknownToolError(name);
       const parsed = tool.inputSchema.safeParse(args ?? {});
-      if (!parsed.success) return asResult(toInvalidParamsResult(parsed.error), true);
-      return asResult(await tool.handler(parsed.data, context));
+      if (!parsed.success) return asResult(toInvalidParamsResult(parsed.error));
+      return asResult(await tool.handler(parsed.data, context), tool);
     },
   };
 }

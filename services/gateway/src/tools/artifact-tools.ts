@@ -2,11 +2,14 @@
  * `blender_list_artifacts`: the files a job stored in the Object Store (screenshots, large
  * results, a farm job's outputs), each with the URL any replica serves it at, to its owner.
  */
-import { JobIdInputSchema, decodeToken } from "@blender-fabric/protocol";
+import { JobIdInputSchema, decodeToken, ToolOutputSchemas } from "@blender-fabric/protocol";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 
 const listArtifacts = defineTool({
   name: "blender_list_artifacts",
+  title: "List a job's files",
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.listArtifacts,
   description:
     "The files a job stored: a farm job's outputs, a screenshot, a large result. Each has its name, size, sha256, " +
     "content_type and url (GET it from the gateway with the same bearer token).",

@@ -15,6 +15,7 @@ import {
   resolveRouting,
   type JobKind,
   type JobRecord,
+  ToolOutputSchemas,
   type Routing,
 } from "@blender-fabric/protocol";
 import {
@@ -43,6 +44,9 @@ async function changeSessionClients(
 
 const registerClient = defineTool({
   name: "blender_register_client",
+  title: "Join the bus",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.registerClient,
   description:
     "Join the caller's user bus, or update an existing registration in place. Messages " +
     "addressed to the client arrive on this session's stream as notifications/message " +
@@ -75,6 +79,9 @@ const registerClient = defineTool({
 
 const unregisterClient = defineTool({
   name: "blender_unregister_client",
+  title: "Leave the bus",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.unregisterClient,
   description: 'Leave the user bus. Idempotent: unknown uuids return {"status":"not_found"}.',
   inputSchema: UnregisterClientInputSchema,
   async handler(input, context) {
@@ -119,6 +126,9 @@ async function recordMessageJob(context: ToolContext, record: JobRecord): Promis
 function createSendMessage(maxPayloadBytes: number) {
   return defineTool({
     name: "blender_send_message",
+  title: "Send a bus message",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.sendMessage,
     description:
       "Route a message on the caller's bus. Routing precedence: target_uuid > group_id > " +
       "client_type > broadcast (no targeting field). Only broadcast excludes the sender. " +
@@ -183,6 +193,9 @@ function createSendMessage(maxPayloadBytes: number) {
 
 const jobUpdate = defineTool({
   name: "blender_job_update",
+  title: "Report on a job",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.jobUpdate,
   description:
     "Report a job's status to whoever dispatched it. Routed direct to the originator at " +
     "priority notice, or broadcast when the originator is unknown. completed, failed and " +
@@ -225,6 +238,9 @@ const jobUpdate = defineTool({
 
 const listAvailableClients = defineTool({
   name: "blender_list_available_clients",
+  title: "List the clients on the bus",
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.listAvailableClients,
   description:
     "Snapshot of the caller's user bus: persistent and ephemeral clients. Stale clients " +
     "(silent past the stale limit) are hidden unless include_stale is true. group_id, client_type " +

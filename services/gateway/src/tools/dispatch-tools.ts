@@ -7,9 +7,12 @@ import type { z } from "zod";
 import {
   DISPATCH_COMMANDS,
   DispatchCommonArgsSchema,
+  DispatchResultSchema,
   TIMEOUT_TIERS,
+  withParsedResult,
   type DispatchCommand,
 } from "@blender-fabric/protocol";
+import type { ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { defineTool, withImages, type ToolDefinition } from "../mcp/tool-catalog.js";
 import { dispatchCommand } from "../dispatch/dispatch-command.js";
 import { refuseCaller } from "./caller-checks.js";
@@ -17,10 +20,37 @@ import { screenshotImages } from "./screenshot-image.js";
 
 type DispatchCommonArgs = z.output<typeof DispatchCommonArgsSchema>;
 
+/** Commands that only look (the scene is as it was afterwards). */
+const READ_ONLY = new Set([
+  "get_scene_info", "get_object_info", "browse_data", "get_viewport_screenshot", "get_console_output",
+  "get_polyhaven_status", "get_hyper3d_status", "get_sketchfab_status", "msgbus_get_notifications",
+  "msgbus_list_subscriptions", "get_polyhaven_categories", "search_polyhaven_assets", "poll_rodin_job_status",
+  "search_sketchfab_models",
+]);
+/** Commands that may change or remove what is there (not only add to it). */
+const DESTRUCTIVE = new Set(["execute_code", "console_operations", "set_texture", "msgbus_clear_by_owner"]);
+/** Commands that reach a service outside the fabric (PolyHaven, Hyper3D Rodin, Sketchfab). */
+const OPEN_WORLD = new Set([
+  "get_polyhaven_categories", "search_polyhaven_assets", "download_polyhaven_asset", "set_texture", "create_rodin_job",
+  "poll_rodin_job_status", "import_generated_asset", "search_sketchfab_models", "download_sketchfab_model",
+]);
+
+function annotationsOf(name: string): Omit<ToolAnnotations, "title"> {
+  const readOnly = READ_ONLY.has(name);
+  return { readOnlyHint: readOnly, destructiveHint: DESTRUCTIVE.has(name), idempotentHint: readOnly, openWorldHint: OPEN_WORLD.has(name) };
+}
+
+/** `get_scene_info` → "Get scene info". */
+const titleOf = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1).replaceAll("_", " ")}`;
+
 function createDispatchTool(command: DispatchCommand): ToolDefinition {
   const defaultTimeout = TIMEOUT_TIERS[command.timeout];
   return defineTool({
     name: `blender_${command.name}`,
+    title: titleOf(command.name),
+    annotations: annotationsOf(command.name),
+    outputSchema: DispatchResultSchema,
+    structured: withParsedResult,
     description:
       `${command.description} Waits up to ${defaultTimeout} s (_timeout to change); work not started by then never starts. ` +
       "Pass a _request_id and reuse it when you retry, so a retry never runs the command twice.",

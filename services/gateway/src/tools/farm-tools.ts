@@ -20,6 +20,7 @@ import {
   FarmSummarySchema,
   type BlendSource,
   type FarmSummary,
+  ToolOutputSchemas,
   type FarmTask,
 } from "@blender-fabric/protocol";
 import type { z } from "zod";
@@ -57,6 +58,9 @@ type Refusal = { status: string; error: string; field?: string };
 
 const farmMap = defineTool({
   name: "blender_farm_map",
+  title: "Run a script over items on a farm",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.farmJob,
   description:
     "Run a script over many items on a farm: the items are split into chunks of chunk_size, and every idle " +
     "Blender peer of group_id (default: any farm worker of yours) with every one of capabilities takes the next chunk. In the script, `items` is the task's chunk; " +
@@ -84,6 +88,9 @@ const farmMap = defineTool({
 
 const renderFrames = defineTool({
   name: "blender_render_frames",
+  title: "Render frames on a farm",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.farmJob,
   description:
     'Render frames ("1-100,120") on a farm: chunks of chunk_size frames go to whichever peer of group_id (default: ' +
     "any farm worker of yours) with every one of capabilities is idle next. blend is the scene: {sha256} of a .blend uploaded with " +

@@ -14,6 +14,8 @@ import {
   subjectForClient,
   toInvalidParamsResult,
   type JobEvent,
+  ToolOutputSchemas,
+  withParsedResult,
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { createEnvelope, parseJsonSafely, publishEnvelope, readFarmProgress, watchJob } from "@blender-fabric/bus";
@@ -38,6 +40,9 @@ function describeJob(record: JobRecord) {
 
 const submit = defineTool({
   name: "blender_submit",
+  title: "Queue a command",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.submit,
   description:
     "Queue a command on a Blender peer without waiting; returns the job_id for blender_job_status. " +
     "Work not started within deadline_seconds never starts (status expired). Pass a request_id and " +
@@ -47,10 +52,8 @@ const submit = defineTool({
   async handler(input, context) {
     const refusal = refuseCaller(context, input.bus_id);
     if (refusal) return refusal;
-    const command = findDispatchCommand(input.command);
-    if (!command) {
-      return { status: "invalid_params", field: "command", error: `command: unknown command ${input.command}` };
-    }
+    // The input schema admits only the catalog's commands.
+    const command = findDispatchCommand(input.command)!;
     const params = command.params.safeParse(input.params);
     if (!params.success) {
       const invalid = toInvalidParamsResult(params.error);
@@ -74,6 +77,11 @@ const submit = defineTool({
 
 const jobStatus = defineTool({
   name: "blender_job_status",
+  title: "Job status",
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.jobStatus,
+  // The job it reports may have failed; the call itself fails only for an unknown job.
+  isError: (answer) => answer.status === "not_found",
   description:
     "A job's status and progress. wait_seconds (up to 50) long-polls until the job finishes. For a farm job: " +
     "its tasks by status, their attempts (peer, error), blocklisted peers; for a render also frames_done/frames_total " +
@@ -121,6 +129,10 @@ async function readAfterEnd(context: ToolContext, jobId: string, endAnnounced: b
 
 const jobResult = defineTool({
   name: "blender_job_result",
+  title: "Job result",
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.jobResult,
+  structured: withParsedResult,
   description: "The result of a finished job, in the dispatch tools' shape.",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
@@ -135,6 +147,9 @@ const jobResult = defineTool({
 
 const listJobs = defineTool({
   name: "blender_list_jobs",
+  title: "List jobs",
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.listJobs,
   description: "Your jobs, newest first, optionally only those with one status.",
   inputSchema: ListJobsInputSchema,
   async handler(input, context) {
@@ -173,6 +188,9 @@ const cancelEnvelope = (userId: string, record: JobRecord) =>
 
 const jobCancel = defineTool({
   name: "blender_job_cancel",
+  title: "Cancel a job",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.jobCancel,
   description:
     "Cancel a job: a queued job never starts; a running script is asked to stop at its next report_progress.",
   inputSchema: JobIdInputSchema,

@@ -1,0 +1,89 @@
+// Issue 10, acceptance 1 and 2: answers speak MCP. Every tool lists a title, annotations and
+// an output schema; a failing status comes back with isError: true and the seed's JSON text
+// unchanged; a success carries structuredContent, which the SDK client checks against the
+// tool's output schema (FabricTestClient lists the tools first, so every call in the suite is
+// checked). Two gateway replicas, real Blender.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { FabricTestClient, mintToken, startBridgeProcess, type BridgeProcess } from "@blender-fabric/testkit";
+import { DISPATCH_COMMANDS } from "@blender-fabric/protocol";
+import { startFabric, type Fabric } from "../support/fabric.js";
+
+let fabric: Fabric;
+let bridges: BridgeProcess[] = [];
+let llm: FabricTestClient;
+
+beforeAll(async () => {
+  fabric = await startFabric({ gateways: 2 });
+  bridges = await Promise.all(["blender-a", "blender-b"].map((uuid) => startBridgeProcess({ natsUrls: fabric.natsUrls, user: "mira", uuid })));
+  llm = await fabric.connect("mira");
+});
+afterAll(async () => {
+  await Promise.allSettled(bridges.map((bridge) => bridge.stop()));
+  await fabric?.[Symbol.asyncDispose]();
+});
+
+const textOf = (result: { content: unknown }) => (result.content as { type: string; text: string }[])[0]!.text;
+
+test("tools/list: every tool has a title, honest annotations and an object output schema", async () => {
+  const { tools } = await llm.client.listTools();
+  expect(tools.length).toBeGreaterThanOrEqual(DISPATCH_COMMANDS.length + 13);
+  for (const tool of tools) {
+    expect(tool.title, tool.name).toMatch(/\S/u);
+    expect(tool.outputSchema?.type, tool.name).toBe("object");
+    for (const hint of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {
+      expect(typeof tool.annotations?.[hint], `${tool.name} ${hint}`).toBe("boolean");
+    }
+  }
+  const byName = new Map(tools.map((tool) => [tool.name, tool.annotations!]));
+  expect(byName.get("blender_get_scene_info")).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+  expect(byName.get("blender_execute_code")).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+  expect(byName.get("blender_search_polyhaven_assets")).toMatchObject({ openWorldHint: true });
+  expect(byName.get("blender_list_available_clients")).toMatchObject({ readOnlyHint: true });
+  const submit = tools.find((tool) => tool.name === "blender_submit")!;
+  expect((submit.inputSchema.properties as Record<string, { enum?: string[] }>).command!.enum).toContain("execute_code");
+});
+
+test("a success carries the answer as structured content, with Blender's result as an object", async () => {
+  const result = await llm.raw("blender_execute_code", { target_uuid: "blender-a", code: "print('hi')" });
+  expect(result.isError).toBeUndefined();
+  const text = JSON.parse(textOf(result));
+  expect(text.result).toBe(JSON.stringify({ executed: true, result: "hi\n" })); // the seed's JSON text, as before
+  expect(result.structuredContent).toEqual({ ...text, result: { executed: true, result: "hi\n" } });
+});
+
+test("every failing status comes back with isError: true and its unchanged JSON text", async () => {
+  const stranger = await FabricTestClient.connect({ mcpUrls: fabric.gateways.map((gateway) => gateway.mcpUrl), token: await mintToken({ sub: "nobody-home" }), name: "stranger" });
+  const peer = await FabricTestClient.connect({
+    mcpUrls: fabric.gateways.map((gateway) => gateway.mcpUrl),
+    token: await mintToken({ sub: "mira", role: "blender-client" }),
+    name: "peer-token",
+  });
+  const cases: [string, FabricTestClient, string, Record<string, unknown>][] = [
+    ["failed", llm, "blender_get_object_info", { target_uuid: "blender-a", name: "NoSuchObject" }],
+    ["failed", llm, "blender_execute_code", { target_uuid: "blender-a", code: "raise ValueError('nope')" }],
+    ["failed", llm, "blender_search_polyhaven_assets", { target_uuid: "blender-a", asset_type: "hdris" }], // a closed gate
+    ["ambiguous_target", llm, "blender_get_scene_info", {}],
+    ["unknown_target", llm, "blender_get_scene_info", { target_uuid: "blender-zz" }],
+    ["no_client", stranger, "blender_get_scene_info", {}],
+    ["expired", llm, "blender_get_scene_info", { target_uuid: "project:nobody-serves-it", _timeout: 1 }],
+    ["not_a_member", llm, "blender_get_scene_info", { target_uuid: "blender-a", bus_id: "someone-else" }],
+    ["wrong_role", peer, "blender_get_scene_info", { target_uuid: "blender-a" }],
+    ["invalid_params", llm, "blender_get_object_info", { target_uuid: "blender-a" }],
+    ["not_found", llm, "blender_job_status", { job_id: "j-missing" }],
+  ];
+  for (const [status, client, tool, args] of cases) {
+    const result = await client.raw(tool, args);
+    const text = JSON.parse(textOf(result));
+    expect([tool, text.status, result.isError]).toEqual([tool, status, true]);
+    expect(result.structuredContent).toMatchObject({ status });
+  }
+  await stranger.close();
+  await peer.close();
+});
+
+test("job_status of a job that failed is a successful call", async () => {
+  const failed = await llm.call("blender_execute_code", { target_uuid: "blender-b", code: "raise RuntimeError('boom')" });
+  const status = await llm.raw("blender_job_status", { job_id: failed.job_id });
+  expect(status.isError).toBeUndefined();
+  expect(status.structuredContent).toMatchObject({ status: "failed", job_id: failed.job_id });
+});
