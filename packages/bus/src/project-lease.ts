@@ -5,18 +5,18 @@
  * starting while the last one still drains) waits instead of opening a stale scene and later
  * saving over newer work.
  *
- * The holder renews the lease with each heartbeat, a compare-and-set on its revision. A
- * waiter takes the lease over when the holder has left the registry (or is a later boot of
- * its uuid), or when the lease's revision has not moved for `staleAfterMs` on the waiter's
- * own clock: no two hosts' clocks are compared. A holder whose renewal finds the lease taken
- * has lost its project and must stop without saving.
+ * The holder renews the lease from the moment it has it, a compare-and-set on its revision;
+ * a leaving holder deletes it. A waiter takes the lease over only when its revision has not
+ * moved for `staleAfterMs` on the waiter's own clock (the holder died): no two hosts' clocks
+ * are compared, and a holder still starting up is never mistaken for a gone one. A holder
+ * whose lease now names another peer has lost its project and must stop without saving.
  */
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
-import { epochSeconds, keyForClient, keyForProject } from "@blender-fabric/protocol";
+import { keyForProject } from "@blender-fabric/protocol";
 import { parseJsonSafely } from "./safe-json.js";
 
-const LeaseSchema = z.object({ holder_uuid: z.string(), incarnation: z.string(), acquired_at: z.number() });
+const LeaseSchema = z.object({ holder_uuid: z.string(), incarnation: z.string() });
 export type ProjectLeaseRecord = z.infer<typeof LeaseSchema>;
 
 export type LeaseHolder = { uuid: string; incarnation: string };
@@ -29,63 +29,80 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class ProjectLease {
   readonly #kv: KV;
   readonly #key: string;
+  readonly #value: string;
+  readonly #incarnation: string;
   #revision: number;
+  #renewing: Promise<boolean> | undefined;
 
-  private constructor(kv: KV, key: string, revision: number) {
+  private constructor(kv: KV, key: string, holder: LeaseHolder, revision: number) {
     this.#kv = kv;
     this.#key = key;
+    this.#value = JSON.stringify({ holder_uuid: holder.uuid, incarnation: holder.incarnation });
+    this.#incarnation = holder.incarnation;
     this.#revision = revision;
   }
 
   /**
-   * Waits until this peer holds the project's lease. `holderGone` says whether the peer
-   * named in a lease has left (e.g. its registry record is gone); `onWait` hears who holds
-   * it, once per holder.
+   * Waits until this peer holds the project's lease. `onWait` hears who holds it, once per
+   * holder. KV errors while waiting are waited out like a held lease.
    */
   static async acquire(
     kv: KV,
     userId: string,
     projectId: string,
     me: LeaseHolder,
-    options: { staleAfterMs: number; holderGone: (record: ProjectLeaseRecord) => Promise<boolean>; onWait?: (record: ProjectLeaseRecord) => void },
+    options: { staleAfterMs: number; onWait?: (record: ProjectLeaseRecord) => void },
   ): Promise<ProjectLease> {
     const key = keyForProject(userId, projectId);
-    const mine = JSON.stringify({ holder_uuid: me.uuid, incarnation: me.incarnation, acquired_at: epochSeconds() });
+    const mine = JSON.stringify({ holder_uuid: me.uuid, incarnation: me.incarnation });
     let seen: { revision: number; since: number } | undefined;
     for (;;) {
-      const entry = await kv.get(key);
-      const held = entry && entry.operation === "PUT" ? LeaseSchema.safeParse(parseJsonSafely(entry)) : undefined;
       try {
+        const entry = await kv.get(key);
+        const held = entry?.operation === "PUT" ? LeaseSchema.safeParse(parseJsonSafely(entry)) : undefined;
         if (!entry || !held) {
-          // Free (never taken, released, or unreadable): create it, or take the tombstone's place.
+          // Free (never taken, or released): create it, or take the tombstone's place.
           const revision = entry ? await kv.update(key, mine, entry.revision) : await kv.create(key, mine);
-          return new ProjectLease(kv, key, revision);
+          return new ProjectLease(kv, key, me, revision);
         }
-        if (held.success && held.data.incarnation === me.incarnation) return new ProjectLease(kv, key, entry.revision);
+        if (held.success && held.data.incarnation === me.incarnation) return new ProjectLease(kv, key, me, entry.revision);
         if (seen?.revision !== entry.revision) {
           seen = { revision: entry.revision, since: Date.now() };
           if (held.success) options.onWait?.(held.data);
-        }
-        const silent = Date.now() - seen.since > options.staleAfterMs;
-        if (silent || !held.success || (await options.holderGone(held.data))) {
-          return new ProjectLease(kv, key, await kv.update(key, mine, entry.revision));
+        } else if (Date.now() - seen.since > options.staleAfterMs) {
+          return new ProjectLease(kv, key, me, await kv.update(key, mine, entry.revision));
         }
       } catch {
-        // Someone else moved first (create or compare-and-set refused): look again.
+        // Someone else moved first (create or compare-and-set refused), or KV is away: look again.
       }
       await sleep(WAIT_STEP_MS);
     }
   }
 
-  /** Renews the lease; false when another peer has taken it (this peer lost its project). */
-  async renew(): Promise<boolean> {
-    const entry = await this.#kv.get(this.#key);
-    if (!entry || entry.revision !== this.#revision || entry.operation !== "PUT") return false;
+  /**
+   * Renews the lease. False only when the lease now names another peer, or is gone: this
+   * peer lost its project. A renewal whose answer was lost, or a read of a lagging replica,
+   * is settled by who the lease names, not by its revision. Throws while KV is unavailable.
+   * Renewals never overlap.
+   */
+  renew(): Promise<boolean> {
+    this.#renewing ??= this.#renewOnce().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  async #renewOnce(): Promise<boolean> {
     try {
-      this.#revision = await this.#kv.update(this.#key, entry.string(), this.#revision);
+      this.#revision = await this.#kv.update(this.#key, this.#value, this.#revision);
       return true;
     } catch {
-      return false;
+      const entry = await this.#kv.get(this.#key);
+      if (entry?.operation !== "PUT") return false;
+      const held = LeaseSchema.safeParse(parseJsonSafely(entry));
+      if (!held.success || held.data.incarnation !== this.#incarnation) return false;
+      this.#revision = entry.revision; // still ours: go on from what is stored
+      return true;
     }
   }
 
@@ -93,17 +110,4 @@ export class ProjectLease {
   async release(): Promise<void> {
     await this.#kv.delete(this.#key, { previousSeq: this.#revision }).catch(() => {});
   }
-}
-
-/**
- * A lease's holder is gone when the registry no longer has it, or has a later boot of its
- * uuid: it left the bus (after saving) or was replaced, so its lease is free to take.
- */
-export function holderLeftRegistry(clients: KV, userId: string): (record: ProjectLeaseRecord) => Promise<boolean> {
-  return async (record) => {
-    const entry = await clients.get(keyForClient(userId, record.holder_uuid));
-    if (!entry || entry.operation !== "PUT") return true;
-    const client = parseJsonSafely(entry) as { incarnation?: string } | undefined;
-    return client?.incarnation !== undefined && client.incarnation !== record.incarnation;
-  };
 }

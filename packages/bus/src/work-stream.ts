@@ -201,7 +201,9 @@ export class WorkStream {
         try {
           const consumer = await this.#js.consumers.get(StreamName.Work, config.durable_name);
           // Short pulls: after a glitch (a paused process, a reconnect) the next pull comes soon.
-          messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
+          // A consumer deleted under it (another boot of the project took over) ends the loop,
+          // which then creates it again, instead of waiting on it forever.
+          messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS, abort_on_missing_resource: true });
           for await (const message of messages) onWork(held.track(message));
         } catch {
           // fall through to the pause and a fresh consumer

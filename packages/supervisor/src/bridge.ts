@@ -55,7 +55,8 @@ export type BridgeProcess = AsyncDisposable & {
   pause(): void;
   /** SIGCONT a paused bridge. */
   resume(): void;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 5 s); a project's peer needs longer to save. */
+  stop(graceMs?: number): Promise<void>;
 };
 
 /** How often the supervisor asks a bridge's /readyz which Blender it has registered, while someone waits for a registration. ms */
@@ -148,9 +149,9 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       });
     });
 
-  const stopWith = (signal: "SIGTERM" | "SIGKILL") => {
+  const stopWith = (signal: "SIGTERM" | "SIGKILL", graceMs?: number) => {
     child.kill("SIGCONT"); // a paused bridge must still end
-    return stopChild(child, signal);
+    return stopChild(child, signal, graceMs);
   };
   try {
     await nextRegistration(0, options.readyTimeoutMs);
@@ -167,7 +168,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
     kill: () => stopWith("SIGKILL"),
     pause: () => child.kill("SIGSTOP"),
     resume: () => child.kill("SIGCONT"),
-    stop: () => stopWith("SIGTERM"),
+    stop: (graceMs) => stopWith("SIGTERM", graceMs),
     [Symbol.asyncDispose]: () => stopWith("SIGTERM"),
   };
 }

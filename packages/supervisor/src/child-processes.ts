@@ -44,14 +44,14 @@ const STOP_GRACE_MS = 5_000;
 
 /**
  * Stops a child and resolves once it has exited: `SIGKILL` at once (a crash), or `SIGTERM`
- * with a grace period before SIGKILL.
+ * with a grace period (ms) before SIGKILL.
  */
-export async function stopChild(child: ChildProcess | undefined, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+export async function stopChild(child: ChildProcess | undefined, signal: "SIGTERM" | "SIGKILL" = "SIGTERM", graceMs = STOP_GRACE_MS): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill(signal);
   if (signal === "SIGTERM") {
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
     await exited;
     clearTimeout(timer);
   } else {

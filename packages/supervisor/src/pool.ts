@@ -36,8 +36,8 @@ export type PoolProcessOptions = {
   showLogs?: boolean;
 };
 
-/** How long the pool gets to stop its peers (each saves its project) before SIGKILL. ms */
-const STOP_GRACE_MS = 30_000;
+/** How long the pool gets to stop its peers (each finishes its job and saves its project) before SIGKILL. ms */
+const STOP_GRACE_MS = 120_000;
 
 export async function startPoolProcess(options: PoolProcessOptions): Promise<PoolProcess> {
   const healthPort = await findFreePort();

@@ -162,10 +162,11 @@ export class Bridge {
     peer.onLost = () => {
       this.#registered = undefined;
     };
+    // A project's peer hears only what names it: work broadcast to every Blender of the
+    // user, or to its client type, must not change a project's scene.
     const subjects = [
       subjectForClient(this.#user, this.#uuid),
-      subjectForClientType(this.#user, env.FABRIC_CLIENT_TYPE),
-      subjectForBroadcast(this.#user),
+      ...(env.FABRIC_PROJECT_ID ? [] : [subjectForClientType(this.#user, env.FABRIC_CLIENT_TYPE), subjectForBroadcast(this.#user)]),
       ...(env.FABRIC_GROUP_ID ? [subjectForGroup(this.#user, env.FABRIC_GROUP_ID)] : []),
     ];
     for (const subject of subjects) {
@@ -218,14 +219,23 @@ export class Bridge {
 
   /**
    * Leaves the bus for good: the registry forgets this peer (it is not live, so the pool may
-   * start another), and its own consumers go, so whatever the server sent to their last pulls
-   * is free for the next peer at once. Call after drain().
+   * start another), and its own consumer goes, so whatever the server sent to its last pull
+   * is free at once. Call after drain().
    */
   async leave(): Promise<void> {
-    const { env, clients, work } = this.#deps;
+    const { clients, work } = this.#deps;
     this.stop();
     await unregisterClient(clients, this.#user, this.#uuid);
     await work.removeConsumer(consumerForPeer(this.#user, this.#uuid));
+  }
+
+  /**
+   * Removes the project's consumer, so whatever the server sent to its last pull goes to the
+   * project's next peer at once. Only while this peer still holds the project: the consumer
+   * is the next peer's once it has the lease. Call after drain().
+   */
+  async dropProjectConsumer(): Promise<void> {
+    const { env, work } = this.#deps;
     if (env.FABRIC_PROJECT_ID) await work.removeConsumer(consumerForProject(this.#user, env.FABRIC_PROJECT_ID));
   }
 

@@ -53,10 +53,16 @@ export class LaunchedPeers {
   }
 }
 
-/** Whether `pid` is a running process whose command line mentions `needle` (a reused pid is left alone). */
-export function isRunning(pid: number, needle: string): boolean {
+/**
+ * Whether `pid` runs as the peer `uuid`: a bridge, or its Blender, carries the uuid in its
+ * environment (FABRIC_CLIENT_UUID), so a pid the system has since given to another process
+ * is never taken for it.
+ */
+export function isPeerProcess(pid: number, uuid: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle);
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "";
+    if (state.startsWith("Z")) return false; // ended, waiting to be reaped
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`FABRIC_CLIENT_UUID=${uuid}`);
   } catch {
     return false;
   }

@@ -19,13 +19,20 @@ export type PeerSpec = {
 
 const suffix = () => randomBytes(3).toString("hex");
 
+/**
+ * A project or group id as part of a uuid, which also names the peer's log and credential
+ * files: only `[A-Za-z0-9_-]`, at most 40 characters (ids come from subjects any tenant may
+ * publish on, so `/` or `..` must never reach a path). The random suffix keeps it unique.
+ */
+const slug = (id: string) => id.replace(/[^A-Za-z0-9_-]/gu, "-").slice(0, 40);
+
 export function specForDemand(demand: WorkDemand, idleSeconds: number): PeerSpec {
   const purpose = demandKey(demand);
   if (demand.kind === "project") {
-    return { userId: demand.userId, uuid: `blender-${demand.projectId}-${suffix()}`, purpose, projectId: demand.projectId, idleSeconds };
+    return { userId: demand.userId, uuid: `blender-${slug(demand.projectId)}-${suffix()}`, purpose, projectId: demand.projectId, idleSeconds };
   }
   if (demand.kind === "group") {
-    return { userId: demand.userId, uuid: `blender-${demand.groupId}-${suffix()}`, purpose, groupId: demand.groupId, idleSeconds };
+    return { userId: demand.userId, uuid: `blender-${slug(demand.groupId)}-${suffix()}`, purpose, groupId: demand.groupId, idleSeconds };
   }
   return { userId: demand.userId, uuid: `blender-farm-${suffix()}`, purpose, idleSeconds };
 }

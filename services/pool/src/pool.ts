@@ -102,10 +102,16 @@ export class Pool {
       this.#launch(warmSpec(env.FABRIC_POOL_WARM_USER, env.FABRIC_POOL_WARM_PREFIX, index));
       free -= 1;
     }
-    // Projects first: an agent waits on each of their calls; farm tasks wait in a queue anyway.
+    // Projects first: an agent waits on each of their calls; farm tasks wait in a queue anyway,
+    // so they leave one place free for the next project (a big farm job must not starve them).
     const ordered = [...demand].sort((a, b) => Number(b.kind === "project") - Number(a.kind === "project"));
+    const keptForProjects = env.FABRIC_POOL_MAX_PEERS > 1 ? 1 : 0;
+    const purposes = new Set(demand.map((wanted) => demandKey(wanted)));
+    for (const purpose of this.#unservable) if (!purposes.has(purpose)) this.#unservable.delete(purpose);
+    for (const [purpose, at] of this.#retryAt) if (at <= Date.now()) this.#retryAt.delete(purpose);
     for (const wanted of ordered) {
-      if (free <= 0) break;
+      const room = wanted.kind === "project" ? free : free - keptForProjects;
+      if (room <= 0) continue;
       const purpose = demandKey(wanted);
       if ((this.#retryAt.get(purpose) ?? 0) > Date.now()) continue;
       const serving = new Set([
@@ -114,7 +120,7 @@ export class Pool {
       ]);
       const needed = wanted.kind === "project" ? 1 : Math.min(wanted.messages, env.FABRIC_POOL_MAX_PEERS);
       if (serving.size >= needed || !(await this.#canServe(wanted))) continue;
-      for (let count = serving.size; count < needed && free > 0; count += 1) {
+      for (let count = serving.size, started = 0; count < needed && started < room; count += 1, started += 1) {
         this.#launch(specForDemand(wanted, env.FABRIC_IDLE_SECONDS));
         free -= 1;
       }

@@ -4,7 +4,7 @@
  * once its Blender is registered on the bus (its /readyz); it may exit by itself when idle,
  * and it ends with the pool however the pool ends.
  */
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mintUserCreds, peerPermissions } from "@blender-fabric/bus";
@@ -16,6 +16,11 @@ import { LaunchedPeers } from "./launched-peers.js";
 
 /** Lifetime of a credential minted for a started peer; it lives no longer than it idles. Seconds */
 const PEER_CREDENTIAL_SECONDS = 7 * 24 * 3600;
+/**
+ * How long a peer told to stop may take before SIGKILL: its running job's drain (the
+ * bridge's FABRIC_DRAIN_SECONDS, 20 s) and its project's save (at most 60 s). ms
+ */
+const PEER_STOP_GRACE_MS = 90_000;
 
 export type RunningPeer = { spec: PeerSpec; state: "starting" | "running"; bridge?: BridgeProcess };
 
@@ -59,6 +64,7 @@ export class ProcessLauncher {
     this.#logger.info({ uuid: spec.uuid, ms: Date.now() - startedAt, blender_pid: bridge.blenderPid() }, "peer ready");
     void bridge.exited.then(() => {
       this.#peers.delete(spec.uuid);
+      rmSync(this.#credentialFile(spec), { force: true }); // minted for this peer only
       this.#record.remove(spec.uuid);
       this.#logger.info({ uuid: spec.uuid }, "peer exited");
       this.onExit(spec);
@@ -106,7 +112,7 @@ export class ProcessLauncher {
         }),
         expiresInSeconds: PEER_CREDENTIAL_SECONDS,
       });
-      const file = join(env.FABRIC_POOL_STATE_DIR, `${spec.uuid}.creds`);
+      const file = this.#credentialFile(spec);
       writeFileSync(file, creds, { mode: 0o600 });
       chmodSync(file, 0o600);
       return { FABRIC_NATS_CREDS: file }; // a creds file wins over any nkey the bridge inherits
@@ -114,8 +120,13 @@ export class ProcessLauncher {
     return env.FABRIC_POOL_BRIDGE_NKEY ? { FABRIC_NATS_NKEY: env.FABRIC_POOL_BRIDGE_NKEY } : {};
   }
 
+  /** Where a peer's minted credential is kept while it runs (uuids are safe file names: peer-spec.ts). */
+  #credentialFile(spec: PeerSpec): string {
+    return join(this.#env.FABRIC_POOL_STATE_DIR, `${spec.uuid}.creds`);
+  }
+
   /** Stops every peer (SIGTERM: each finishes its job, saves its project's scene and leaves). */
   async stopAll(): Promise<void> {
-    await Promise.allSettled(this.peers().map((peer) => peer.bridge?.stop()));
+    await Promise.allSettled(this.peers().map((peer) => peer.bridge?.stop(PEER_STOP_GRACE_MS)));
   }
 }

@@ -1,0 +1,161 @@
+/**
+ * What a peer of a project (FABRIC_PROJECT_ID) does for its project, start to end:
+ * - it takes the project's lease (project-lease.ts: one Blender per project) and renews it
+ *   from then on;
+ * - it opens the scene the project's last peer saved (`<u>/projects/<id>/scene.blend` in the
+ *   tenant's blend store) before it takes any work;
+ * - it saves the scene back every FABRIC_PROJECT_SAVE_SECONDS when a job ran since, and when
+ *   it leaves, each time only while the lease is still its own;
+ * - the last saved copy is also kept on disk, and Blender restarts with it (a crashed Blender
+ *   comes back with the saved scene, not the one the peer started with).
+ * Losing the lease (another peer took the project over) is reported through `onLost`; the
+ * peer must then stop without saving.
+ */
+import { mkdtemp, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ProjectLease, type BlendStore } from "@blender-fabric/bus";
+import type { KV } from "@nats-io/kv";
+import type { BlenderPeer } from "./blender-peer.js";
+import type { BridgeEnv } from "./env.js";
+import type { Logger } from "./logger.js";
+
+/** A lease not renewed for this many heartbeats belongs to a dead peer. */
+const LEASE_STALE_HEARTBEATS = 3;
+/** Longest a save may take (a Blender stuck in a script never answers). ms */
+const SAVE_TIMEOUT_MS = 60_000;
+
+export type ProjectKeeperOptions = {
+  env: BridgeEnv;
+  incarnation: string;
+  projects: KV;
+  blends: BlendStore;
+  peer: BlenderPeer;
+  logger: Logger;
+};
+
+export class ProjectKeeper {
+  readonly #options: ProjectKeeperOptions;
+  readonly #lease: ProjectLease;
+  readonly #folder: string;
+  #renewal: NodeJS.Timeout | undefined;
+  #autosave: NodeJS.Timeout | undefined;
+  #saving: Promise<unknown> = Promise.resolve();
+  #savedAfterJobs = 0;
+  #lost = false;
+  /** Called once if another peer takes the project over. */
+  onLost: () => void = () => {};
+
+  private constructor(options: ProjectKeeperOptions, lease: ProjectLease, folder: string) {
+    this.#options = options;
+    this.#lease = lease;
+    this.#folder = folder;
+  }
+
+  get #projectId(): string {
+    return this.#options.env.FABRIC_PROJECT_ID!;
+  }
+
+  get #userId(): string {
+    return this.#options.env.FABRIC_USER;
+  }
+
+  /** Waits for the project's lease, then opens its saved scene in Blender. */
+  static async start(options: ProjectKeeperOptions): Promise<ProjectKeeper> {
+    const { env, logger } = options;
+    const projectId = env.FABRIC_PROJECT_ID!;
+    const lease = await ProjectLease.acquire(options.projects, env.FABRIC_USER, projectId, { uuid: env.FABRIC_CLIENT_UUID, incarnation: options.incarnation }, {
+      staleAfterMs: LEASE_STALE_HEARTBEATS * env.FABRIC_HEARTBEAT_SECONDS * 1000,
+      onWait: (holder) => logger.info({ project: projectId, holder: holder.holder_uuid }, "waiting for the project's previous peer to save and leave"),
+    });
+    const keeper = new ProjectKeeper(options, lease, await mkdtemp(join(tmpdir(), "fabric-project-")));
+    keeper.#renewal = setInterval(() => void keeper.#renew(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
+    const scene = join(keeper.#folder, "scene.blend");
+    const saved = await options.blends.downloadProjectScene(env.FABRIC_USER, projectId, scene);
+    if (saved) {
+      await keeper.#run(`bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(scene)})`, "open");
+      env.FABRIC_BLEND_FILE = scene;
+    }
+    logger.info({ project: projectId, scene: saved ? "saved scene" : "new" }, "project scene");
+    return keeper;
+  }
+
+  /** Saves every FABRIC_PROJECT_SAVE_SECONDS while jobs run; `jobsRun` counts the peer's jobs. */
+  autosave(jobsRun: () => number): void {
+    const seconds = this.#options.env.FABRIC_PROJECT_SAVE_SECONDS;
+    if (seconds > 0) this.#autosave = setInterval(() => void this.saveIfChanged(jobsRun()), seconds * 1000);
+  }
+
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /** Saves the scene when a job ran since the last save, while the lease is still this peer's. */
+  saveIfChanged(jobsRun: number): Promise<unknown> {
+    if (jobsRun === this.#savedAfterJobs || this.#lost) return this.#saving;
+    this.#saving = this.#saving.then(async () => {
+      const { logger } = this.#options;
+      try {
+        // A peer that was paused past the lease's stale time must not save over its successor.
+        if (!(await this.#renew())) return;
+        const size = await this.#save();
+        this.#savedAfterJobs = jobsRun;
+        logger.info({ project: this.#projectId, size }, "project scene saved");
+      } catch (error) {
+        logger.error({ err: error, project: this.#projectId }, "project scene NOT saved");
+      }
+    });
+    return this.#saving;
+  }
+
+  async #save(): Promise<number> {
+    const { blends, env } = this.#options;
+    const saving = join(this.#folder, "saving.blend");
+    // copy=True: Blender's own file name and state stay as they are.
+    await this.#run(`bpy.ops.wm.save_as_mainfile(filepath=${JSON.stringify(saving)}, copy=True, compress=False)`, "save");
+    const { size } = await blends.putProjectScene(this.#userId, this.#projectId, saving);
+    const scene = join(this.#folder, "scene.blend");
+    await rename(saving, scene);
+    env.FABRIC_BLEND_FILE = scene; // a Blender that restarts comes back with this save
+    return size;
+  }
+
+  async #run(script: string, what: string): Promise<void> {
+    const { peer } = this.#options;
+    await peer.start();
+    let timer: NodeJS.Timeout | undefined;
+    const reply = await Promise.race([
+      peer.request({ type: "script", script, job_id: `project-${what}-${Date.now()}` }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Blender did not ${what} the scene within ${SAVE_TIMEOUT_MS / 1000} s`)), SAVE_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!reply.ok) throw new Error(`Blender could not ${what} the project's scene: ${reply.error ?? "failed"}`);
+  }
+
+  /** True while the lease is this peer's; on losing it, reports once. KV trouble counts as still held. */
+  async #renew(): Promise<boolean> {
+    if (this.#lost) return false;
+    const held = await this.#lease.renew().catch(() => true);
+    if (!held) {
+      this.#lost = true;
+      this.#options.logger.error({ project: this.#projectId }, "another peer took this project over; stopping without saving");
+      this.onLost();
+    }
+    return held;
+  }
+
+  /** Stops renewing and saving; after the last save, gives the project up. */
+  async release(): Promise<void> {
+    clearInterval(this.#renewal);
+    clearInterval(this.#autosave);
+    if (!this.#lost) await this.#lease.release();
+    await rm(this.#folder, { recursive: true, force: true });
+  }
+
+  /** Stops renewing and saving without giving the lease up (a peer killed mid-start). */
+  stop(): void {
+    clearInterval(this.#renewal);
+    clearInterval(this.#autosave);
+  }
+}
