@@ -59,6 +59,11 @@ def _die_with_parent():
 
 ORIGINAL_PARENT_PID = _die_with_parent()
 
+# Ctrl-C in a terminal reaches every process of its group. This Blender is its bridge's to
+# stop (SIGTERM, or the death signal above); a stray SIGINT must not kill it while its bridge
+# still saves a project's scene through it.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import addon_utils  # noqa: E402 - Blender's module; the add-on path must come first

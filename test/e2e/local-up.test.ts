@@ -1,7 +1,7 @@
 // `npm start` (blender-fabric up) as a newcomer runs it: NATS with credentials, a gateway and
 // the pool with one warm Blender; the printed token and URL work; a project's Blender comes
 // on demand; Ctrl-C stops every process it started.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,13 +14,16 @@ const cliEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "serv
 let up: ChildProcess;
 let printed = "";
 let client: FabricTestClient;
+let dataDir: string;
 
 beforeAll(async () => {
   const [command, ...args] = sourceCommand(cliEntry);
-  const dataDir = mkdtempSync(join(tmpdir(), "fabric-up-"));
+  dataDir = mkdtempSync(join(tmpdir(), "fabric-up-"));
   up = spawnTracked(command!, [...args, "up", "--data-dir", dataDir, "--nats-port", String(await findFreePort()), "--http-port", String(await findFreePort()), "--idle", "3"], {
-    env: { ...process.env, FABRIC_LOG_LEVEL: "warn" },
+    env: { ...process.env, FABRIC_LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, like a shell's foreground job: Ctrl-C goes to the whole group.
+    detached: true,
   });
   up.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString()));
   up.stderr!.on("data", (chunk: Buffer) => (printed += chunk.toString()));
@@ -43,10 +46,13 @@ test("the printed token reaches the warm Blender, and a project's Blender starts
   expect(project.target_uuid).toMatch(/^blender-first-/u);
 });
 
-test("Ctrl-C stops NATS, the gateway, the pool and every Blender", async () => {
+test("Ctrl-C stops NATS, the gateway, the pool and every Blender, after the project's peer saved its scene", async () => {
   const started = descendantsOf(up.pid!);
   expect(started.length).toBeGreaterThanOrEqual(4); // nats-server, gateway, pool, bridge, Blender
-  up.kill("SIGINT");
+  process.kill(-up.pid!, "SIGINT"); // what a terminal does: SIGINT to every process of the group
   await new Promise<void>((resolve) => up.once("exit", () => resolve()));
   await waitFor("every process up started to end", () => started.every(isGone), 20_000, 100);
+  const projectLogs = readdirSync(join(dataDir, "pool", "logs")).filter((name) => name.startsWith("blender-first-"));
+  expect(projectLogs).toHaveLength(1);
+  expect(readFileSync(join(dataDir, "pool", "logs", projectLogs[0]!), "utf8")).toContain("project scene saved");
 });

@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { spawnTracked, stopChild } from "./child-processes.js";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Authenticator } from "@nats-io/transport-node";
@@ -33,7 +33,14 @@ export type NatsCluster = AsyncDisposable & {
   stop(): Promise<void>;
 };
 
-type NodeConfig = { name: string; directory: string; clientPort: number; text: string };
+type NodeConfig = {
+  name: string;
+  directory: string;
+  clientPort: number;
+  text: string;
+  /** In a process group of its own: a terminal's Ctrl-C reaches its supervisor, not it. */
+  ownProcessGroup?: boolean;
+};
 
 async function launch(config: NodeConfig): Promise<ChildProcess> {
   // A ports file left by a crashed run would look like readiness.
@@ -44,6 +51,7 @@ async function launch(config: NodeConfig): Promise<ChildProcess> {
   writeFileSync(configFile, config.text);
   const child = spawnTracked(findProgram("nats-server"), ["-c", configFile], {
     stdio: ["ignore", "ignore", "pipe"],
+    detached: config.ownProcessGroup ?? false,
   });
   let log = "";
   child.stderr?.on("data", (chunk: Buffer) => {
@@ -108,6 +116,11 @@ export type NatsServerOptions = {
    * auth. Default: none (tests that do not test auth).
    */
   authConfig?: string;
+  /**
+   * Run it in a process group of its own (`blender-fabric up`): Ctrl-C in the terminal then
+   * reaches the supervisor, which stops NATS last, after every peer has saved its project.
+   */
+  ownProcessGroup?: boolean;
 };
 
 /** Starts one nats-server with JetStream. */
@@ -116,12 +129,32 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   mkdirSync(directory, { recursive: true });
   const clientPort = options.port ?? (await findFreePort());
   const name = `fabric-${clientPort}`;
-  const node = createNode(
-    { name, directory, clientPort, text: nodeConfigText(name, directory, clientPort, options.authConfig) },
-    { keepDirectory: options.directory !== undefined },
-  );
+  const pidFile = join(directory, "nats-server.pid");
+  // A server of an earlier run that outlived its supervisor (killed -9) still holds the data.
+  if (options.directory) await stopLeftoverServer(pidFile);
+  const text = [nodeConfigText(name, directory, clientPort, options.authConfig), `pid_file: ${JSON.stringify(pidFile)}`].join("\n");
+  const node = createNode({ name, directory, clientPort, text, ownProcessGroup: options.ownProcessGroup }, { keepDirectory: options.directory !== undefined });
   await node.restart();
   return { ...node, [Symbol.asyncDispose]: () => node.stop() };
+}
+
+/** Stops the nats-server named in `pidFile` if it still runs (and is a nats-server). */
+async function stopLeftoverServer(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim());
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("nats-server")) return;
+  } catch {
+    return; // no pid file, or no such process
+  }
+  process.kill(pid, "SIGTERM");
+  await waitFor("the leftover nats-server to stop", () => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+    } catch {
+      return true;
+    }
+  }, 10_000, 100).catch(() => process.kill(pid, "SIGKILL"));
 }
 
 export type NatsClusterOptions = {

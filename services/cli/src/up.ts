@@ -31,7 +31,13 @@ export async function up(options: UpOptions): Promise<void> {
   const natsPort = await preferPort(options.natsPort);
   // NATS admits only these users, even on this machine (made on first start, mode 0600).
   const credentials = await ensureLocalCredentials(options.dataDirectory);
-  const nats = await startNatsServer({ directory: join(options.dataDirectory, "nats"), port: natsPort, authConfig: credentials.authorization });
+  const nats = await startNatsServer({
+    directory: join(options.dataDirectory, "nats"),
+    port: natsPort,
+    authConfig: credentials.authorization,
+    // Ctrl-C must not stop NATS before the peers have saved their projects through it.
+    ownProcessGroup: true,
+  });
   const logLevel = process.env.FABRIC_LOG_LEVEL ?? "info";
   const gateway = await startGatewayProcess({
     natsUrls: [nats.url],
