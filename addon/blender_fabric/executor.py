@@ -18,7 +18,7 @@ import mathutils
 from . import protocol
 from .console import CONSOLE, capture_output
 from .errors import FabricError
-from .jobs import JobCancelled, ProgressReporter
+from .jobs import JobCancelled, ProgressReporter, running_job
 from .preferences import require_gate
 from .registry import find_command
 
@@ -50,6 +50,11 @@ def _failure(request_id, error, started, with_traceback, cancelled=False):
     return protocol.error_response(request_id, message, trace, elapsed_ms, cancelled=cancelled)
 
 
+def _progress_sender(request, emit):
+    """Sends a job's progress as events of its request."""
+    return lambda fraction, message: emit(protocol.progress_event(request["id"], request["job_id"], fraction, message))
+
+
 class Executor:
     def __init__(self, jobs):
         self._jobs = jobs
@@ -60,39 +65,46 @@ class Executor:
         if kind == "ping":
             return protocol.ok_response(request["id"], blender_facts(), 0.0)
         if kind == "command":
-            return self._run_command(request)
+            return self._run_command(request, emit)
         if kind == "script":
             return self._run_script(request, emit)
         raise ValueError(f"the main thread does not run {kind} requests")
 
-    def _run_command(self, request):
+    def _run_command(self, request, emit):
         started = time.perf_counter()
+        job_id = request.get("job_id")
+        # A command with a job (execute_code) reports progress and honours a cancel like a script.
+        reporter = ProgressReporter(job_id, self._jobs, _progress_sender(request, emit)) if job_id else None
         try:
             command = find_command(request["command"])
             if command.gate:
                 require_gate(command.gate)  # A closed gate answers the same, whatever the params.
             command.check_params(request["params"])
-            with capture_output(CONSOLE):
+            if job_id and self._jobs.is_cancelled(job_id):
+                raise JobCancelled(f"job {job_id} was cancelled before it started")
+            with capture_output(CONSOLE), running_job(reporter):
                 result = command.function(**request["params"])
             if command.mutating:
                 push_undo_step(f"Fabric: {command.name}")
+        except JobCancelled as error:
+            return _failure(request["id"], error, started, with_traceback=False, cancelled=True)
         except Exception as error:  # noqa: BLE001 - every failure becomes an error response
             return _failure(request["id"], error, started, with_traceback=True)
+        finally:
+            if job_id:
+                self._jobs.remove(job_id)
         return protocol.ok_response(request["id"], result, (time.perf_counter() - started) * 1000)
+
 
     def _run_script(self, request, emit):
         job_id = request["job_id"]
         started = time.perf_counter()
-
-        def send_progress(fraction, message):
-            emit(protocol.progress_event(request["id"], job_id, fraction, message))
-
         script_globals = {
             "__name__": f"job_{job_id}",
             "bpy": bpy,
             "bmesh": bmesh,
             "mathutils": mathutils,
-            "report_progress": ProgressReporter(job_id, self._jobs, send_progress),
+            "report_progress": ProgressReporter(job_id, self._jobs, _progress_sender(request, emit)),
         }
         try:
             if self._jobs.is_cancelled(job_id):

@@ -1,9 +1,11 @@
-"""Script jobs: cancellation flags and rate-limited progress. Plain Python (no bpy).
+"""Jobs (scripts, and commands sent with a job id): cancellation flags and rate-limited
+progress. Plain Python (no bpy).
 
 Cancellation is cooperative: a cancel request (handled on a reader thread) sets a flag, and the
-script's next report_progress call raises JobCancelled on the main thread.
+job's next report_progress call raises JobCancelled on the main thread.
 """
 
+import contextlib
 import threading
 import time
 
@@ -70,3 +72,24 @@ class ProgressReporter:
         if fraction >= 1.0 or due:
             self._last_sent = now
             self._emit(float(fraction), str(message))
+
+
+_running_reporter = None
+"""The report_progress of the command running on the main thread now, if it has a job."""
+
+
+@contextlib.contextmanager
+def running_job(reporter):
+    """Makes `reporter` the running command's report_progress while the block runs."""
+    global _running_reporter
+    previous, _running_reporter = _running_reporter, reporter
+    try:
+        yield
+    finally:
+        _running_reporter = previous
+
+
+def current_report_progress():
+    """report_progress for code a command runs (execute_code): the job's, or, for a call with
+    no job (a direct connection), one that only checks its arguments."""
+    return _running_reporter or ProgressReporter(None, JobBoard(), lambda fraction, message: None)

@@ -173,7 +173,8 @@ class FabricServer:
             elapsed_ms = (time.perf_counter() - started) * 1000
             connection.send(protocol.ok_response(request["id"], {"cancelled": cancelled}, elapsed_ms))
             return
-        if request["type"] == "script" and not self._jobs.add(request["job_id"]):
+        # Scripts, and commands with a job, can be cancelled: they are on the board until they end.
+        if request.get("job_id") and request["type"] in ("script", "command") and not self._jobs.add(request["job_id"]):
             connection.send(
                 protocol.error_response(request["id"], f"job {request['job_id']} is already queued or running")
             )

@@ -88,7 +88,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "default",
     params: z.object({
       operation: z.enum(["clear", "stats", "search"]),
-      params: z.record(z.string(), z.unknown()).default({}),
+      params: z.record(z.string(), z.unknown()).nullable().default(null).describe("For search: {query}."),
     }),
   }),
   ...(["polyhaven", "hyper3d", "sketchfab"] as const).map((service) =>
