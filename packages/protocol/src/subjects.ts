@@ -34,6 +34,15 @@ export const subjectForJob = (userId: string, jobId: string) =>
 export const subjectForSessionSync = (sessionId: string) =>
   `fabric.session.${encodeToken(sessionId)}.sync`;
 
+/**
+ * Gateway-internal: a client cancelled one of its calls (`notifications/cancelled`). The
+ * notification may reach any replica; the one running the call hears it here.
+ */
+export const subjectForCallCancel = (sessionId: string) => `fabric.session.${encodeToken(sessionId)}.cancel`;
+
+/** Every session's call cancellations (each replica subscribes once). */
+export const ALL_CALL_CANCEL_SUBJECTS = "fabric.session.*.cancel";
+
 /** Every subject of the work-queue stream `FABRIC_WORK`, for all users. */
 export const WORK_STREAM_SUBJECTS = "user.*.work.>";
 

@@ -13,6 +13,7 @@ import {
   openFabricBuckets,
 } from "@blender-fabric/bus";
 import type { GatewayEnv } from "./env.js";
+import { CallCancellations } from "./delivery/call-cancellations.js";
 
 export type GatewayServices = {
   nc: NatsConnection;
@@ -23,6 +24,8 @@ export type GatewayServices = {
   work: WorkStream;
   artifacts: ArtifactStore;
   blends: BlendStore;
+  /** Running calls a client may cancel from any replica. */
+  cancellations: CallCancellations;
   close(): Promise<void>;
 };
 
@@ -45,6 +48,7 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
   ]);
   const jobs = new JobStore(buckets.jobs, nc);
   const reaper = await JobReaper.start(buckets.jobs, jobs, registry);
+  const cancellations = new CallCancellations(nc);
   return {
     nc,
     registry,
@@ -54,7 +58,9 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     work,
     artifacts,
     blends,
+    cancellations,
     async close() {
+      cancellations.stop();
       reaper.stop();
       registry.stop();
       sessions.stop();

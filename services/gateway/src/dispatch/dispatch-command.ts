@@ -4,12 +4,16 @@
  * timeout for the terminal event. The timeout is also the job's deadline, so when the call
  * returns the work has finished, is running (poll it with blender_job_status), or will never
  * run (`expired`): a caller that retries after a timeout never runs the code twice.
+ *
+ * A caller that asked for progress gets the job's progress events as it waits, and a caller
+ * that cancels the call (`notifications/cancelled`) cancels the job, as blender_job_cancel does.
  */
 import { isTerminalJobStatus, projectOfTarget, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
 import { watchJob, type JobWatch } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { isRefusal, type TargetRefusal } from "./pick-target.js";
 import { queueJob, ticketFor, type JobRequest, type JobTicket, type QueuedJob, type RequestIdConflict } from "./queue-job.js";
+import { cancelJob } from "./cancel-job.js";
 
 /** How long the settling after the wait may take, so no call outlives its timeout by much. ms */
 const SETTLE_DEADLINE_MS = 3_000;
@@ -48,13 +52,17 @@ export async function dispatchCommand(context: ToolContext, request: DispatchReq
   }
   if ("status" in started) return started; // a request_id of other work
   const { watch, queued } = started;
+  const cancelOnAbort = () => void cancelCalledJob(context, isRefusal(queued) ? undefined : queued.jobId);
   try {
     if (isRefusal(queued)) return { ...queued, command: request.command };
     if (isTerminalJobStatus(queued.record.status)) return finishedJobResult(queued.record);
+    if (context.signal?.aborted) cancelOnAbort();
+    else context.signal?.addEventListener("abort", cancelOnAbort, { once: true });
     const terminal = await watch.terminal(Math.max(0, waitEnds - Date.now()));
     if (terminal) return answerFromEvent(request, queued, terminal);
     return await answerAfterWait(context, request, queued.jobId, queued.targetUuid);
   } finally {
+    context.signal?.removeEventListener("abort", cancelOnAbort);
     watch.stop();
   }
 }
@@ -64,8 +72,11 @@ type WatchedJob = { watch: JobWatch; queued: QueuedJob | TargetRefusal };
 /** Subscribes to the job's subject, then records and queues the job. */
 async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: JobRequest): Promise<WatchedJob> {
   const { nc } = context.services;
+  const { progress } = context;
   // Subscribed (and flushed) before the work is queued: an answer that comes at once is seen.
-  const watch = watchJob(nc, context.identity.userId, ticket.jobId);
+  const watch = watchJob(nc, context.identity.userId, ticket.jobId, (event) => {
+    if (progress && event.status === "progress" && event.progress !== undefined) progress(event.progress, event.progress_message ?? "");
+  });
   try {
     await nc.flush();
     return { watch, queued: await queueJob(context, ticket, job) };
@@ -73,6 +84,13 @@ async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: Job
     watch.stop();
     throw error;
   }
+}
+
+/** The caller cancelled its call: its job is cancelled (queued: never starts; running: flagged). */
+async function cancelCalledJob(context: ToolContext, jobId: string | undefined): Promise<void> {
+  if (!jobId) return;
+  const record = await context.services.jobs.get(context.identity.userId, jobId).catch(() => undefined);
+  if (record && !isTerminalJobStatus(record.status)) await cancelJob(context, record).catch(() => undefined);
 }
 
 /** The promise's value, or undefined if it has not settled by `deadline` (ms since the epoch). */

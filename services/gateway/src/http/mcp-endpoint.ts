@@ -38,16 +38,26 @@ export function createMcpEndpoint(
       return c.body(null, 200);
     }
 
+    const body = c.get("body");
+    if (c.req.method === "POST") {
+      // The call it cancels may run on another replica: tell them all.
+      for (const requestId of cancelledRequestIds(body)) services.cancellations.announce(session.id, requestId);
+    }
+    // A call that asked for progress is answered as an SSE stream (its notifications, then the
+    // result); every other POST stays plain JSON, the fast path.
+    const streaming = c.req.method === "POST" && asksForProgress(body);
     const server = createMcpServer(dependencies, context);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: true,
+      enableJsonResponse: !streaming,
     });
     await server.connect(transport);
 
     if (c.req.method !== "GET") {
-      const response = await transport.handleRequest(c.req.raw, { parsedBody: c.get("body") });
-      await server.close();
+      const response = await transport.handleRequest(c.req.raw, { parsedBody: body });
+      // A stream is still being written: the server goes once the client has the whole answer.
+      if (streaming) c.req.raw.signal.addEventListener("abort", () => void server.close(), { once: true });
+      else await server.close();
       return response;
     }
 
@@ -88,6 +98,24 @@ export function createMcpEndpoint(
     }
     return response;
   };
+}
+
+type JsonRpcMessage = { method?: unknown; params?: { requestId?: unknown; _meta?: { progressToken?: unknown } } };
+
+const messagesOf = (body: unknown): JsonRpcMessage[] =>
+  (Array.isArray(body) ? body : [body]).filter((message): message is JsonRpcMessage => typeof message === "object" && message !== null);
+
+/** Whether a POST holds a tool call with a progress token. */
+function asksForProgress(body: unknown): boolean {
+  return messagesOf(body).some((message) => message.method === "tools/call" && message.params?._meta?.progressToken !== undefined);
+}
+
+/** The request ids a POST's `notifications/cancelled` name. */
+function cancelledRequestIds(body: unknown): (string | number)[] {
+  return messagesOf(body)
+    .filter((message) => message.method === "notifications/cancelled")
+    .map((message) => message.params?.requestId)
+    .filter((id): id is string | number => typeof id === "string" || typeof id === "number");
 }
 
 /** DELETE /mcp: the session ends; its ephemeral clients leave the bus, persistent ones stay. */

@@ -13,6 +13,7 @@ import {
   ReadResourceRequestSchema,
   McpError,
   SetLevelRequestSchema,
+  type ServerNotification,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { ToolCatalog } from "./tool-catalog.js";
 import { UnknownToolError } from "./tool-catalog.js";
@@ -30,6 +31,20 @@ export type McpServerDependencies = {
   logger: Logger;
 };
 
+/**
+ * Sends `notifications/progress` for a call that carries a progress token (the endpoint
+ * answers such a call as an SSE stream). MCP wants progress to grow with each notification,
+ * so a report that does not is dropped.
+ */
+function progressNotifier(progressToken: string | number, send: (notification: ServerNotification) => Promise<void>) {
+  let last = -1;
+  return (fraction: number, message: string) => {
+    if (fraction <= last) return;
+    last = fraction;
+    void send({ method: "notifications/progress", params: { progressToken, progress: fraction, total: 1, ...(message ? { message } : {}) } }).catch(() => {});
+  };
+}
+
 export function createMcpServer(dependencies: McpServerDependencies, context: ToolContext): Server {
   const { catalog, metrics, logger } = dependencies;
   const server = new Server(SERVER_INFO, {
@@ -41,11 +56,17 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: catalog.tools }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args } = request.params;
     const stopTimer = metrics.toolSeconds.startTimer({ tool: name });
+    const call = context.services.cancellations.register(context.sessionId, extra.requestId);
+    const progressToken = request.params._meta?.progressToken;
     try {
-      const result = await catalog.call(name, args, context);
+      const result = await catalog.call(name, args, {
+        ...context,
+        signal: call.signal,
+        ...(progressToken === undefined ? {} : { progress: progressNotifier(progressToken, extra.sendNotification) }),
+      });
       metrics.toolCalls.inc({ tool: name, status: String(result.structuredContent?.status ?? "ok") });
       return result;
     } catch (error) {
@@ -62,6 +83,7 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
         isError: true,
       };
     } finally {
+      call.done();
       stopTimer();
     }
   });

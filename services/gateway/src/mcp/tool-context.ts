@@ -10,4 +10,8 @@ export type ToolContext = {
   identity: VerifiedIdentity;
   sessionId: string;
   session: SessionRecord;
+  /** Reports the call's progress (0..1) to a client that asked for it with a progress token. */
+  progress?: (fraction: number, message: string) => void;
+  /** Aborted when the client cancels the call (`notifications/cancelled`, on any replica). */
+  signal?: AbortSignal;
 };

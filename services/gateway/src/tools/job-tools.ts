@@ -7,28 +7,24 @@ import {
   JobStatusInputSchema,
   ListJobsInputSchema,
   SubmitInputSchema,
-  CancelOutcomeSchema,
   DISPATCH_COMMAND_NAMES,
   findDispatchCommand,
   isTerminalJobStatus,
-  subjectForClient,
   toInvalidParamsResult,
   type JobEvent,
   ToolOutputSchemas,
   withParsedResult,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { createEnvelope, parseJsonSafely, publishEnvelope, readFarmProgress, watchJob } from "@blender-fabric/bus";
+import { readFarmProgress, watchJob } from "@blender-fabric/bus";
 import { defineTool, withImages, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { finishedJobResult } from "../dispatch/dispatch-command.js";
 import { isRefusal } from "../dispatch/pick-target.js";
 import { queueJob, ticketFor } from "../dispatch/queue-job.js";
+import { askPeerToCancel, cancelJob } from "../dispatch/cancel-job.js";
 import { refuseCaller } from "./caller-checks.js";
 import { farmStatus } from "./farm-status.js";
-
-/** How long a cancel waits for the target bridge to answer. ms */
-const CANCEL_TIMEOUT_MS = 5_000;
 
 const notFound = (jobId: string) => ({ status: "not_found", job_id: jobId, error: `No job ${jobId} on your bus.` });
 
@@ -159,69 +155,19 @@ const listJobs = defineTool({
   },
 });
 
-/** Asks the job's peer to flag its running script; undefined when the peer does not answer. */
-async function askPeerToCancel(context: ToolContext, record: JobRecord) {
-  const userId = context.identity.userId;
-  const envelope = cancelEnvelope(userId, record);
-  try {
-    const reply = await context.services.nc.request(
-      subjectForClient(userId, record.target_uuid!),
-      JSON.stringify(envelope),
-      { timeout: CANCEL_TIMEOUT_MS },
-    );
-    const answer = parseJsonSafely(reply) as { outcome?: unknown } | undefined;
-    return CancelOutcomeSchema.parse(answer?.outcome);
-  } catch {
-    return undefined; // the peer is gone, or too busy to answer
-  }
-}
-
-const cancelEnvelope = (userId: string, record: JobRecord) =>
-  createEnvelope({
-    userId,
-    fromUuid: `server:${userId}`,
-    routing: { type: "direct", target_uuid: record.target_uuid! },
-    priority: "alert",
-    jobId: record.job_id,
-    payload: { message_type: "job_cancel", job_id: record.job_id },
-  });
-
 const jobCancel = defineTool({
   name: "blender_job_cancel",
   title: "Cancel a job",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   outputSchema: ToolOutputSchemas.jobCancel,
   description:
-    "Cancel a job: a queued job never starts; a running script is asked to stop at its next report_progress.",
+    "Cancel a job: a queued job never starts; running code (a script, execute_code) is asked to stop at its next report_progress.",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
-    const { jobs, nc, registry } = context.services;
-    const userId = context.identity.userId;
-    let record = await jobs.get(userId, input.job_id);
+    const record = await context.services.jobs.get(context.identity.userId, input.job_id);
     if (!record) return notFound(input.job_id);
     if (record.kind === "farm") return cancelFarm(context, record);
-    if (record.status === "queued") {
-      record = (await jobs.cancelQueued(userId, record.job_id, "cancelled while queued")) ?? record;
-      if (record.status === "cancelled") {
-        // The peer may hold the work in its queue: let it drop it now (it would skip it anyway).
-        if (record.target_uuid) publishEnvelope(nc, cancelEnvelope(userId, record));
-        return { status: "cancelled", job_id: record.job_id };
-      }
-    }
-    if (record.status !== "running" || !record.target_uuid) {
-      return { status: "not_cancellable", job_id: record.job_id, job_status: record.status };
-    }
-    const outcome = await askPeerToCancel(context, record);
-    if (outcome === "cancel_requested") {
-      return { status: "cancelling", job_id: record.job_id, message: "The running script stops at its next report_progress." };
-    }
-    const peer = registry.cached(userId, record.target_uuid);
-    const message =
-      outcome === undefined && !(peer && !registry.isStale(peer))
-        ? `${record.target_uuid} is not live; the job will be settled lost.`
-        : "The peer could not stop it (only scripts stop, at their next report_progress); it ends on its own.";
-    const now = await jobs.get(userId, record.job_id);
-    return { status: "not_cancellable", job_id: record.job_id, job_status: now?.status ?? record.status, message };
+    return cancelJob(context, record);
   },
 });
 
