@@ -54,7 +54,8 @@ test("without a progress token the answer is plain JSON", async () => {
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "blender_get_scene_info", arguments: { target_uuid: "blender-pia" } } }),
   });
   expect(response.headers.get("content-type")).toMatch(/application\/json/u);
-  expect((await response.json()).result.structuredContent.status).toBe("completed");
+  const answer = (await response.json()) as { result: { structuredContent: { status: string } } };
+  expect(answer.result.structuredContent.status).toBe("completed");
 });
 
 test("cancelling a running 10-second execute_code ends its job cancelled within a second", async () => {

@@ -22,7 +22,7 @@ afterAll(async () => {
   await fabric?.[Symbol.asyncDispose]();
 });
 
-const textOf = (result: { content: unknown }) => (result.content as { type: string; text: string }[])[0]!.text;
+const textOf = (result: unknown) => (result as { content: { type: string; text: string }[] }).content[0]!.text;
 
 test("tools/list: every tool has a title, honest annotations and an object output schema", async () => {
   const { tools } = await llm.client.listTools();
