@@ -22,7 +22,13 @@ const PEER_CREDENTIAL_SECONDS = 7 * 24 * 3600;
  */
 const PEER_STOP_GRACE_MS = 90_000;
 
-export type RunningPeer = { spec: PeerSpec; state: "starting" | "running"; bridge?: BridgeProcess };
+export type RunningPeer = {
+  spec: PeerSpec;
+  state: "starting" | "running";
+  bridge?: BridgeProcess;
+  /** Settles once the start has succeeded (with the bridge) or failed (undefined). */
+  started: Promise<BridgeProcess | undefined>;
+};
 
 export class ProcessLauncher {
   readonly #env: PoolEnv;
@@ -46,13 +52,14 @@ export class ProcessLauncher {
 
   /** Starts a peer; resolves true once it is registered on the bus, false if it never came up. */
   async launch(spec: PeerSpec): Promise<boolean> {
-    const peer: RunningPeer = { spec, state: "starting" };
+    const starting = this.#start(spec);
+    const peer: RunningPeer = { spec, state: "starting", started: starting.catch(() => undefined) };
     this.#peers.set(spec.uuid, peer);
     this.#logger.info({ uuid: spec.uuid, user: spec.userId, purpose: spec.purpose }, "starting a peer");
     const startedAt = Date.now();
     let bridge: BridgeProcess;
     try {
-      bridge = await this.#start(spec);
+      bridge = await starting;
     } catch (error) {
       this.#peers.delete(spec.uuid);
       this.#logger.error({ err: error, uuid: spec.uuid }, "peer did not start");
@@ -125,8 +132,12 @@ export class ProcessLauncher {
     return join(this.#env.FABRIC_POOL_STATE_DIR, `${spec.uuid}.creds`);
   }
 
-  /** Stops every peer (SIGTERM: each finishes its job, saves its project's scene and leaves). */
+  /**
+   * Stops every peer (SIGTERM: each finishes its job, saves its project's scene and leaves),
+   * those still starting too, once they are up: a bridge can take work a moment before its
+   * supervisor sees it ready, and one left behind would be killed with the pool.
+   */
   async stopAll(): Promise<void> {
-    await Promise.allSettled(this.peers().map((peer) => peer.bridge?.stop(PEER_STOP_GRACE_MS)));
+    await Promise.allSettled(this.peers().map(async (peer) => (peer.bridge ?? (await peer.started))?.stop(PEER_STOP_GRACE_MS)));
   }
 }

@@ -12,7 +12,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { jsonRpcError } from "./errors.js";
+import { JsonRpcCode, jsonRpcError } from "./errors.js";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -56,10 +56,10 @@ export function originAllowed(policy: EdgePolicy, origin: string | undefined): b
 export function createEdgeGuard(policy: EdgePolicy): MiddlewareHandler {
   return async function guardEdge(c, next) {
     if (!hostAllowed(policy, c.req.header("host"))) {
-      return jsonRpcError(403, -32000, "Forbidden: this Host is not served here (FABRIC_ALLOWED_HOSTS)");
+      return jsonRpcError(403, JsonRpcCode.Refused, "Forbidden: this Host is not served here (FABRIC_ALLOWED_HOSTS)");
     }
     if (!originAllowed(policy, c.req.header("origin"))) {
-      return jsonRpcError(403, -32000, "Forbidden: requests from this Origin are not accepted (FABRIC_ALLOWED_ORIGINS)");
+      return jsonRpcError(403, JsonRpcCode.Refused, "Forbidden: requests from this Origin are not accepted (FABRIC_ALLOWED_ORIGINS)");
     }
     await next();
   };
@@ -69,5 +69,5 @@ export function createEdgeGuard(policy: EdgePolicy): MiddlewareHandler {
 export const createBodyCap = (maxBytes: number, what: string): MiddlewareHandler =>
   bodyLimit({
     maxSize: maxBytes,
-    onError: () => jsonRpcError(413, -32000, `Payload too large: at most ${maxBytes} bytes (${what})`),
+    onError: () => jsonRpcError(413, JsonRpcCode.Refused, `Payload too large: at most ${maxBytes} bytes (${what})`),
   });

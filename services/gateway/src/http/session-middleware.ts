@@ -9,7 +9,7 @@ import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { epochSeconds, type SessionRecord } from "@blender-fabric/protocol";
 import type { SessionStore } from "@blender-fabric/bus";
 import type { AuthVariables } from "./auth-middleware.js";
-import { McpHttpError } from "./errors.js";
+import { JsonRpcCode, McpHttpError } from "./errors.js";
 
 export type SessionVariables = AuthVariables & {
   session: { id: string; record: SessionRecord };
@@ -36,7 +36,7 @@ export function createSessionMiddleware(
     const identity = c.get("identity");
     if (c.req.method === "POST") {
       const body: unknown = await c.req.json().catch(() => {
-        throw new McpHttpError(400, "Parse error: the body is not JSON", -32700);
+        throw new McpHttpError(400, "Parse error: the body is not JSON", JsonRpcCode.ParseError);
       });
       c.set("body", body);
       const initialize = findInitialize(body);
@@ -61,7 +61,7 @@ export function createSessionMiddleware(
     const id = c.req.header(SESSION_HEADER);
     if (!id) throw new McpHttpError(400, "Bad Request: Mcp-Session-Id header is required");
     const record = await sessions.get(id);
-    if (!record) throw new McpHttpError(404, "Session not found", -32001);
+    if (!record) throw new McpHttpError(404, "Session not found", JsonRpcCode.Unauthorized);
     if (record.user_id !== identity.userId) {
       throw new McpHttpError(403, "Forbidden: the session belongs to another user");
     }
