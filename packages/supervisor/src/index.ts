@@ -3,11 +3,11 @@
  * replicas and bridges, each a real child process that is stopped with its parent. `npm
  * start` (`blender-fabric up`) runs on this; the testkit re-exports it for tests.
  */
-export * from "./programs.js";
-export * from "./ports.js";
-export * from "./nats-server.js";
-export * from "./child-processes.js";
-export * from "./gateway.js";
-export * from "./bridge.js";
-export * from "./pool.js";
-export * from "./health-endpoint.js";
+export { findProgram } from "./programs.js";
+export { findFreePort, preferPort, waitFor } from "./ports.js";
+export { startNatsCluster, startNatsServer, startNatsServerWithConfig, type NatsNode, type NatsServer } from "./nats-server.js";
+export { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
+export { startGatewayProcess, type GatewayProcess } from "./gateway.js";
+export { startBridgeProcess, type BridgeProcess } from "./bridge.js";
+export { startPoolProcess, type PoolProcess } from "./pool.js";
+export { startHealthEndpoint } from "./health-endpoint.js";
