@@ -4,7 +4,7 @@
 // tool's output schema (FabricTestClient lists the tools first, so every call in the suite is
 // checked). Two gateway replicas, real Blender.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { FabricTestClient, mintToken, startBridgeProcess, type BridgeProcess } from "@blender-fabric/testkit";
+import { FabricTestClient, mintToken, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
 import { DISPATCH_COMMANDS } from "@blender-fabric/protocol";
 import { startFabric, type Fabric } from "../support/fabric.js";
 
@@ -86,4 +86,27 @@ test("job_status of a job that failed is a successful call", async () => {
   const status = await llm.raw("blender_job_status", { job_id: failed.job_id });
   expect(status.isError).toBeUndefined();
   expect(status.structuredContent).toMatchObject({ status: "failed", job_id: failed.job_id });
+});
+
+test("lost (the peer's bridge died while running the job) is isError too", async () => {
+  const doomed = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "mira", uuid: "blender-doomed" });
+  const call = llm.raw("blender_execute_code", { target_uuid: "blender-doomed", code: "import time\ntime.sleep(30)", _timeout: 60 });
+  await waitFor("the job to run", async () => (await llm.call("blender_list_jobs", { status: "running" })).total > 0, 20_000, 50);
+  await doomed.kill();
+  const reborn = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "mira", uuid: "blender-doomed" });
+  const result = await call;
+  expect([JSON.parse(textOf(result)).status, result.isError]).toEqual(["lost", true]);
+  await reborn.stop();
+});
+
+// Last in this file: NATS hangs for a moment.
+test("timeout (the work could not be queued in time: JetStream does not answer) is isError too", async () => {
+  const [node] = fabric.natsNodes;
+  node!.pause();
+  try {
+    const result = await llm.raw("blender_get_scene_info", { target_uuid: "blender-a", _timeout: 2 });
+    expect([JSON.parse(textOf(result)).status, result.isError]).toEqual(["timeout", true]);
+  } finally {
+    node!.resume();
+  }
 });

@@ -22,6 +22,10 @@ export type NatsNode = {
   kill(): Promise<void>;
   /** Starts the node again with the same configuration and ports. */
   restart(): Promise<void>;
+  /** SIGSTOP: connections stay open but nothing is answered (a hung server). */
+  pause(): void;
+  /** SIGCONT a paused node. */
+  resume(): void;
 };
 
 export type NatsServer = NatsNode & AsyncDisposable & { stop(): Promise<void> };
@@ -89,6 +93,8 @@ function createNode(
       await kill();
       child = await launch(config);
     },
+    pause: () => void child?.kill("SIGSTOP"),
+    resume: () => void child?.kill("SIGCONT"),
     async stop() {
       await kill();
       if (!options.keepDirectory) rmSync(config.directory, { recursive: true, force: true });
