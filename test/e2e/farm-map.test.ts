@@ -71,14 +71,16 @@ test("a dispatch to a farm peer runs before its next farm task", async () => {
   const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
   expect(ended).toMatchObject({ status: "completed" });
   // No farm task started on that peer between the dispatch's arrival and its start: at most
-  // the task already running stood in front of it.
+  // the task already running stood in front of it. That one may have been claimed a moment
+  // after the dispatch's record was written (created_at), while the dispatch was still on its
+  // way through the stream, so one start inside the window is allowed, never two.
   const taskStarts = await Promise.all(
     ended.farm.tasks
       .map((task: { attempts: Attempt[] }) => task.attempts.at(-1)!)
       .filter((attempt: Attempt) => attempt.target_uuid === "blender-farm-1")
       .map(async (attempt: Attempt) => (await llm.call("blender_job_status", { job_id: attempt.job_id })).started_at as number),
   );
-  expect(taskStarts.filter((start) => start > dispatched.created_at && start < dispatched.started_at)).toEqual([]);
+  expect(taskStarts.filter((start) => start > dispatched.created_at && start < dispatched.started_at).length).toBeLessThanOrEqual(1);
 });
 
 test("killing a Blender mid-task: the task is tried again on another peer, and its attempts show the failure", async () => {
