@@ -138,7 +138,8 @@ test("the same request_id runs once: twice across replicas, and again after the 
   // A call through replica A only; A dies while the code runs; the retry goes to B.
   const [replicaA, replicaB] = fabric.gateways;
   const throughA = await fabric.connect("dora", [replicaA!]);
-  const retryArgs = { target_uuid: "blender-idem", code: markerCode("d5-killed", 3), _request_id: "req-idem-2" };
+  // Long enough to be seen running (and killed) even when a loaded machine answers slowly.
+  const retryArgs = { target_uuid: "blender-idem", code: markerCode("d5-killed", 8), _request_id: "req-idem-2" };
   const doomed = throughA.call("blender_execute_code", retryArgs).catch((error: unknown) => error);
   await waitFor("the first call to run", async () => (await llm.call("blender_list_jobs", { status: "running" })).jobs.length === 1, 20_000, 50);
   await replicaA!.kill();
