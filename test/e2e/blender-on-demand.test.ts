@@ -6,6 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startBridgeProcess, startPoolProcess, waitFor, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
+import { Kvm } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { BlendStore } from "@blender-fabric/bus";
+import { BucketName, StreamName, consumerForProject, keyForProject } from "@blender-fabric/protocol";
 import { startFabric, type Fabric } from "../support/fabric.js";
 import { isGone } from "../support/processes.js";
 
@@ -174,6 +178,22 @@ test("a project's Blender that crashes comes back with the project's last saved 
   const seen = await llm.dispatch("blender_execute_code", { target_uuid: "project:crashy", code: "import bpy\nprint('Saved' in bpy.data.objects)" });
   expect([seen.status, seen.data.result]).toEqual(["completed", "True\n"]);
   await keeper.stop();
+});
+
+test("a peer whose project was taken over stops without saving and leaves the project's consumer to its successor", async () => {
+  const env = { FABRIC_PROJECT_ID: "stolen", FABRIC_HEARTBEAT_SECONDS: "1" };
+  const holder = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-g", env });
+  const made = await llm.dispatch("blender_execute_code", { target_uuid: "project:stolen", code: "import bpy\nbpy.ops.mesh.primitive_cube_add()" });
+  expect(made.status).toBe("completed");
+  // Another peer takes the project (as one would after the holder went silent).
+  const projects = await new Kvm(fabric.nc).open(BucketName.Projects);
+  await projects.put(keyForProject("olga", "stolen"), JSON.stringify({ holder_uuid: "successor", incarnation: "inc-successor" }));
+  await holder.exited;
+  // It saved nothing over the successor's scene, and the project's consumer is still there.
+  const blends = await BlendStore.open(fabric.nc);
+  expect(await blends.downloadProjectScene("olga", "stolen", join(mkdtempSync(join(tmpdir(), "fabric-stolen-")), "scene.blend"))).toBe(false);
+  const jsm = await jetstreamManager(fabric.nc);
+  expect((await jsm.consumers.info(StreamName.Work, consumerForProject("olga", "stolen"))).name).toBe(consumerForProject("olga", "stolen"));
 });
 
 // Last in this file: it stops the pool.
