@@ -12,7 +12,7 @@ import { percentile } from "./stats.js";
 export type RegistryCostRow = { peers: number; path: string; p50: number; p99: number };
 
 /** p50 and p99 of `runs` calls, one at a time, after one warm-up call. ms */
-export async function measure(runs: number, operation: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+async function measure(runs: number, operation: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
   await operation();
   const latencies: number[] = [];
   for (let run = 0; run < runs; run += 1) {

@@ -5,13 +5,12 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startBridgeProcess, startPoolProcess, waitFor, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
+import { startBridgeProcess, startPoolProcess, waitFor, isProcessGone, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
 import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BlendStore } from "@blender-fabric/bus";
 import { BucketName, StreamName, consumerForProject, keyForProject } from "@blender-fabric/protocol";
 import { startFabric, type Fabric } from "../support/fabric.js";
-import { isGone } from "../support/processes.js";
 
 /** Short, so scale to zero happens within a test. Seconds */
 const IDLE_SECONDS = 3;
@@ -68,8 +67,8 @@ test("a project's first call starts its peer; the peer leaves when idle and its 
   expect((await liveBlenders()).map((peer) => [peer.uuid, peer.project_id])).toEqual([[first.target_uuid, "p1"]]);
 
   await scaledToZero();
-  expect(isGone(started!.pid!)).toBe(true);
-  expect(isGone(started!.blender_pid!)).toBe(true);
+  expect(isProcessGone(started!.pid!)).toBe(true);
+  expect(isProcessGone(started!.blender_pid!)).toBe(true);
 
   const [again, other] = await Promise.all([
     llm.dispatch("blender_execute_code", { target_uuid: "project:p1", code: "import bpy\nprint('MadeInP1' in bpy.data.objects)" }),
@@ -111,7 +110,7 @@ test("a pool killed -9 leaves no bridge or Blender behind, and starts peers agai
   const [peer] = await runningPeers();
   expect(peer!.pid).toBeGreaterThan(0);
   await pool.kill();
-  await waitFor("the pool's bridge and Blender to end", () => isGone(peer!.pid!) && isGone(peer!.blender_pid!), 20_000, 100);
+  await waitFor("the pool's bridge and Blender to end", () => isProcessGone(peer!.pid!) && isProcessGone(peer!.blender_pid!), 20_000, 100);
   // The bridge saw its parent go and left the bus: no record stays behind as live.
   await waitFor("the peer to leave the registry", async () => (await liveBlenders()).length === 0, 10_000, 100);
 
@@ -128,10 +127,10 @@ test("a restarted pool stops what its killed predecessor left running and forget
   // A bridge that cannot notice its pool's end (stopped) survives it...
   process.kill(peer!.pid!, "SIGSTOP");
   await pool.kill();
-  expect(isGone(peer!.pid!)).toBe(false);
+  expect(isProcessGone(peer!.pid!)).toBe(false);
   // ...until the pool starts again, finds it in its record and ends it.
   await pool.restart();
-  await waitFor("the leftover bridge and its Blender to end", () => isGone(peer!.pid!) && isGone(peer!.blender_pid!), 20_000, 100);
+  await waitFor("the leftover bridge and its Blender to end", () => isProcessGone(peer!.pid!) && isProcessGone(peer!.blender_pid!), 20_000, 100);
   expect((await liveBlenders()).map((client) => client.uuid)).not.toContain(peer!.uuid);
 });
 

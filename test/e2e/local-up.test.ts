@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { FabricTestClient, findFreePort, sourceCommand, spawnTracked, stopChild, waitFor } from "@blender-fabric/testkit";
+import { FabricTestClient, findFreePort, sourceCommand, spawnTracked, stopChild, waitFor, isProcessGone } from "@blender-fabric/testkit";
 import type { ChildProcess } from "node:child_process";
-import { descendantsOf, isGone } from "../support/processes.js";
+import { descendantsOf } from "../support/processes.js";
 
 const cliEntry = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "services", "cli", "src", "main.ts");
 let up: ChildProcess;
@@ -51,7 +51,7 @@ test("Ctrl-C stops NATS, the gateway, the pool and every Blender, after the proj
   expect(started.length).toBeGreaterThanOrEqual(4); // nats-server, gateway, pool, bridge, Blender
   process.kill(-up.pid!, "SIGINT"); // what a terminal does: SIGINT to every process of the group
   await new Promise<void>((resolve) => up.once("exit", () => resolve()));
-  await waitFor("every process up started to end", () => started.every(isGone), 20_000, 100);
+  await waitFor("every process up started to end", () => started.every(isProcessGone), 20_000, 100);
   const projectLogs = readdirSync(join(dataDir, "pool", "logs")).filter((name) => name.startsWith("blender-first-"));
   expect(projectLogs).toHaveLength(1);
   expect(readFileSync(join(dataDir, "pool", "logs", projectLogs[0]!), "utf8")).toContain("project scene saved");

@@ -5,12 +5,11 @@
 // socket protocol directly, so it depends on neither the gateway nor the bridge's NATS work
 // path; the idle case runs both with that parent and with the real bridge.
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { findProgram, spawnTracked, startBridgeProcess, startNatsServer, stopChild, type NatsServer } from "@blender-fabric/testkit";
+import { findProgram, isProcessGone, spawnTracked, startBridgeProcess, startNatsServer, stopChild, type NatsServer } from "@blender-fabric/testkit";
 
 const headlessScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../addon/headless.py");
 
@@ -94,31 +93,12 @@ let nats: NatsServer | undefined;
 const parents: ChildProcess[] = [];
 const blenderPids = new Set<number>();
 
-/**
- * True once `pid` has exited. A zombie counts as exited: the orphan is re-parented to pid 1,
- * which reaps when it pleases, and `kill(pid, 0)` still succeeds on a zombie.
- */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    // The state follows the parenthesised command name: "<pid> (<comm>) <state> …".
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").pop()?.startsWith("Z") ?? false;
-  } catch {
-    return true; // /proc/<pid> vanished between the two looks
-  }
-}
-
-/** How long after `since` `pid` was seen gone, or undefined if it still runs after `deadlineMs`. ms */
 async function msUntilGone(pid: number, since: number, deadlineMs: number): Promise<number | undefined> {
   while (performance.now() - since <= deadlineMs) {
-    if (isGone(pid)) return performance.now() - since;
+    if (isProcessGone(pid)) return performance.now() - since;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  return isGone(pid) ? performance.now() - since : undefined;
+  return isProcessGone(pid) ? performance.now() - since : undefined;
 }
 
 /** Starts the `node -e` parent and resolves with its Blender's pid once it reported it. */
@@ -145,7 +125,7 @@ async function startParent(workload: Workload): Promise<Parent> {
 
 /** SIGKILLs the parent and returns how long its Blender took to be gone. ms */
 async function killParentAndTime(parent: Parent): Promise<number | undefined> {
-  expect(isGone(parent.blenderPid), "Blender runs before its parent is killed").toBe(false);
+  expect(isProcessGone(parent.blenderPid), "Blender runs before its parent is killed").toBe(false);
   const killedAt = performance.now();
   await stopChild(parent.child, "SIGKILL");
   return msUntilGone(parent.blenderPid, killedAt, EXIT_DEADLINE_MS);
@@ -171,7 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(parents.map((parent) => stopChild(parent, "SIGKILL")));
-  const survivors = [...blenderPids].filter((pid) => !isGone(pid));
+  const survivors = [...blenderPids].filter((pid) => !isProcessGone(pid));
   for (const pid of survivors) process.kill(pid, "SIGKILL");
   await nats?.stop();
   expect(survivors, "no Blender may outlive this file").toEqual([]);
@@ -189,7 +169,7 @@ test("kill -9 an idle bridge: its Blender pid is gone within 2 s", async () => {
   const bridge = await startBridgeProcess({ natsUrls: [nats!.url], user: "orphan", uuid: "blender-orphan-idle" });
   const blenderPid = bridge.blenderPid();
   blenderPids.add(blenderPid);
-  expect(isGone(blenderPid), "Blender runs before its bridge is killed").toBe(false);
+  expect(isProcessGone(blenderPid), "Blender runs before its bridge is killed").toBe(false);
   const killedAt = performance.now();
   await bridge.kill();
   const elapsed = await msUntilGone(blenderPid, killedAt, EXIT_DEADLINE_MS);

@@ -26,6 +26,9 @@ const WAIT_STEP_MS = 250;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the lease holds for a holder. */
+const leaseValue = (holder: LeaseHolder) => JSON.stringify({ holder_uuid: holder.uuid, incarnation: holder.incarnation });
+
 export class ProjectLease {
   readonly #kv: KV;
   readonly #key: string;
@@ -37,7 +40,7 @@ export class ProjectLease {
   private constructor(kv: KV, key: string, holder: LeaseHolder, revision: number) {
     this.#kv = kv;
     this.#key = key;
-    this.#value = JSON.stringify({ holder_uuid: holder.uuid, incarnation: holder.incarnation });
+    this.#value = leaseValue(holder);
     this.#incarnation = holder.incarnation;
     this.#revision = revision;
   }
@@ -54,7 +57,7 @@ export class ProjectLease {
     options: { staleAfterMs: number; onWait?: (record: ProjectLeaseRecord) => void },
   ): Promise<ProjectLease> {
     const key = keyForProject(userId, projectId);
-    const mine = JSON.stringify({ holder_uuid: me.uuid, incarnation: me.incarnation });
+    const mine = leaseValue(me);
     let seen: { revision: number; since: number } | undefined;
     for (;;) {
       try {

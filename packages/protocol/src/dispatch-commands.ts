@@ -17,6 +17,10 @@ export type DispatchCommand = {
   /** 1 always on, 2 status probes, 3 gated by an addon preference. */
   tier: 1 | 2 | 3;
   timeout: TimeoutTier;
+  /** MCP hints (annotations): it only looks; it may change or remove what is there (not only add); it reaches a service outside the fabric. */
+  readOnly?: boolean;
+  destructive?: boolean;
+  openWorld?: boolean;
   params: z.ZodObject;
 };
 
@@ -32,6 +36,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "The current scene: name, objects with type and location, materials, frame range, render engine.",
     tier: 1,
     timeout: "default",
+    readOnly: true,
     params: noParams,
   }),
   command({
@@ -39,6 +44,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "One object: type, transform, visibility, parent, materials, mesh counts, world bounding box.",
     tier: 1,
     timeout: "default",
+    readOnly: true,
     params: z.object({ name: z.string().min(1).describe("The object's name, e.g. Cube.") }),
   }),
   command({
@@ -47,6 +53,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
       "Page through a bpy.data collection (objects, meshes, materials, cameras, lights, collections, images, ...) or show one item.",
     tier: 1,
     timeout: "default",
+    readOnly: true,
     params: z.object({
       collection: z.string().min(1),
       item_name: z.string().nullable().default(null),
@@ -60,6 +67,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Run Python in Blender with bpy, bmesh and mathutils; returns captured stdout. One undo step.",
     tier: 1,
     timeout: "medium",
+    destructive: true,
     params: z.object({ code: z.string().min(1) }),
   }),
   command({
@@ -68,6 +76,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
       "An image of the viewport (in background Blender: a render of the scene camera). The image goes to the artifact store; the result links to it.",
     tier: 1,
     timeout: "medium",
+    readOnly: true,
     params: z.object({
       filepath: z.string().nullable().default(null),
       max_size: z.number().int().min(16).max(4096).default(800),
@@ -79,6 +88,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Blender's captured console lines, filtered by level, paginated.",
     tier: 1,
     timeout: "default",
+    readOnly: true,
     params: z.object({ level: z.enum(["all", "info", "warning", "error"]).default("all"), page, page_size: pageSize }),
   }),
   command({
@@ -86,6 +96,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Console maintenance: clear, stats, or search (params.query).",
     tier: 1,
     timeout: "default",
+    destructive: true,
     params: z.object({
       operation: z.enum(["clear", "stats", "search"]),
       params: z.record(z.string(), z.unknown()).nullable().default(null).describe("For search: {query}."),
@@ -97,6 +108,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
       description: `Whether the ${service} integration is enabled in the addon preferences: {enabled, message}.`,
       tier: 2,
       timeout: "fast",
+      readOnly: true,
       params: noParams,
     }),
   ),
@@ -119,6 +131,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Notifications received by msgbus subscriptions. Gated: enable_msgbus.",
     tier: 3,
     timeout: "default",
+    readOnly: true,
     params: z.object({ owner: z.string().nullable().default(null), clear: z.boolean().default(true) }),
   }),
   command({
@@ -126,6 +139,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Active msgbus subscriptions. Gated: enable_msgbus.",
     tier: 3,
     timeout: "default",
+    readOnly: true,
     params: noParams,
   }),
   command({
@@ -133,6 +147,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Remove the msgbus subscriptions of one owner. Gated: enable_msgbus.",
     tier: 3,
     timeout: "default",
+    destructive: true,
     params: z.object({ owner: z.string().min(1) }),
   }),
   command({
@@ -140,6 +155,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "PolyHaven categories of an asset type. Gated: enable_polyhaven.",
     tier: 3,
     timeout: "default",
+    readOnly: true, openWorld: true,
     params: z.object({ asset_type: z.enum(["hdris", "textures", "models", "all"]).default("hdris") }),
   }),
   command({
@@ -147,6 +163,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Search PolyHaven assets by type and categories. Gated: enable_polyhaven.",
     tier: 3,
     timeout: "default",
+    readOnly: true, openWorld: true,
     params: z.object({
       asset_type: z.enum(["hdris", "textures", "models", "all"]).default("all"),
       categories: z.string().nullable().default(null),
@@ -157,6 +174,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Download a PolyHaven asset and import it (HDRI as world, texture as material, model). Gated: enable_polyhaven.",
     tier: 3,
     timeout: "long",
+    openWorld: true,
     params: z.object({
       asset_id: z.string().min(1),
       asset_type: z.enum(["hdris", "textures", "models"]),
@@ -169,6 +187,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Apply a downloaded PolyHaven texture to an object. Gated: enable_polyhaven.",
     tier: 3,
     timeout: "default",
+    destructive: true, openWorld: true,
     params: z.object({ object_name: z.string().min(1), texture_id: z.string().min(1) }),
   }),
   command({
@@ -176,6 +195,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Start a Hyper3D Rodin generation from a text prompt or images. Gated: enable_hyper3d.",
     tier: 3,
     timeout: "medium",
+    openWorld: true,
     params: z.object({
       text_prompt: z.string().nullable().default(null),
       images: z.array(z.string()).nullable().default(null),
@@ -187,6 +207,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Status of a Hyper3D Rodin generation. Gated: enable_hyper3d.",
     tier: 3,
     timeout: "default",
+    readOnly: true, openWorld: true,
     params: z.object({
       subscription_key: z.string().nullable().default(null),
       request_id: z.string().nullable().default(null),
@@ -197,6 +218,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Import a finished Hyper3D Rodin asset. Gated: enable_hyper3d.",
     tier: 3,
     timeout: "long",
+    openWorld: true,
     params: z.object({
       name: z.string().min(1),
       task_uuid: z.string().nullable().default(null),
@@ -208,6 +230,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Search Sketchfab models. Gated: enable_sketchfab.",
     tier: 3,
     timeout: "medium",
+    readOnly: true, openWorld: true,
     params: z.object({
       query: z.string().min(1),
       categories: z.string().nullable().default(null),
@@ -220,6 +243,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Download and import a Sketchfab model. Gated: enable_sketchfab.",
     tier: 3,
     timeout: "long",
+    openWorld: true,
     params: z.object({ uid: z.string().min(1) }),
   }),
 ];

@@ -1,6 +1,6 @@
 /** The package's public API: what the fabric's other packages, services and tests use. */
 export { MAX_IDENTIFIER_LENGTH, TokenError, TokenErrorCode, decodeToken, encodeToken } from "./tokens.js";
-export { ALL_CALL_CANCEL_SUBJECTS, WORK_STREAM_SUBJECTS, subjectForAllGroupWork, subjectForAllUserFarmWork, subjectForBroadcast, subjectForCallCancel, subjectForClient, subjectForClientType, subjectForGroup, subjectForGroupWork, subjectForJob, subjectForPeerWork, subjectForProjectWork, subjectForSessionSync, subjectForUserFarmWork } from "./subjects.js";
+export { ALL_CALL_CANCEL_SUBJECTS, DEMAND_WORK_SUBJECTS, WORK_STREAM_SUBJECTS, subjectForAllGroupWork, subjectForAllUserFarmWork, subjectForBroadcast, subjectForCallCancel, subjectForClient, subjectForClientType, subjectForGroup, subjectForGroupWork, subjectForJob, subjectForPeerWork, subjectForProjectWork, subjectForSessionSync, subjectForUserFarmWork } from "./subjects.js";
 export { BucketName, StreamName, consumerForGroup, consumerForPeer, consumerForProject, consumerForUserFarm, farmLanes, keyForClient, keyForJob, keyForProject, keyForRequest, keyForSession, keyPrefixForUser, objectStoreForUser } from "./buckets.js";
 export { PRIORITIES, priorityPassesLevel, type Priority } from "./priority.js";
 export { IdentifierSchema } from "./identifiers.js";
@@ -16,5 +16,5 @@ export { RequestRecordSchema, requestFingerprint, type RequestRecord } from "./r
 export { FARM_PRIORITIES, FarmMapInputSchema, FarmPlacementSchema, FarmSummarySchema, FarmTaskSchema, blocklistedPeers, chunk, coversCapabilities, farmAttemptJobId, farmTaskJobId, farmTaskScript, newFarmAttemptRecord, type FarmPriority, type FarmSummary, type FarmTask } from "./farm.js";
 export { BlendSha256Schema, BlendSnapshotResultSchema, SNAPSHOT_COMMAND, blendObjectName, type BlendSource } from "./blend.js";
 export { RenderFramesInputSchema, frameOfFileName, parseFrames, renderFramesScript } from "./render.js";
-export { projectOfTarget, projectSceneObjectName, targetForProject } from "./project.js";
-export { DispatchResultSchema, TOOL_ERROR_STATUSES, ToolOutputSchemas, isErrorStatus, withParsedResult } from "./tool-results.js";
+export { projectOfTarget, projectSceneObjectName } from "./project.js";
+export { DispatchResultSchema, ToolOutputSchemas, isErrorStatus, withParsedResult } from "./tool-results.js";

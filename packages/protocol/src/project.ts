@@ -14,8 +14,6 @@ export function projectOfTarget(selector: string | null | undefined): string | u
   return selector?.startsWith(PROJECT_TARGET_PREFIX) ? selector.slice(PROJECT_TARGET_PREFIX.length) : undefined;
 }
 
-export const targetForProject = (projectId: string) => `${PROJECT_TARGET_PREFIX}${projectId}`;
-
 /** The Object Store name (in the tenant's blend bucket) of a project's saved scene. */
 export const projectSceneObjectName = (userId: string, projectId: string) =>
   `${encodeToken(userId)}/projects/${encodeToken(projectId)}/scene.blend`;

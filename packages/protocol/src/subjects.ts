@@ -43,6 +43,12 @@ export const subjectForCallCancel = (sessionId: string) => `fabric.session.${enc
 /** Every session's call cancellations (each replica subscribes once). */
 export const ALL_CALL_CANCEL_SUBJECTS = "fabric.session.*.cancel";
 
+/**
+ * The work subjects of every user that can be demand for new peers (projects, groups, farm
+ * pools); work for a named peer is not: only that peer can take it.
+ */
+export const DEMAND_WORK_SUBJECTS = ["user.*.work.project.*", "user.*.work.group.>", "user.*.work.farm.*"] as const;
+
 /** Every subject of the work-queue stream `FABRIC_WORK`, for all users. */
 export const WORK_STREAM_SUBJECTS = "user.*.work.>";
 

@@ -11,3 +11,4 @@ export { startGatewayProcess, type GatewayProcess } from "./gateway.js";
 export { startBridgeProcess, type BridgeProcess } from "./bridge.js";
 export { startPoolProcess, type PoolProcess } from "./pool.js";
 export { startHealthEndpoint } from "./health-endpoint.js";
+export { isProcessGone, processEntries, processStat } from "./process-table.js";

@@ -12,6 +12,7 @@ import { connect, type Authenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { findProgram } from "./programs.js";
 import { findFreePort, waitFor } from "./ports.js";
+import { isProcessGone, processEntries } from "./process-table.js";
 
 export type NatsNode = {
   /** `nats://127.0.0.1:<port>` of this node's client listener. */
@@ -149,18 +150,12 @@ async function stopLeftoverServer(pidFile: string): Promise<void> {
   let pid: number;
   try {
     pid = Number(readFileSync(pidFile, "utf8").trim());
-    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("nats-server")) return;
   } catch {
-    return; // no pid file, or no such process
+    return; // no pid file
   }
+  if (!processEntries(pid, "cmdline").some((entry) => entry.includes("nats-server"))) return;
   process.kill(pid, "SIGTERM");
-  await waitFor("the leftover nats-server to stop", () => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
-    } catch {
-      return true;
-    }
-  }, 10_000, 100).catch(() => process.kill(pid, "SIGKILL"));
+  await waitFor("the leftover nats-server to stop", () => isProcessGone(pid), 10_000, 100).catch(() => process.kill(pid, "SIGKILL"));
 }
 
 export type NatsClusterOptions = {

@@ -73,18 +73,11 @@ export async function startPoolProcess(options: PoolProcessOptions): Promise<Poo
     });
   };
 
+  // Longer than a gateway's grace: each peer finishes its job and saves its project first.
   const stopWith = async (signal: "SIGTERM" | "SIGKILL") => {
     const running = child;
     child = undefined;
-    if (signal === "SIGKILL" || !running) return stopChild(running, signal);
-    // Longer than a gateway's grace: each peer finishes its job and saves its project first.
-    const killer = setTimeout(() => running.kill("SIGKILL"), STOP_GRACE_MS);
-    await new Promise<void>((resolve) => {
-      if (running.exitCode !== null || running.signalCode !== null) return resolve();
-      running.once("exit", () => resolve());
-      running.kill("SIGTERM");
-    });
-    clearTimeout(killer);
+    await stopChild(running, signal, STOP_GRACE_MS);
   };
 
   await start();

@@ -3,6 +3,8 @@
 export {
   findFreePort,
   findProgram,
+  isProcessGone,
+  processStat,
   sourceCommand,
   spawnTracked,
   startBridgeProcess,

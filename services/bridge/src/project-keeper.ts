@@ -147,8 +147,7 @@ export class ProjectKeeper {
 
   /** Stops renewing and saving; after the last save, gives the project up. */
   async release(): Promise<void> {
-    clearInterval(this.#renewal);
-    clearInterval(this.#autosave);
+    this.stop();
     if (!this.#lost) await this.#lease.release();
     await rm(this.#folder, { recursive: true, force: true });
   }

@@ -64,10 +64,7 @@ export async function up(options: UpOptions): Promise<void> {
   const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d" });
   printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, operatorNkey: credentials.operator, token, user: options.user, blenderUuid: warm!.uuid });
 
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopped();
   process.stderr.write("\nstopping Blender (projects save their scenes), the gateway and NATS...\n");
   await pool.stop();
   await gateway.stop();
@@ -77,9 +74,13 @@ export async function up(options: UpOptions): Promise<void> {
 /** `blender-fabric pool`: the pool alone, configured by its environment, until Ctrl-C. */
 export async function runPool(natsUrls: string[]): Promise<void> {
   const pool = await startPoolProcess({ natsUrls, showLogs: true });
-  await new Promise<void>((resolve) => {
+  await untilStopped();
+  await pool.stop();
+}
+
+/** Resolves on Ctrl-C or SIGTERM. */
+const untilStopped = () =>
+  new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  await pool.stop();
-}

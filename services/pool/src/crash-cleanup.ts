@@ -7,13 +7,12 @@
  */
 import type { KV } from "@nats-io/kv";
 import { unregisterClient } from "@blender-fabric/bus";
+import { waitFor } from "@blender-fabric/supervisor";
 import { isPeerProcess, type LaunchedPeer, type LaunchedPeers } from "./launched-peers.js";
 import type { Logger } from "./logger.js";
 
 /** How long a leftover bridge gets to finish its job, save and leave after SIGTERM. ms */
 const LEAVE_GRACE_MS = 90_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sends a signal, ignoring a process that ended meanwhile (or was never ours to signal). */
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -34,8 +33,7 @@ export async function cleanUpAfterCrash(record: LaunchedPeers, clients: KV, logg
     signal(peer.pid, "SIGTERM");
     signal(peer.pid, "SIGCONT"); // a stopped bridge could not act on it otherwise
   }
-  const deadline = Date.now() + LEAVE_GRACE_MS;
-  while (previous.some((peer) => running(peer).length > 0) && Date.now() < deadline) await sleep(100);
+  await waitFor("the previous run's peers to leave", () => previous.every((peer) => running(peer).length === 0), LEAVE_GRACE_MS, 100).catch(() => {});
   for (const peer of previous) {
     for (const pid of running(peer)) signal(pid, "SIGKILL");
     await unregisterClient(clients, peer.userId, peer.uuid).catch((error: unknown) =>

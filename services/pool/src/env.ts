@@ -10,7 +10,7 @@ const commaSeparated = (fallback: string) =>
 
 export const PoolEnvSchema = z.object({
   /** NATS servers, comma-separated. */
-  FABRIC_NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  FABRIC_NATS_URL: commaSeparated("nats://127.0.0.1:4222"),
   /** Path of the pool's NATS nkey seed file (nkey auth). The pool is trusted, like a gateway. */
   FABRIC_NATS_NKEY: z.string().optional(),
   /** Path of the pool's NATS `.creds` file (JWT auth); wins over FABRIC_NATS_NKEY. */

@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { processEntries } from "@blender-fabric/supervisor";
 
 const LaunchedPeerSchema = z.object({ uuid: z.string(), userId: z.string(), pid: z.number().int(), blenderPid: z.number().int() });
 export type LaunchedPeer = z.infer<typeof LaunchedPeerSchema>;
@@ -58,12 +59,4 @@ export class LaunchedPeers {
  * environment (FABRIC_CLIENT_UUID), so a pid the system has since given to another process
  * is never taken for it.
  */
-export function isPeerProcess(pid: number, uuid: string): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "";
-    if (state.startsWith("Z")) return false; // ended, waiting to be reaped
-    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`FABRIC_CLIENT_UUID=${uuid}`);
-  } catch {
-    return false;
-  }
-}
+export const isPeerProcess = (pid: number, uuid: string) => processEntries(pid, "environ").includes(`FABRIC_CLIENT_UUID=${uuid}`);

@@ -13,7 +13,7 @@ import { startHealthEndpoint } from "@blender-fabric/supervisor";
 const env = readPoolEnv();
 const logger = createLogger("pool", env.FABRIC_LOG_LEVEL);
 const nc = await connectToFabric({
-  servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
+  servers: env.FABRIC_NATS_URL,
   name: "pool",
   credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
 });
@@ -30,11 +30,11 @@ const pool = new Pool({ env, nc, jsm: await jetstreamManager(nc, { timeout: JETS
 pool.start();
 
 const peers = () =>
-  (launcher?.peers() ?? []).map(({ spec, state, bridge }) => ({
+  (launcher?.peers() ?? []).map(({ spec, bridge }) => ({
     uuid: spec.uuid,
     user: spec.userId,
     purpose: spec.purpose,
-    state,
+    state: bridge ? "running" : "starting",
     pid: bridge?.pid ?? null,
     blender_pid: bridge?.blenderPid() ?? null,
   }));

@@ -11,7 +11,7 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { WORK_STREAM_SUBJECTS, type ClientRecord } from "@blender-fabric/protocol";
+import { DEMAND_WORK_SUBJECTS, type ClientRecord } from "@blender-fabric/protocol";
 import { capabilitiesWanted, demandKey, readWorkDemand, type ClientRegistry, type WorkDemand } from "@blender-fabric/bus";
 import type { PoolEnv } from "./env.js";
 import type { Logger } from "./logger.js";
@@ -46,7 +46,7 @@ export class Pool {
   readonly #retryAt = new Map<string, number>();
   /** Demands whose tasks ask for capabilities the pool's peers lack (logged once each). */
   readonly #unservable = new Set<string>();
-  #subscription: Subscription | undefined;
+  #subscriptions: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
   #looking = false;
   #lookAgain = false;
@@ -58,8 +58,9 @@ export class Pool {
 
   start(): void {
     const { nc, launcher } = this.#deps;
-    // Every publish of work wakes the pool (a burst of farm tasks makes one look, not many).
-    this.#subscription = nc.subscribe(WORK_STREAM_SUBJECTS, { callback: () => this.poke() });
+    // Every publish of work that can be demand wakes the pool (a burst of farm tasks makes one
+    // look, not many); a dispatch to a named peer does not.
+    this.#subscriptions = DEMAND_WORK_SUBJECTS.map((subject) => nc.subscribe(subject, { callback: () => this.poke() }));
     if (launcher) {
       launcher.onExit = (spec) => {
         this.#exited.set(spec.uuid, Date.now());
@@ -162,6 +163,6 @@ export class Pool {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#timer);
-    this.#subscription?.unsubscribe();
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
   }
 }

@@ -24,7 +24,7 @@ const PEER_STOP_GRACE_MS = 90_000;
 
 export type RunningPeer = {
   spec: PeerSpec;
-  state: "starting" | "running";
+  /** Set once the peer is registered on the bus (before that, it is starting). */
   bridge?: BridgeProcess;
   /** Settles once the start has succeeded (with the bridge) or failed (undefined). */
   started: Promise<BridgeProcess | undefined>;
@@ -53,7 +53,7 @@ export class ProcessLauncher {
   /** Starts a peer; resolves true once it is registered on the bus, false if it never came up. */
   async launch(spec: PeerSpec): Promise<boolean> {
     const starting = this.#start(spec);
-    const peer: RunningPeer = { spec, state: "starting", started: starting.catch(() => undefined) };
+    const peer: RunningPeer = { spec, started: starting.catch(() => undefined) };
     this.#peers.set(spec.uuid, peer);
     this.#logger.info({ uuid: spec.uuid, user: spec.userId, purpose: spec.purpose }, "starting a peer");
     const startedAt = Date.now();
@@ -65,7 +65,6 @@ export class ProcessLauncher {
       this.#logger.error({ err: error, uuid: spec.uuid }, "peer did not start");
       return false;
     }
-    peer.state = "running";
     peer.bridge = bridge;
     this.#record.add({ uuid: spec.uuid, userId: spec.userId, pid: bridge.pid, blenderPid: bridge.blenderPid() });
     this.#logger.info({ uuid: spec.uuid, ms: Date.now() - startedAt, blender_pid: bridge.blenderPid() }, "peer ready");
@@ -82,7 +81,7 @@ export class ProcessLauncher {
   async #start(spec: PeerSpec): Promise<BridgeProcess> {
     const env = this.#env;
     return startBridgeProcess({
-      natsUrls: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
+      natsUrls: env.FABRIC_NATS_URL,
       user: spec.userId,
       uuid: spec.uuid,
       groupId: spec.groupId,
@@ -138,6 +137,6 @@ export class ProcessLauncher {
    * supervisor sees it ready, and one left behind would be killed with the pool.
    */
   async stopAll(): Promise<void> {
-    await Promise.allSettled(this.peers().map(async (peer) => (peer.bridge ?? (await peer.started))?.stop(PEER_STOP_GRACE_MS)));
+    await Promise.allSettled(this.peers().map(async (peer) => (await peer.started)?.stop(PEER_STOP_GRACE_MS)));
   }
 }

@@ -52,17 +52,18 @@ export async function dispatchCommand(context: ToolContext, request: DispatchReq
   }
   if ("status" in started) return started; // a request_id of other work
   const { watch, queued } = started;
-  const cancelOnAbort = () => void cancelCalledJob(context, isRefusal(queued) ? undefined : queued.jobId);
+  let cancelOnAbort: (() => void) | undefined;
   try {
     if (isRefusal(queued)) return { ...queued, command: request.command };
     if (isTerminalJobStatus(queued.record.status)) return finishedJobResult(queued.record);
+    cancelOnAbort = () => void cancelCalledJob(context, queued.jobId);
     if (context.signal?.aborted) cancelOnAbort();
     else context.signal?.addEventListener("abort", cancelOnAbort, { once: true });
     const terminal = await watch.terminal(Math.max(0, waitEnds - Date.now()));
     if (terminal) return answerFromEvent(request, queued, terminal);
     return await answerAfterWait(context, request, queued.jobId, queued.targetUuid);
   } finally {
-    context.signal?.removeEventListener("abort", cancelOnAbort);
+    if (cancelOnAbort) context.signal?.removeEventListener("abort", cancelOnAbort);
     watch.stop();
   }
 }
@@ -87,8 +88,7 @@ async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: Job
 }
 
 /** The caller cancelled its call: its job is cancelled (queued: never starts; running: flagged). */
-async function cancelCalledJob(context: ToolContext, jobId: string | undefined): Promise<void> {
-  if (!jobId) return;
+async function cancelCalledJob(context: ToolContext, jobId: string): Promise<void> {
   const record = await context.services.jobs.get(context.identity.userId, jobId).catch(() => undefined);
   if (record && !isTerminalJobStatus(record.status)) await cancelJob(context, record).catch(() => undefined);
 }

@@ -9,7 +9,7 @@
  * names the project until a peer claims the job and writes its own uuid there.
  */
 import { randomUUID } from "node:crypto";
-import { newJobRecord, projectOfTarget, requestFingerprint, targetForProject, type JobRecord } from "@blender-fabric/protocol";
+import { newJobRecord, projectOfTarget, requestFingerprint, type JobRecord } from "@blender-fabric/protocol";
 import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { isRefusal, pickTarget, type TargetRefusal } from "./pick-target.js";
@@ -73,7 +73,7 @@ export async function queueJob(context: ToolContext, ticket: JobTicket, request:
   if (!entry) {
     const project = projectOfTarget(request.selector);
     if (project === "") return { status: "unknown_target", target_uuid: request.selector!, error: "target_uuid: name the project, as in project:<id>" };
-    const target = project === undefined ? await pickTarget(registry, userId, request.selector) : { uuid: targetForProject(project) };
+    const target = project === undefined ? await pickTarget(registry, userId, request.selector) : { uuid: request.selector! };
     if (isRefusal(target)) return target;
     entry = await recordJob(context, ticket.jobId, target.uuid, request);
   }

@@ -63,10 +63,11 @@ export type ToolCatalog = {
 
 const asResult = (body: { status: string; [IMAGES]?: ImageContent[] }, tool?: ToolDefinition): CallToolResult => {
   const text = JSON.stringify(body);
-  const answer = body as Answer;
+  // The text read back: the answer as plain JSON (no undefined fields, and no symbol key of
+  // image blocks, which the SDK refuses in structuredContent), which `structured` reshapes.
+  const answer = JSON.parse(text) as Answer;
   const isError = tool?.isError ? tool.isError(answer) : isErrorStatus(body.status);
-  // Through JSON, as the text: no undefined fields, no image blocks (those are content).
-  const structuredContent = tool?.structured ? (JSON.parse(JSON.stringify(tool.structured(answer))) as Record<string, unknown>) : (JSON.parse(text) as Record<string, unknown>);
+  const structuredContent = tool?.structured ? tool.structured(answer) : answer;
   return {
     content: [{ type: "text", text }, ...(body[IMAGES] ?? [])],
     structuredContent,

@@ -20,24 +20,10 @@ import { screenshotImages } from "./screenshot-image.js";
 
 type DispatchCommonArgs = z.output<typeof DispatchCommonArgsSchema>;
 
-/** Commands that only look (the scene is as it was afterwards). */
-const READ_ONLY = new Set([
-  "get_scene_info", "get_object_info", "browse_data", "get_viewport_screenshot", "get_console_output",
-  "get_polyhaven_status", "get_hyper3d_status", "get_sketchfab_status", "msgbus_get_notifications",
-  "msgbus_list_subscriptions", "get_polyhaven_categories", "search_polyhaven_assets", "poll_rodin_job_status",
-  "search_sketchfab_models",
-]);
-/** Commands that may change or remove what is there (not only add to it). */
-const DESTRUCTIVE = new Set(["execute_code", "console_operations", "set_texture", "msgbus_clear_by_owner"]);
-/** Commands that reach a service outside the fabric (PolyHaven, Hyper3D Rodin, Sketchfab). */
-const OPEN_WORLD = new Set([
-  "get_polyhaven_categories", "search_polyhaven_assets", "download_polyhaven_asset", "set_texture", "create_rodin_job",
-  "poll_rodin_job_status", "import_generated_asset", "search_sketchfab_models", "download_sketchfab_model",
-]);
-
-function annotationsOf(name: string): Omit<ToolAnnotations, "title"> {
-  const readOnly = READ_ONLY.has(name);
-  return { readOnlyHint: readOnly, destructiveHint: DESTRUCTIVE.has(name), idempotentHint: readOnly, openWorldHint: OPEN_WORLD.has(name) };
+/** The catalog's hints about a command, as MCP annotations; a read-only command is idempotent. */
+function annotationsOf(command: DispatchCommand): Omit<ToolAnnotations, "title"> {
+  const readOnly = command.readOnly ?? false;
+  return { readOnlyHint: readOnly, destructiveHint: command.destructive ?? false, idempotentHint: readOnly, openWorldHint: command.openWorld ?? false };
 }
 
 /** `get_scene_info` → "Get scene info". */
@@ -48,7 +34,7 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
   return defineTool({
     name: `blender_${command.name}`,
     title: titleOf(command.name),
-    annotations: annotationsOf(command.name),
+    annotations: annotationsOf(command),
     outputSchema: DispatchResultSchema,
     structured: withParsedResult,
     description:

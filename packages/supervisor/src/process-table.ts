@@ -1,0 +1,29 @@
+/**
+ * What runs on this machine, read from /proc (Linux): for telling that a supervised process
+ * and everything it started have really ended, and for finding what an earlier run left.
+ */
+import { readFileSync } from "node:fs";
+
+/** State letter and parent pid of a process, or undefined when there is none. */
+export function processStat(pid: number): { state: string; parent: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0]!, parent: Number(fields[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** No such process, or only a zombie waiting to be reaped (a container's init may never reap it). */
+export const isProcessGone = (pid: number) => (processStat(pid)?.state ?? "Z") === "Z";
+
+/** A living process's command line, or its environment, as NUL-separated entries; [] when gone. */
+export function processEntries(pid: number, what: "cmdline" | "environ"): string[] {
+  if (isProcessGone(pid)) return [];
+  try {
+    return readFileSync(`/proc/${pid}/${what}`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+}
