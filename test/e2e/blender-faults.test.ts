@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
+import { waitForRunningJob } from "../support/running-job.js";
 
 let fabric: Fabric;
 const bridges: BridgeProcess[] = [];
@@ -39,10 +40,7 @@ test("killing Blender mid-job fails the job with a clear error; the bridge resta
     _timeout: 120,
   });
   // Kill Blender once the job is running in it.
-  await waitFor("the job to run", async () => {
-    const jobs = await llm.call("blender_list_jobs", { status: "running" });
-    return jobs.jobs.length === 1;
-  }, 20_000, 100);
+  await waitForRunningJob(llm, { call });
   // Work queued behind the doomed job must survive the crash.
   const queued = await llm.call("blender_submit", { target_uuid: "blender-old", command: "get_scene_info" });
   expect((await llm.call("blender_job_status", { job_id: queued.job_id })).status).toBe("queued");

@@ -11,6 +11,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { BlendStore } from "@blender-fabric/bus";
 import { BucketName, StreamName, consumerForProject, keyForProject } from "@blender-fabric/protocol";
 import { startFabric, type Fabric } from "../support/fabric.js";
+import { waitForRunningJob } from "../support/running-job.js";
 
 /** Short, so scale to zero happens within a test. Seconds */
 const IDLE_SECONDS = 3;
@@ -199,7 +200,7 @@ test("a peer whose project was taken over stops without saving and leaves the pr
 test("a pool told to stop lets a busy project peer finish its job and save before it ends", async () => {
   const code = "import bpy, time\nbpy.ops.mesh.primitive_cube_add()\nbpy.context.object.name = 'Finished'\ntime.sleep(7)\nprint('done')";
   const running = llm.dispatch("blender_execute_code", { target_uuid: "project:p6", code, _timeout: 60 });
-  await waitFor("the job to run", async () => (await llm.call("blender_list_jobs", { status: "running" })).total === 1, 30_000, 100);
+  await waitForRunningJob(llm, { call: running, timeoutMs: 30_000 });
   await pool.stop(); // longer than a bare bridge's 5 s grace: the peer drains, saves, leaves
   const answer = await running;
   expect(answer, JSON.stringify(answer)).toMatchObject({ status: "completed" });

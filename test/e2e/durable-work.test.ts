@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
 import { sleep, startFabric, type Fabric } from "../support/fabric.js";
+import { waitForRunningJob } from "../support/running-job.js";
 import { createRunMarkers, type RunMarkers } from "../support/run-markers.js";
 
 const STALE_AFTER_SECONDS = 8;
@@ -141,7 +142,7 @@ test("the same request_id runs once: twice across replicas, and again after the 
   // Long enough to be seen running (and killed) even when a loaded machine answers slowly.
   const retryArgs = { target_uuid: "blender-idem", code: markerCode("d5-killed", 8), _request_id: "req-idem-2" };
   const doomed = throughA.call("blender_execute_code", retryArgs).catch((error: unknown) => error);
-  await waitFor("the first call to run", async () => (await llm.call("blender_list_jobs", { status: "running" })).jobs.length === 1, 20_000, 50);
+  await waitForRunningJob(llm, { call: doomed });
   await replicaA!.kill();
   expect(await doomed).toBeInstanceOf(Error);
   const throughB = await fabric.connect("dora", [replicaB!]);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { mintToken, startBridgeProcess, waitFor, type BridgeProcess, type FabricTestClient } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
+import { waitForRunningJob } from "../support/running-job.js";
 
 let fabric: Fabric;
 let bridge: BridgeProcess;
@@ -63,12 +64,7 @@ test("cancelling a running 10-second execute_code ends its job cancelled within 
   const controller = new AbortController();
   const call = llm.client.callTool({ name: "blender_execute_code", arguments: { target_uuid: "blender-pia", code } }, undefined, { signal: controller.signal });
   call.catch(() => {}); // rejected by the abort
-  let jobId = "";
-  await waitFor("the job to run", async () => {
-    const running = await llm.call("blender_list_jobs", { status: "running" });
-    jobId = running.jobs[0]?.job_id ?? "";
-    return jobId !== "";
-  }, 20_000, 50);
+  const jobId = await waitForRunningJob(llm, { call });
   await new Promise((resolve) => setTimeout(resolve, 500));
   const cancelledAt = Date.now();
   controller.abort("the user changed their mind");

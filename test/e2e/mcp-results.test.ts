@@ -4,9 +4,10 @@
 // tool's output schema (FabricTestClient lists the tools first, so every call in the suite is
 // checked). Two gateway replicas, real Blender.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { FabricTestClient, mintToken, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
+import { FabricTestClient, mintToken, startBridgeProcess, type BridgeProcess } from "@blender-fabric/testkit";
 import { DISPATCH_COMMANDS } from "@blender-fabric/protocol";
 import { startFabric, type Fabric } from "../support/fabric.js";
+import { waitForRunningJob } from "../support/running-job.js";
 
 let fabric: Fabric;
 let bridges: BridgeProcess[] = [];
@@ -91,7 +92,7 @@ test("job_status of a job that failed is a successful call", async () => {
 test("lost (the peer's bridge died while running the job) is isError too", async () => {
   const doomed = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "mira", uuid: "blender-doomed" });
   const call = llm.raw("blender_execute_code", { target_uuid: "blender-doomed", code: "import time\ntime.sleep(30)", _timeout: 60 });
-  await waitFor("the job to run", async () => (await llm.call("blender_list_jobs", { status: "running" })).total > 0, 20_000, 50);
+  await waitForRunningJob(llm, { call });
   await doomed.kill();
   const reborn = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "mira", uuid: "blender-doomed" });
   const result = await call;

@@ -22,7 +22,11 @@ export async function preferPort(preferred: number): Promise<number> {
   return free ? preferred : findFreePort();
 }
 
-/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
+/**
+ * Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. A check that
+ * throws counts as "not yet"; the last such error is named in the timeout, so a wait that
+ * failed because its probe kept failing says so.
+ */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean> | boolean,
@@ -30,13 +34,18 @@ export async function waitFor(
   intervalMs = 50,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
     try {
       if (await check()) return;
-    } catch {
-      // not yet
+      lastError = undefined;
+    } catch (error) {
+      lastError = error; // not yet
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const why = lastError === undefined ? "" : ` (the last check threw: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

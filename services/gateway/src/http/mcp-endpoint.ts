@@ -55,10 +55,15 @@ export function createMcpEndpoint(
 
     if (c.req.method !== "GET") {
       const response = await transport.handleRequest(c.req.raw, { parsedBody: body });
-      // A stream is still being written: the server goes once the client has the whole answer.
-      if (streaming) c.req.raw.signal.addEventListener("abort", () => void server.close(), { once: true });
-      else await server.close();
-      return response;
+      if (!streaming || !response.body) {
+        await server.close();
+        return response;
+      }
+      // A stream is still being written: the server goes once the whole answer is sent, or
+      // once the client has gone.
+      const closeServer = () => void server.close();
+      c.req.raw.signal.addEventListener("abort", closeServer, { once: true });
+      return new Response(response.body.pipeThrough(new TransformStream({ flush: closeServer })), response);
     }
 
     const response = await transport.handleRequest(c.req.raw);
