@@ -15,7 +15,9 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import {
+  BucketName,
   FarmSummarySchema,
   JobRecordSchema,
   JobStatusSchema,
@@ -30,6 +32,8 @@ import {
   type Priority,
 } from "@blender-fabric/protocol";
 import { FinalAnswerError, retryJetStream } from "./kv-update.js";
+import { listKvKeys } from "./kv-keys.js";
+import { JETSTREAM_API_TIMEOUT_MS } from "./buckets.js";
 import { parseJsonSafely } from "./safe-json.js";
 import { publishJobEvent } from "./job-waiter.js";
 import { createEnvelope, publishEnvelope } from "./router.js";
@@ -66,10 +70,13 @@ type Written = { record: JobRecord | undefined; revision: number; changed: boole
 export class JobStore {
   readonly #kv: KV;
   readonly #nc: NatsConnection;
+  /** For listing keys; made without a request (no API check). */
+  readonly #jsm: Promise<JetStreamManager>;
 
   constructor(kv: KV, nc: NatsConnection) {
     this.#kv = kv;
     this.#nc = nc;
+    this.#jsm = jetstreamManager(nc, { checkAPI: false, timeout: JETSTREAM_API_TIMEOUT_MS });
   }
 
   // --- reads -------------------------------------------------------------------------
@@ -80,8 +87,8 @@ export class JobStore {
 
   /** The user's jobs, newest first. */
   async list(userId: string): Promise<JobRecord[]> {
-    const keys: string[] = [];
-    for await (const key of await this.#kv.keys(`${keyPrefixForUser(userId)}*`)) keys.push(key);
+    const jsm = await this.#jsm;
+    const keys = await retryJetStream("list jobs", () => listKvKeys(jsm, BucketName.Jobs, `${keyPrefixForUser(userId)}*`));
     const records = await Promise.all(keys.map((key) => this.#read(key)));
     return records.flatMap((read) => (read ? [read.record] : [])).sort((a, b) => b.created_at - a.created_at);
   }

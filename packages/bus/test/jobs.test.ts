@@ -123,6 +123,27 @@ test("jobs are per user and unknown jobs are reported as such", async () => {
   expect(await jobs.report("bob", "shared-id", { status: "completed" })).toEqual({ record: undefined, changed: false });
 });
 
+test("listing a user's jobs ends, and names them all, while one of them reports progress nonstop", async () => {
+  // A KV key listing through a consumer never ended while a key was written faster than it
+  // was delivered: blender_list_jobs hung for as long as a job reported progress.
+  const ids = ["l-1", "l-2", "l-3", "l-4", "l-5"];
+  for (const id of ids) await jobs.create(newJob(id, { bus_id: "lena" }));
+  const claim = await jobs.claim("lena", "l-3", holder);
+  if ("refused" in claim) throw new Error("not claimed");
+  let reporting = true;
+  const reporter = (async () => {
+    for (let step = 0; reporting; step += 1) await jobs.progress(claim, (step % 100) / 100, `step ${step}`);
+  })();
+  try {
+    for (let round = 0; round < 30; round += 1) {
+      expect((await jobs.list("lena")).map((job) => job.job_id).sort()).toEqual(ids);
+    }
+  } finally {
+    reporting = false;
+    await reporter;
+  }
+}, 30_000);
+
 test("a request id is claimed once per user; a repeat reads the first claim", async () => {
   const first = await requests.claim("alice", "req-1", { job_id: "j-a", tool: "blender_submit", fingerprint: "f" });
   const again = await requests.claim("alice", "req-1", { job_id: "j-b", tool: "blender_submit", fingerprint: "f" });
