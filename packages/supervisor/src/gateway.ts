@@ -33,14 +33,19 @@ export type GatewayProcessOptions = {
   showLogs?: boolean;
 };
 
+/** Attempts at a fresh free port when the one probed was taken before the replica bound it. */
+const PORT_ATTEMPTS = 3;
+
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
-  const port = options.port ?? (await findFreePort());
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let port = options.port ?? (await findFreePort());
   let child: ChildProcess | undefined;
   let output = "";
 
-  const start = async () => {
+  /** Starts the replica on `port`; "port taken" when it could not listen there. */
+  const launch = async (): Promise<"ready" | "port taken"> => {
+    const baseUrl = `http://127.0.0.1:${port}`;
     const [command, ...args] = serviceCommand("gateway");
+    output = "";
     child = spawnTracked(command!, args, {
       env: {
         ...process.env,
@@ -58,12 +63,27 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     child.stdout?.on("data", collect);
     child.stderr?.on("data", collect);
     const running = child;
-    await waitFor(`gateway on ${baseUrl}`, async () => {
-      if (running.exitCode !== null) throw new Error(`gateway exited:\n${output}`);
-      return (await fetch(`${baseUrl}/readyz`)).ok;
-    }, 30_000).catch((error: unknown) => {
+    const exited = () => running.exitCode !== null || running.signalCode !== null;
+    // An exit ends the wait at once: no point polling a replica that is gone.
+    const ready = async () => (await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
+    await waitFor(`gateway on ${baseUrl}`, async () => exited() || (await ready()), 30_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${output}`);
     });
+    if (!exited()) return "ready";
+    if (output.includes("EADDRINUSE")) return "port taken";
+    throw new Error(`the gateway on ${baseUrl} exited before it was ready:\n${output}`);
+  };
+
+  // A probed port is only free until someone binds it: any process's outgoing connection may
+  // take it as its local port in between. A port the caller chose is not changed.
+  const start = async () => {
+    for (let attempt = 1; ; attempt += 1) {
+      if ((await launch()) === "ready") return;
+      if (options.port !== undefined || attempt === PORT_ATTEMPTS) {
+        throw new Error(`the gateway could not listen on port ${port}:\n${output}`);
+      }
+      port = await findFreePort();
+    }
   };
 
   const stopWith = async (signal: "SIGTERM" | "SIGKILL") => {
@@ -75,13 +95,15 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const stop = () => stopWith("SIGTERM");
 
   await start();
+  const baseUrl = `http://127.0.0.1:${port}`;
   return {
     baseUrl,
     mcpUrl: `${baseUrl}/mcp`,
     kill,
     restart: async () => {
       await kill();
-      await start();
+      // Clients know this URL: a restart keeps the port.
+      if ((await launch()) !== "ready") throw new Error(`the restarted gateway could not listen on port ${port} again:\n${output}`);
     },
     stop,
     output: () => output,

@@ -134,15 +134,27 @@ export type NatsServerOptions = {
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), "fabric-nats-"));
   mkdirSync(directory, { recursive: true });
-  const clientPort = options.port ?? (await findFreePort());
-  const name = `fabric-${clientPort}`;
   const pidFile = join(directory, "nats-server.pid");
   // A server of an earlier run that outlived its supervisor (killed -9) still holds the data.
   if (options.directory) await stopLeftoverServer(pidFile);
-  const text = [nodeConfigText(name, directory, clientPort, options.authConfig), `pid_file: ${JSON.stringify(pidFile)}`].join("\n");
-  const node = createNode({ name, directory, clientPort, text, ownProcessGroup: options.ownProcessGroup }, { keepDirectory: options.directory !== undefined });
-  await node.restart();
-  return { ...node, [Symbol.asyncDispose]: () => node.stop() };
+  // A probed port is only free until someone binds it (any outgoing connection may take it as
+  // its local port): a fresh one is tried then, unless the caller chose the port.
+  for (let attempt = 1; ; attempt += 1) {
+    const clientPort = options.port ?? (await findFreePort());
+    const name = `fabric-${clientPort}`;
+    const text = [nodeConfigText(name, directory, clientPort, options.authConfig), `pid_file: ${JSON.stringify(pidFile)}`].join("\n");
+    const node = createNode({ name, directory, clientPort, text, ownProcessGroup: options.ownProcessGroup }, { keepDirectory: options.directory !== undefined });
+    try {
+      await node.restart();
+      return { ...node, [Symbol.asyncDispose]: () => node.stop() };
+    } catch (error) {
+      const portTaken = String(error).includes("address already in use");
+      if (!portTaken || options.port !== undefined || attempt === 3) {
+        await node.stop();
+        throw error;
+      }
+    }
+  }
 }
 
 /** Stops the nats-server named in `pidFile` if it still runs (and is a nats-server). */
