@@ -4,9 +4,9 @@
  * port; readiness is its /readyz.
  */
 import type { ChildProcess } from "node:child_process";
-import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
-import { findFreePort, waitFor } from "./ports.js";
-
+import { stopChild } from "./child-processes.js";
+import { findFreePort } from "./ports.js";
+import { launchService } from "./service-launch.js";
 
 export type GatewayProcess = AsyncDisposable & {
   /** e.g. `http://127.0.0.1:43121` */
@@ -44,9 +44,8 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   /** Starts the replica on `port`; "port taken" when it could not listen there. */
   const launch = async (): Promise<"ready" | "port taken"> => {
     const baseUrl = `http://127.0.0.1:${port}`;
-    const [command, ...args] = serviceCommand("gateway");
-    output = "";
-    child = spawnTracked(command!, args, {
+    const launched = await launchService({
+      service: "gateway",
       env: {
         ...process.env,
         FABRIC_NATS_URL: options.natsUrls.join(","),
@@ -54,24 +53,18 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
         FABRIC_LOG_LEVEL: process.env.FABRIC_LOG_LEVEL ?? "warn",
         ...options.env,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      readyUrl: `${baseUrl}/readyz`,
+      what: `gateway on ${baseUrl}`,
+      timeoutMs: 30_000,
+      onOutput: (chunk) => {
+        output = (output + chunk.toString()).slice(-8_000);
+        if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
+      },
     });
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-8_000);
-      if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
-    const running = child;
-    const exited = () => running.exitCode !== null || running.signalCode !== null;
-    // An exit ends the wait at once: no point polling a replica that is gone.
-    const ready = async () => (await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
-    await waitFor(`gateway on ${baseUrl}`, async () => exited() || (await ready()), 30_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${output}`);
-    });
-    if (!exited()) return "ready";
-    if (output.includes("EADDRINUSE")) return "port taken";
-    throw new Error(`the gateway on ${baseUrl} exited before it was ready:\n${output}`);
+    child = launched.child;
+    if (launched.outcome === "ready") return "ready";
+    if (launched.log.includes("EADDRINUSE")) return "port taken";
+    throw new Error(`the gateway on ${baseUrl} exited before it was ready:\n${launched.log}`);
   };
 
   // A probed port is only free until someone binds it: any process's outgoing connection may

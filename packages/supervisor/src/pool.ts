@@ -4,8 +4,9 @@
  * /readyz: its warm peers are registered on the bus. Its peers are its own children.
  */
 import type { ChildProcess } from "node:child_process";
-import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
-import { findFreePort, waitFor } from "./ports.js";
+import { stopChild } from "./child-processes.js";
+import { findFreePort } from "./ports.js";
+import { launchService } from "./service-launch.js";
 
 /** How long the pool may take to connect and bring its warm peers up. ms */
 const READY_TIMEOUT_MS = 120_000;
@@ -46,8 +47,8 @@ export async function startPoolProcess(options: PoolProcessOptions): Promise<Poo
   let output = "";
 
   const start = async () => {
-    const [command, ...args] = serviceCommand("pool");
-    child = spawnTracked(command!, args, {
+    const launched = await launchService({
+      service: "pool",
       env: {
         ...process.env,
         FABRIC_NATS_URL: options.natsUrls.join(","),
@@ -56,21 +57,17 @@ export async function startPoolProcess(options: PoolProcessOptions): Promise<Poo
         FABRIC_HEALTH_PORT: String(healthPort),
         FABRIC_HEALTH_HOST: "127.0.0.1",
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      readyUrl: `${healthUrl}/readyz`,
+      what: "the pool's warm peers",
+      timeoutMs: READY_TIMEOUT_MS,
+      intervalMs: 200,
+      onOutput: (chunk) => {
+        output = (output + chunk.toString()).slice(-16_000);
+        if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
+      },
     });
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-16_000);
-      if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
-    const running = child;
-    await waitFor("the pool's warm peers", async () => {
-      if (running.exitCode !== null) throw new Error(`pool exited:\n${output}`);
-      return (await fetch(`${healthUrl}/readyz`)).ok;
-    }, READY_TIMEOUT_MS, 200).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${output}`);
-    });
+    child = launched.child;
+    if (launched.outcome === "exited") throw new Error(`pool exited:\n${output}`);
   };
 
   // Longer than a gateway's grace: each peer finishes its job and saves its project first.
