@@ -9,7 +9,8 @@ import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments } from "yaml";
 import { FARM_PRIORITIES, StreamName, consumerForGroup, consumerForUserFarm } from "@blender-fabric/protocol";
-import { GatewayEnvSchema } from "../../services/gateway/src/env.js";
+import { GatewayEnvSchema, readGatewayEnv } from "../../services/gateway/src/env.js";
+import { isOlderServerVersion, parseServerVersion } from "../../services/gateway/src/nats-version.js";
 import { BridgeEnvSchema, readBridgeEnv } from "../../services/bridge/src/env.js";
 import { PoolEnvSchema } from "../../services/pool/src/env.js";
 import { KnativeWaker } from "../../services/pool/src/knative-waker.js";
@@ -116,6 +117,27 @@ test("containers set only variables their service reads, with values it accepts,
       "k8s/knative/project-peer.yaml: bridge",
     ]),
   );
+});
+
+test("the gateway's manifest configures a way to verify tokens, and no dev mode", () => {
+  const [gateway] = documentsOf(join(deploy, "k8s", "gateway.yaml")).flatMap(containersIn);
+  // A value read from a Secret (e.g. FABRIC_JWT_SECRET) stands in as a fit placeholder.
+  const fromSecrets = Object.fromEntries((gateway!.env ?? []).filter(({ valueFrom }) => valueFrom !== undefined).map(({ name }) => [name, "p".repeat(64)]));
+  // readGatewayEnv is what refuses to start without FABRIC_JWT_SECRET or JWKS outside dev mode.
+  expect(readGatewayEnv({ ...literalEnv(gateway!), ...fromSecrets }).FABRIC_DEV_MODE).toBe(false);
+});
+
+test("NATS is pinned to a supported release: 2.12.6 or later (2.9.x has unfixed CVEs)", () => {
+  const minimum = "2.12.6";
+  const values = parse(readFileSync(join(deploy, "k8s", "nats-values.yaml"), "utf8")) as Manifest;
+  const image = values.container.image as { repository: string; tag: string };
+  expect(image.repository).toBe("nats");
+  expect(parseServerVersion(image.tag), `a version, not ${image.tag}`).toBeDefined();
+  expect(isOlderServerVersion(image.tag, minimum), `nats:${image.tag}`).toBe(false);
+  // The chart the README installs ships the same version (its appVersion).
+  const installs = [...readFileSync(join(deploy, "README.md"), "utf8").matchAll(/helm install nats nats\/nats --version (\S+)/gu)].map((match) => match[1]!);
+  expect(installs.length).toBeGreaterThan(0);
+  for (const chart of installs) expect(isOlderServerVersion(chart, minimum), `chart ${chart}`).toBe(false);
 });
 
 test("Dockerfiles set only variables their service reads, and run its build output", () => {

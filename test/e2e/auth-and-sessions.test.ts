@@ -1,7 +1,7 @@
 // Bearer tokens and KV-backed sessions over real HTTP against two replica processes.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { mintToken } from "@blender-fabric/testkit";
+import { TEST_JWT_SECRET, mintToken } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
@@ -53,6 +53,15 @@ describe("bearer tokens", () => {
   test("wrong signature", async () => {
     await rejected(`Bearer ${await mintToken({ sub: "u" }, { secret: "some-other-secret-of-enough-length" })}`);
   });
+  test("signed with the old public dev secret, or any other constant: 401; with the gateways' own secret: 200", async () => {
+    const signedWith = (secret: string) =>
+      new SignJWT({ sub: "victim", role: "llm-client" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+    // The first was every install's default, readable in this repository by anyone.
+    for (const constant of ["blender-fabric-dev-secret-change-me", "change-me", "secret", "0".repeat(64)]) {
+      await rejected(`Bearer ${await signedWith(constant)}`);
+    }
+    expect((await post(replicaA, INITIALIZE, { authorization: `Bearer ${await signedWith(TEST_JWT_SECRET)}` })).status).toBe(200);
+  });
   test("alg none", async () => {
     const unsigned = new UnsecuredJWT({ sub: "u" }).setExpirationTime("1h").encode();
     const response = await rejected(`Bearer ${unsigned}`);
@@ -62,7 +71,7 @@ describe("bearer tokens", () => {
     const noSubject = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime("1h")
-      .sign(new TextEncoder().encode("blender-fabric-dev-secret-change-me"));
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
     await rejected(`Bearer ${noSubject}`);
   });
   test("garbage", async () => {

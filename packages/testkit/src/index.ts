@@ -8,7 +8,6 @@ export {
   sourceCommand,
   spawnTracked,
   startBridgeProcess,
-  startGatewayProcess,
   startNatsCluster,
   startNatsServer,
   startNatsServerWithConfig,
@@ -22,5 +21,5 @@ export {
   type PoolProcess,
 } from "@blender-fabric/supervisor";
 export { FabricTestClient, type BusNotification, type FabricTestClientOptions } from "./mcp-client.js";
-export { DEV_JWT_SECRET, mintToken } from "@blender-fabric/auth";
+export { TEST_JWT_SECRET, mintToken, startGatewayProcess } from "./tokens.js";
 export { startPolyHavenFixture, type PolyHavenFixture } from "./polyhaven-fixture.js";

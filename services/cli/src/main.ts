@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
 import { consumerForGroup, consumerForUserFarm } from "@blender-fabric/protocol";
 import { runPool, up } from "./up.js";
+import { findJwtSecret } from "./jwt-secret.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
 import { renderCommand } from "./render-command.js";
 import { mintPeerCreds, natsSetup } from "./nats-credentials-commands.js";
@@ -57,18 +58,17 @@ program
 
 program
   .command("token")
-  .description("print a bearer token signed with FABRIC_JWT_SECRET (or the dev secret)")
+  .description("print a bearer token signed with FABRIC_JWT_SECRET, or else the local fabric's secret (<data-dir>/jwt-secret, made by up)")
   .requiredOption("--user <id>", "the user id (JWT sub)")
   .option("--role <role>", `one of ${ROLES.join(", ")}`)
   .option("--expires <span>", "lifetime, e.g. 1h, 30d", "30d")
-  .action(async (options: { user: string; role?: (typeof ROLES)[number]; expires: string }) => {
+  .option("--data-dir <path>", "the local fabric's data directory (as for up)", ".fabric")
+  .action(async (options: { user: string; role?: (typeof ROLES)[number]; expires: string; dataDir: string }) => {
     if (options.role && !ROLES.includes(options.role)) {
       throw new InvalidArgumentError(`--role must be one of ${ROLES.join(", ")}`);
     }
-    const token = await mintToken(
-      { sub: options.user, role: options.role },
-      { expiresIn: options.expires, secret: process.env.FABRIC_JWT_SECRET },
-    );
+    const secret = await findJwtSecret(resolve(options.dataDir));
+    const token = await mintToken({ sub: options.user, role: options.role }, { expiresIn: options.expires, secret });
     process.stdout.write(`${token}\n`);
   });
 

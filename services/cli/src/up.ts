@@ -10,6 +10,7 @@ import { mintToken } from "@blender-fabric/auth";
 import { ensureLocalCredentials } from "@blender-fabric/bus";
 import { preferPort, startGatewayProcess, startNatsServer, startPoolProcess } from "@blender-fabric/supervisor";
 import { printConnectionGuide } from "./connection-guide.js";
+import { ensureLocalJwtSecret } from "./jwt-secret.js";
 
 export type UpOptions = {
   /** Where NATS keeps its JetStream data between runs, and the pool its record. */
@@ -31,6 +32,8 @@ export async function up(options: UpOptions): Promise<void> {
   const natsPort = await preferPort(options.natsPort);
   // NATS admits only these users, even on this machine (made on first start, mode 0600).
   const credentials = await ensureLocalCredentials(options.dataDirectory);
+  // Tokens too: a secret of this install (`.fabric/jwt-secret`, 0600), never a published one.
+  const jwtSecret = await ensureLocalJwtSecret(options.dataDirectory);
   const nats = await startNatsServer({
     directory: join(options.dataDirectory, "nats"),
     port: natsPort,
@@ -42,7 +45,8 @@ export async function up(options: UpOptions): Promise<void> {
   const gateway = await startGatewayProcess({
     natsUrls: [nats.url],
     port: await preferPort(options.httpPort),
-    env: { FABRIC_LOG_LEVEL: logLevel, FABRIC_NATS_NKEY: credentials.gateway },
+    // Dev mode: this NATS is the OS's (Debian's 2.9.10), fine on one machine, not in production.
+    env: { FABRIC_LOG_LEVEL: logLevel, FABRIC_NATS_NKEY: credentials.gateway, FABRIC_JWT_SECRET: jwtSecret, FABRIC_DEV_MODE: "true" },
     showLogs: true,
   });
   const pool = await startPoolProcess({
@@ -61,7 +65,7 @@ export async function up(options: UpOptions): Promise<void> {
     showLogs: true,
   });
   const [warm] = await pool.peers();
-  const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d" });
+  const token = await mintToken({ sub: options.user, role: "llm-client" }, { expiresIn: "30d", secret: jwtSecret });
   printConnectionGuide({ mcpUrl: gateway.mcpUrl, natsUrl: nats.url, operatorNkey: credentials.operator, token, user: options.user, blenderUuid: warm!.uuid });
 
   await untilStopped();

@@ -1,7 +1,7 @@
 /** Every environment variable the gateway reads, with its default, meaning and unit. */
 import { hostname } from "node:os";
 import { z } from "zod";
-import { DEV_JWT_SECRET } from "@blender-fabric/auth";
+import { jwtSecretProblem, newJwtSecret } from "@blender-fabric/auth";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "@blender-fabric/protocol";
 
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
@@ -18,8 +18,17 @@ export const GatewayEnvSchema = z.object({
   FABRIC_HTTP_HOST: z.string().default("127.0.0.1"),
   /** HTTP port; 0 picks a free one (printed at start). */
   FABRIC_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** HS256 secret for bearer JWTs (dev default). Ignored when FABRIC_JWKS_URL is set. */
-  FABRIC_JWT_SECRET: z.string().min(16).default(DEV_JWT_SECRET),
+  /**
+   * HS256 secret for bearer JWTs, at least 32 characters (`openssl rand -hex 32`). Ignored when
+   * FABRIC_JWKS_URL is set. With neither, the gateway refuses to start outside dev mode.
+   */
+  FABRIC_JWT_SECRET: z
+    .string()
+    .superRefine((secret, context) => {
+      const problem = jwtSecretProblem(secret);
+      if (problem) context.addIssue({ code: "custom", message: `unusable: ${problem}` });
+    })
+    .optional(),
   /** Production: a JWKS URL; then FABRIC_JWT_ISSUER and FABRIC_JWT_AUDIENCE are required. */
   FABRIC_JWKS_URL: z.url().optional(),
   FABRIC_JWT_ISSUER: z.string().optional(),
@@ -54,17 +63,51 @@ export const GatewayEnvSchema = z.object({
   FABRIC_PEER_CREDENTIAL_SECONDS: seconds(24 * 3600),
   /** Largest .blend accepted by PUT /blends/<sha256>. Bytes. */
   FABRIC_MAX_BLEND_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
+  /**
+   * A throwaway local gateway (`npm start` sets it): without FABRIC_JWT_SECRET or JWKS it makes
+   * a random secret of its own, and an old nats-server is not warned about. Never in production.
+   */
+  FABRIC_DEV_MODE: z.enum(["true", "false"]).default("false").transform((value) => value === "true"),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   FABRIC_LOG_LEVEL: z.string().default("info"),
   /** This replica's name in logs and NATS connection lists. */
   FABRIC_GATEWAY_NAME: z.string().default(`gateway-${hostname()}-${process.pid}`),
 });
-export type GatewayEnv = z.infer<typeof GatewayEnvSchema>;
 
+export type GatewayEnv = Omit<z.infer<typeof GatewayEnvSchema>, "FABRIC_JWT_SECRET"> & {
+  /**
+   * The HS256 secret in force: FABRIC_JWT_SECRET, or (dev mode without one, or JWKS) a random
+   * one of this process that no token outside it is signed with.
+   */
+  FABRIC_JWT_SECRET: string;
+  /** Whether FABRIC_JWT_SECRET was made for this process in dev mode (worth a warning). */
+  jwtSecretGenerated: boolean;
+};
+
+/** A configuration the gateway must not start with; the message is one line for the operator. */
+export class GatewayConfigError extends Error {
+  override name = "GatewayConfigError";
+}
+
+const NO_KEY_MESSAGE =
+  "no way to verify tokens: set FABRIC_JWT_SECRET (at least 32 characters, e.g. `openssl rand -hex 32`), " +
+  "or FABRIC_JWKS_URL with FABRIC_JWT_ISSUER and FABRIC_JWT_AUDIENCE; " +
+  "or FABRIC_DEV_MODE=true for a throwaway local gateway with a random secret";
+
+/** The gateway's settings; throws GatewayConfigError for any it cannot start with. */
 export function readGatewayEnv(source: Record<string, string | undefined> = process.env): GatewayEnv {
-  const env = GatewayEnvSchema.parse(source);
-  if (env.FABRIC_JWKS_URL && !(env.FABRIC_JWT_ISSUER && env.FABRIC_JWT_AUDIENCE)) {
-    throw new Error("FABRIC_JWKS_URL needs FABRIC_JWT_ISSUER and FABRIC_JWT_AUDIENCE");
+  const parsed = GatewayEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new GatewayConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "));
   }
-  return env;
+  const { FABRIC_JWT_SECRET: configured, ...env } = parsed.data;
+  if (env.FABRIC_JWKS_URL && !(env.FABRIC_JWT_ISSUER && env.FABRIC_JWT_AUDIENCE)) {
+    throw new GatewayConfigError("FABRIC_JWKS_URL needs FABRIC_JWT_ISSUER and FABRIC_JWT_AUDIENCE");
+  }
+  if (configured === undefined && !env.FABRIC_JWKS_URL && !env.FABRIC_DEV_MODE) throw new GatewayConfigError(NO_KEY_MESSAGE);
+  return {
+    ...env,
+    FABRIC_JWT_SECRET: configured ?? newJwtSecret(),
+    jwtSecretGenerated: configured === undefined && !env.FABRIC_JWKS_URL,
+  };
 }

@@ -1,17 +1,36 @@
 /** Boots one gateway replica. Any number of them can share one NATS. */
 import { serve } from "@hono/node-server";
-import { readGatewayEnv } from "./env.js";
+import { GatewayConfigError, readGatewayEnv, type GatewayEnv } from "./env.js";
 import { openGatewayServices } from "./services.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { createLogger } from "./logger.js";
 import { createGatewayApp } from "./app.js";
+import { MINIMUM_NATS_SERVER_VERSION, SUPPORTED_NATS_SERVERS, isOlderServerVersion } from "./nats-version.js";
 
 /** How often this replica evicts long-silent clients and forgets idle sessions. ms */
 const EVICTION_INTERVAL_MS = 60_000;
 
-const env = readGatewayEnv();
+let env: GatewayEnv;
+try {
+  env = readGatewayEnv();
+} catch (error) {
+  if (!(error instanceof GatewayConfigError)) throw error;
+  // One line on stderr, before any logger exists: the operator's next step, not a stack trace.
+  process.stderr.write(`gateway: refusing to start: ${error.message}\n`);
+  process.exit(1);
+}
 const logger = createLogger(env.FABRIC_GATEWAY_NAME, env.FABRIC_LOG_LEVEL);
-const services = await openGatewayServices(env);
+if (env.jwtSecretGenerated) {
+  logger.warn("FABRIC_DEV_MODE without FABRIC_JWT_SECRET: tokens are verified with a random secret of this process, which no one outside it holds");
+}
+const services = await openGatewayServices(env, logger);
+const natsVersion = services.nc.info?.version;
+if (!env.FABRIC_DEV_MODE && natsVersion !== undefined && isOlderServerVersion(natsVersion, MINIMUM_NATS_SERVER_VERSION)) {
+  logger.warn(
+    { nats_version: natsVersion, minimum: MINIMUM_NATS_SERVER_VERSION, supported: SUPPORTED_NATS_SERVERS },
+    `nats-server ${natsVersion} is older than ${MINIMUM_NATS_SERVER_VERSION} and has unfixed CVEs; run ${SUPPORTED_NATS_SERVERS}`,
+  );
+}
 const app = createGatewayApp({ env, services, metrics: createGatewayMetrics(), logger });
 
 const evictor = setInterval(() => {

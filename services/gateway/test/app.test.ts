@@ -5,8 +5,8 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Hono } from "hono";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
-import { subjectForCallCancel } from "@blender-fabric/protocol";
-import { mintToken, startNatsServer, type NatsServer } from "@blender-fabric/testkit";
+import { ALL_CALL_CANCEL_SUBJECTS } from "@blender-fabric/protocol";
+import { TEST_JWT_SECRET, mintToken, startNatsServer, waitFor, type NatsServer } from "@blender-fabric/testkit";
 import { createGatewayApp, createGatewayMetrics, createLogger, openGatewayServices, readGatewayEnv, type GatewayServices } from "../src/index.js";
 
 let nats: NatsServer;
@@ -17,7 +17,7 @@ let token: string;
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  const env = readGatewayEnv({ FABRIC_NATS_URL: nats.url, FABRIC_LOG_LEVEL: "silent" });
+  const env = readGatewayEnv({ FABRIC_NATS_URL: nats.url, FABRIC_LOG_LEVEL: "silent", FABRIC_JWT_SECRET: TEST_JWT_SECRET });
   services = await openGatewayServices(env);
   app = createGatewayApp({ env, services, metrics: createGatewayMetrics(), logger: createLogger("test", "silent") });
   observer = await connect({ servers: nats.url });
@@ -114,22 +114,72 @@ test("a call with a progress token is answered as an SSE stream; without one as 
   expect(text).toMatch(/"status\\":\\"ok\\"/u);
 });
 
-test("notifications/cancelled is announced to every replica", async () => {
-  const session = await openSession();
-  const heard = new Promise<unknown>((resolve) => {
-    const subscription = observer.subscribe(subjectForCallCancel(session), {
-      callback: (_error, message) => {
-        subscription.unsubscribe();
-        resolve(message.json());
-      },
-    });
+/** The request id of every cancellation announced to the replicas, in order. */
+function watchCancelAnnouncements() {
+  const heard: unknown[] = [];
+  const subscription = observer.subscribe(ALL_CALL_CANCEL_SUBJECTS, {
+    callback: (_error, message) => {
+      heard.push((message.json() as { request_id: unknown }).request_id);
+    },
   });
-  await observer.flush();
-  const response = await app.request(MCP, {
+  return { heard, stop: () => subscription.unsubscribe(), ready: () => observer.flush() };
+}
+
+const cancel = (session: string, requestId: number) =>
+  app.request(MCP, {
     method: "POST",
     headers: headers({ "mcp-session-id": session }),
-    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 41, reason: "changed my mind" } }),
+    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId, reason: "changed my mind" } }),
   });
-  expect(response.status).toBe(202);
-  expect(await heard).toEqual({ request_id: 41 });
+
+test("notifications/cancelled for a call not running here is announced to every replica, once per request id", async () => {
+  const session = await openSession();
+  const watch = watchCancelAnnouncements();
+  await watch.ready();
+  expect((await cancel(session, 41)).status).toBe(202);
+  expect((await cancel(session, 41)).status).toBe(202);
+  expect((await cancel(session, 42)).status).toBe(202);
+  // One publisher's messages arrive in order: once 42 is heard, a second 41 would have been.
+  await waitFor("the cancellation of 42 to be heard", () => watch.heard.includes(42), 5_000, 10);
+  watch.stop();
+  expect(watch.heard).toEqual([41, 42]);
+});
+
+test("a JSON-RPC batch is refused whole with 400, and 20,000 cancellations in one announce nothing", async () => {
+  const session = await openSession();
+  const watch = watchCancelAnnouncements();
+  await watch.ready();
+  const batch = Array.from({ length: 20_000 }, (_, index) => ({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1_000 + index } }));
+  const refused = await app.request(MCP, { method: "POST", headers: headers({ "mcp-session-id": session }), body: JSON.stringify(batch) });
+  expect(refused.status).toBe(400);
+  expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32600, message: expect.stringMatching(/batches are not accepted/u) } });
+  // A batch of requests is not served either, not even its first message.
+  const requests = await app.request(MCP, { method: "POST", headers: headers({ "mcp-session-id": session }), body: `[${rpc(2, "tools/list")},${rpc(3, "ping")}]` });
+  expect(requests.status).toBe(400);
+  expect(((await requests.json()) as { error: { code: number } }).error.code).toBe(-32600);
+  // Not a JSON-RPC message at all: refused the same way.
+  const stray = await app.request(MCP, { method: "POST", headers: headers({ "mcp-session-id": session }), body: JSON.stringify({ method: "notifications/cancelled", params: { requestId: 7 } }) });
+  expect(stray.status).toBe(400);
+  // The bound: a single cancellation sent after them is the first thing heard.
+  expect((await cancel(session, 999)).status).toBe(202);
+  await waitFor("the cancellation of 999 to be heard", () => watch.heard.length > 0, 5_000, 10);
+  watch.stop();
+  expect(watch.heard).toEqual([999]);
+});
+
+test("cancelling a call that runs on this replica aborts it here, with nothing on the wire", async () => {
+  const session = await openSession();
+  const watch = watchCancelAnnouncements();
+  await watch.ready();
+  // A project's work waits for a peer that no pool starts here: the call runs until its timeout.
+  const call = callTool(session, "blender_execute_code", { target_uuid: "project:never-served", code: "print(1)", _timeout: 60 });
+  await waitFor("the call to run", () => services.cancellations.runs(session, 7), 10_000, 10);
+  expect((await cancel(session, 7)).status).toBe(202);
+  const answer = (await (await call).json()) as { result: { structuredContent: { status: string } } };
+  expect(answer.result.structuredContent.status).toBe("cancelled");
+  // The bound: a cancellation for a call not running here is announced, and is the first heard.
+  expect((await cancel(session, 8)).status).toBe(202);
+  await waitFor("the cancellation of 8 to be heard", () => watch.heard.length > 0, 5_000, 10);
+  watch.stop();
+  expect(watch.heard).toEqual([8]);
 });

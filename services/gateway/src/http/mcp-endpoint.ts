@@ -2,9 +2,14 @@
  * POST|GET|DELETE /mcp. Each request is served by a fresh SDK transport in stateless mode;
  * the session itself was resolved from KV by the session middleware. A GET keeps its server
  * alive as the session's notification stream until the client goes away.
+ *
+ * A POST body is validated whole before anything acts on it: one JSON-RPC message. A batch (a
+ * top-level array) is refused with 400, as MCP 2025-06-18 removed batching; so one request
+ * carries at most one `notifications/cancelled`, not 50,000 of them.
  */
 import type { Handler } from "hono";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { CancelledNotificationSchema, ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MESSAGE_BUS_LOGGER } from "@blender-fabric/protocol";
 import { createMcpServer, type McpServerDependencies } from "../mcp/create-mcp-server.js";
 import type { ToolContext } from "../mcp/tool-context.js";
@@ -12,6 +17,7 @@ import { SessionStream } from "../delivery/session-stream.js";
 import type { GatewayServices } from "../services.js";
 import type { GatewayEnv } from "../env.js";
 import type { SessionVariables } from "./session-middleware.js";
+import { jsonRpcError } from "./errors.js";
 
 export type McpEndpointDependencies = McpServerDependencies & {
   services: GatewayServices;
@@ -39,13 +45,18 @@ export function createMcpEndpoint(
     }
 
     const body = c.get("body");
+    let message: JSONRPCMessage | undefined;
     if (c.req.method === "POST") {
-      // The call it cancels may run on another replica: tell them all.
-      for (const requestId of cancelledRequestIds(body)) services.cancellations.announce(session.id, requestId);
+      const checked = checkBody(body);
+      if (checked instanceof Response) return checked;
+      message = checked;
+      const cancelled = CancelledNotificationSchema.safeParse(message);
+      // Aborted here if it runs here, else announced once to the replica that may run it.
+      if (cancelled.success && cancelled.data.params.requestId !== undefined) services.cancellations.cancel(session.id, cancelled.data.params.requestId);
     }
     // A call that asked for progress is answered as an SSE stream (its notifications, then the
     // result); every other POST stays plain JSON, the fast path.
-    const streaming = c.req.method === "POST" && asksForProgress(body);
+    const streaming = message !== undefined && asksForProgress(message);
     const server = createMcpServer(dependencies, context);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -105,22 +116,18 @@ export function createMcpEndpoint(
   };
 }
 
-type JsonRpcMessage = { method?: unknown; params?: { requestId?: unknown; _meta?: { progressToken?: unknown } } };
-
-const messagesOf = (body: unknown): JsonRpcMessage[] =>
-  (Array.isArray(body) ? body : [body]).filter((message): message is JsonRpcMessage => typeof message === "object" && message !== null);
-
-/** Whether a POST holds a tool call with a progress token. */
-function asksForProgress(body: unknown): boolean {
-  return messagesOf(body).some((message) => message.method === "tools/call" && message.params?._meta?.progressToken !== undefined);
+/** The POST body's one JSON-RPC message, or the 400 that refuses it. */
+function checkBody(body: unknown): JSONRPCMessage | Response {
+  if (Array.isArray(body)) {
+    return jsonRpcError(400, ErrorCode.InvalidRequest, "Invalid Request: JSON-RPC batches are not accepted (MCP 2025-06-18 removed batching); send one message per request");
+  }
+  const parsed = JSONRPCMessageSchema.safeParse(body);
+  return parsed.success ? parsed.data : jsonRpcError(400, ErrorCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC message");
 }
 
-/** The request ids a POST's `notifications/cancelled` name. */
-function cancelledRequestIds(body: unknown): (string | number)[] {
-  return messagesOf(body)
-    .filter((message) => message.method === "notifications/cancelled")
-    .map((message) => message.params?.requestId)
-    .filter((id): id is string | number => typeof id === "string" || typeof id === "number");
+/** Whether a POST holds a tool call with a progress token. */
+function asksForProgress(message: JSONRPCMessage): boolean {
+  return "method" in message && message.method === "tools/call" && message.params?._meta?.progressToken !== undefined;
 }
 
 /** DELETE /mcp: the session ends; its ephemeral clients leave the bus, persistent ones stay. */
