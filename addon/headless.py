@@ -2,8 +2,10 @@
 
     blender -b --factory-startup --python addon/headless.py
 
-Environment: FABRIC_ADDON_PORT (0 = any free port), FABRIC_ADDON_TOKEN (required),
-FABRIC_ADDON_PREFS (JSON object of addon preference name -> value). Prints
+Environment: FABRIC_ADDON_SOCKET (a Unix socket path to listen on) or FABRIC_ADDON_PORT
+(localhost TCP; 0 = any free port), FABRIC_ADDON_PREFS (JSON object of addon preference
+name -> value). The token clients must present is the first line on stdin, or
+FABRIC_ADDON_TOKEN (see _read_token). Prints "FABRIC_ADDON_READY unix:<path>" or
 "FABRIC_ADDON_READY <port>" once listening, then serves requests on the main thread until
 SIGTERM, until its stdin pipe closes, or until its parent process dies (bpy.app.timers never
 fire in background Blender, so this loop replaces the GUI's timer).
@@ -75,6 +77,8 @@ PARENT_CHECK_S = 0.5
 """How often the orphan watcher checks that the parent process still exists (seconds)."""
 EXIT_NOTICE_WAIT_S = 0.2
 """How long an orphaned Blender gives its last stderr line before it exits regardless (seconds)."""
+MAX_TOKEN_BYTES = 4096
+"""The longest first line of stdin taken as the token."""
 
 
 def _fail(message):
@@ -82,18 +86,43 @@ def _fail(message):
     sys.exit(1)
 
 
+def _read_stdin_line():
+    """The first line of stdin, read a byte at a time so nothing after it is taken: the orphan
+    watcher reads on from there."""
+    line = b""
+    while len(line) < MAX_TOKEN_BYTES:
+        byte = os.read(0, 1)
+        if byte in (b"", b"\n"):
+            break
+        line += byte
+    return line.decode("utf-8", "replace").strip()
+
+
+def _read_token():
+    """The token clients must present. The bridge writes it as the first line on stdin, so code
+    that runs in this Blender finds it neither in os.environ nor in /proc/self/environ.
+    FABRIC_ADDON_TOKEN, for a parent that cannot write to stdin, is taken out of os.environ at
+    once (child processes do not inherit it), but /proc/self/environ still shows it."""
+    token = os.environ.pop("FABRIC_ADDON_TOKEN", None)
+    if token is None:
+        token = _read_stdin_line()
+        if not token:
+            _fail("no token: FABRIC_ADDON_TOKEN is unset and the first line on stdin is empty")
+    elif not token:
+        _fail("FABRIC_ADDON_TOKEN is empty; clients authenticate with it")
+    return token
+
+
 def _read_environment():
+    token = _read_token()
     try:
         port = int(os.environ.get("FABRIC_ADDON_PORT", "0"))
         preferences = json.loads(os.environ.get("FABRIC_ADDON_PREFS") or "{}")
     except ValueError as error:
         _fail(f"bad FABRIC_ADDON_PORT or FABRIC_ADDON_PREFS: {error}")
-    token = os.environ.get("FABRIC_ADDON_TOKEN", "")
-    if not token:
-        _fail("FABRIC_ADDON_TOKEN is empty; clients authenticate with it")
     if not isinstance(preferences, dict):
         _fail("FABRIC_ADDON_PREFS must be a JSON object")
-    return port, token, preferences
+    return port, os.environ.get("FABRIC_ADDON_SOCKET") or None, token, preferences
 
 
 def _write_exit_notice(reason):
@@ -141,7 +170,7 @@ def _exit_when_orphaned(parent_pid):
 
 
 def main():
-    port, token, preferences = _read_environment()
+    port, unix_path, token, preferences = _read_environment()
     if addon_utils.enable(ADDON_MODULE, default_set=True, handle_error=lambda error: _fail(f"enable failed: {error}")) is None:
         _fail(f"could not enable the {ADDON_MODULE} add-on")
     from blender_fabric.errors import FabricError
@@ -152,15 +181,15 @@ def main():
         apply_preferences(preferences)
     except (FabricError, TypeError, ValueError) as error:
         _fail(f"FABRIC_ADDON_PREFS: {error}")
-    runtime = FabricRuntime(token=token, port=port, mode="headless")
+    runtime = FabricRuntime(token=token, port=port, mode="headless", unix_path=unix_path)
     try:
-        listening_port = runtime.start()
+        runtime.start()
     except OSError as error:
-        _fail(f"cannot listen on port {port}: {error}")
+        _fail(f"cannot listen on {unix_path or f'port {port}'}: {error}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())
     _exit_when_orphaned(ORIGINAL_PARENT_PID)
-    print(f"FABRIC_ADDON_READY {listening_port}", flush=True)
+    print(f"FABRIC_ADDON_READY {runtime.server.endpoint}", flush=True)
     while not stop.is_set():
         runtime.serve_pending(LOOP_WAIT_S)
     runtime.stop()

@@ -4,7 +4,8 @@
 // when everything is already there.
 //
 //   1. npm packages: installs them when node_modules is missing or older than the lockfile.
-//   2. OS packages (nats-server, blender, numpy for Blender's Python): installs them from the OS packages with
+//   2. OS packages (nats-server, blender, numpy for Blender's Python, bubblewrap to sandbox Blender on
+//      Linux): installs them from the OS packages with
 //      apt-get (directly as root, or through passwordless sudo). When that is impossible it
 //      prints the exact command to run and exits with status 1.
 //
@@ -26,6 +27,9 @@ const REQUIRED_PACKAGES = [
   { name: "nats-server", aptPackage: "nats-server", present: () => isOnPath("nats-server") },
   { name: "blender", aptPackage: "blender", present: () => isOnPath("blender") },
   { name: "numpy for Blender's Python", aptPackage: "python3-numpy", present: () => isDpkgInstalled("python3-numpy") },
+  // The bridge starts Blender inside it (FABRIC_SANDBOX): code run in Blender must not read
+  // the bridge's credentials. Only Linux has it; elsewhere Blender runs unsandboxed.
+  ...(process.platform === "linux" ? [{ name: "bubblewrap (bwrap)", aptPackage: "bubblewrap", present: () => isOnPath("bwrap") }] : []),
 ];
 
 function log(message) {

@@ -24,12 +24,12 @@ def _route_logging_to_console():
 class FabricRuntime:
     """A running addon server plus the main-thread side that executes its requests."""
 
-    def __init__(self, token, port, mode):
+    def __init__(self, token, port, mode, unix_path=None):
         _route_logging_to_console()
         jobs = JobBoard()
         self.mode = mode
         self.executor = Executor(jobs)
-        self.server = FabricServer(token=token, jobs=jobs, port=port)
+        self.server = FabricServer(token=token, jobs=jobs, port=port, unix_path=unix_path)
 
     def _refresh_description(self):
         """Reads bpy for the hello, on the main thread: the reader threads that answer the hello
@@ -38,7 +38,7 @@ class FabricRuntime:
         self.server.describe_as({**blender_facts(), "mode": self.mode, "commands": list(COMMANDS)})
 
     def start(self):
-        """Listens and returns the port."""
+        """Listens and returns the TCP port (None on a Unix socket; see server.endpoint)."""
         if bpy.app.background:
             push_undo_step("Blender Fabric: initial state")
         self._refresh_description()

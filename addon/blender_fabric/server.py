@@ -1,8 +1,9 @@
-"""The localhost TCP server: token handshake, one reader thread per connection, a queue of
-requests for the main thread. Plain Python (no bpy): the main thread hands in what the hello
-tells clients about Blender with describe_as(), and takes requests with next_request(). The
-reader threads answer the hello from that stored dict, because only the main thread may
-touch bpy.
+"""The addon server, on localhost TCP (a GUI Blender) or on a Unix socket (a headless Blender
+that its bridge started, maybe in a sandbox with no network): token handshake, one reader
+thread per connection, a queue of requests for the main thread. Plain Python (no bpy): the
+main thread hands in what the hello tells clients about Blender with describe_as(), and
+takes requests with next_request(). The reader threads answer the hello from that stored
+dict, because only the main thread may touch bpy.
 
 `cancel` is answered on the reader thread: the script it targets is busy on the main thread,
 so a queued cancel would only run after the script ended.
@@ -10,6 +11,7 @@ so a queued cancel would only run after the script ended.
 
 import hmac
 import logging
+import os
 import queue
 import socket
 import threading
@@ -50,9 +52,11 @@ class Connection:
 
 
 class FabricServer:
-    """Serves the protocol on host:port (port 0 picks a free port; see .port after start())."""
+    """Serves the protocol on host:port (port 0 picks a free port; see .port after start()), or
+    on the Unix socket unix_path when given (its folder should be private to the user: the
+    token is then the second lock, not the only one)."""
 
-    def __init__(self, token, jobs, host="127.0.0.1", port=0, handshake_timeout_s=10.0):
+    def __init__(self, token, jobs, host="127.0.0.1", port=0, handshake_timeout_s=10.0, unix_path=None):
         if not token:
             raise ValueError("the server needs a non-empty token")
         self._token = token.encode("utf-8")
@@ -60,12 +64,18 @@ class FabricServer:
         self._jobs = jobs
         self._host = host
         self._requested_port = port
+        self._unix_path = unix_path
         self._handshake_timeout_s = handshake_timeout_s
         self._listener = None
         self._connections = set()
         self._connections_lock = threading.Lock()
         self._requests = queue.Queue()
         self.port = None
+
+    @property
+    def endpoint(self):
+        """Where clients connect, as headless.py announces it: "unix:<path>", or the TCP port."""
+        return f"unix:{self._unix_path}" if self._unix_path else str(self.port)
 
     def describe_as(self, description):
         """Sets the facts the hello reply gives (the keyword arguments of protocol.hello_accepted).
@@ -76,20 +86,30 @@ class FabricServer:
     def start(self):
         if self._description is None:
             raise RuntimeError("describe_as() must come before start(): the hello needs it")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self._host, self._requested_port))
+        if self._unix_path:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(self._unix_path)
+            os.chmod(self._unix_path, 0o600)
+        else:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self._host, self._requested_port))
+            self.port = listener.getsockname()[1]
         listener.listen()
         self._listener = listener
-        self.port = listener.getsockname()[1]
         threading.Thread(target=self._accept_loop, args=(listener,), name="fabric-accept", daemon=True).start()
-        log.info("Blender Fabric addon server listening on %s:%d", self._host, self.port)
+        log.info("Blender Fabric addon server listening on %s", self.endpoint if self._unix_path else f"{self._host}:{self.port}")
         return self.port
 
     def stop(self):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+            if self._unix_path:
+                try:
+                    os.unlink(self._unix_path)
+                except FileNotFoundError:
+                    pass  # Its folder went first (the bridge removes it once Blender exits).
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
@@ -110,9 +130,10 @@ class FabricServer:
                 if self._listener is listener:
                     log.exception("accept failed; the server stops listening")
                 return
-            # Replies are small and latency-bound; Nagle would hold one back behind the last.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = Connection(sock, address)
+            if sock.family == socket.AF_INET:
+                # Replies are small and latency-bound; Nagle would hold one back behind the last.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = Connection(sock, address or self.endpoint)  # a Unix socket's peer has no address
             with self._connections_lock:
                 self._connections.add(connection)
             threading.Thread(

@@ -25,7 +25,7 @@ const startBridge = async (uuid: string) => {
     natsUrls: fabric.natsUrls,
     user: USER,
     uuid,
-    env: { FABRIC_HEARTBEAT_SECONDS: "1", FABRIC_KV_REPLICAS: "3" },
+    env: { FABRIC_HEARTBEAT_SECONDS: "1", FABRIC_KV_REPLICAS: "3", FABRIC_SANDBOX_SHARE: markers.directory },
   });
   bridges.set(uuid, bridge);
   return bridge;

@@ -16,7 +16,7 @@ const startBridge = async (uuid: string) => {
     natsUrls: fabric.natsUrls,
     user: "dora",
     uuid,
-    env: { FABRIC_HEARTBEAT_SECONDS: "0.5" },
+    env: { FABRIC_HEARTBEAT_SECONDS: "0.5", FABRIC_SANDBOX_SHARE: markers.directory },
   });
   bridges.add(bridge);
   return bridge;

@@ -20,6 +20,8 @@ beforeAll(async () => {
         uuid: `blender-farm-${number}`,
         groupId: "render-cluster",
         capabilities: ["python_execution", "rendering", "gpu"],
+        // Blender renders into a folder of the test's: its sandbox must show it.
+        env: { FABRIC_SANDBOX_SHARE: outputs },
       }),
     ),
   );

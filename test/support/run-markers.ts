@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export type RunMarkers = {
+  /** Where the marker file is: a sandboxed Blender writes it only if its bridge shares this folder (FABRIC_SANDBOX_SHARE). */
+  directory: string;
   /** Python for execute_code: sleeps `seconds`, then appends `token` to the marker file. */
   code(token: string, seconds?: number): string;
   /** How many times the code of `token` ran. */
@@ -26,6 +28,7 @@ export function createRunMarkers(): RunMarkers {
     return seen;
   };
   return {
+    directory,
     code: (token, seconds = 0) =>
       `import time\ntime.sleep(${seconds})\nopen(${JSON.stringify(file)}, "a").write(${JSON.stringify(`${token}\n`)})`,
     runs: (token) => counts().get(token) ?? 0,

@@ -1,6 +1,7 @@
 /**
  * One connection to the Blender addon (addon/PROTOCOL.md): newline-delimited JSON over
- * localhost TCP, a token handshake, requests matched to replies by id, progress events.
+ * localhost TCP (a GUI Blender) or a Unix socket (a bridge's own headless Blender), a token
+ * handshake, requests matched to replies by id, progress events.
  */
 import { connect, type Socket } from "node:net";
 import { randomUUID } from "node:crypto";
@@ -16,6 +17,9 @@ export const AddonHelloSchema = z.object({
   commands: z.array(z.string()).optional(),
 });
 export type AddonHello = z.infer<typeof AddonHelloSchema>;
+
+/** Where an addon listens: a Unix socket, or a TCP host and port. */
+export type AddonEndpoint = { path: string } | { host: string; port: number };
 
 export const AddonReplySchema = z.object({
   id: z.string(),
@@ -67,7 +71,7 @@ export class AddonConnection {
   private constructor(socket: Socket) {
     this.#socket = socket;
     socket.setEncoding("utf8");
-    socket.setNoDelay(true); // small request/reply lines: never wait to coalesce them
+    socket.setNoDelay(true); // small request/reply lines: never wait to coalesce them (TCP only; a no-op on a Unix socket)
     this.closed = new Promise((resolve) => {
       socket.once("close", () => {
         this.#closed = true;
@@ -79,10 +83,15 @@ export class AddonConnection {
     socket.on("error", () => {}); // "close" follows and fails whatever was pending
   }
 
-  /** Connects and completes the handshake; throws {@link AddonRefused} on a bad token. */
-  static async open(host: string, port: number, token: string): Promise<AddonConnection> {
+  /** Connects over TCP and completes the handshake; throws {@link AddonRefused} on a bad token. */
+  static open(host: string, port: number, token: string): Promise<AddonConnection> {
+    return AddonConnection.openAt({ host, port }, token);
+  }
+
+  /** Connects to `endpoint` and completes the handshake; throws {@link AddonRefused} on a bad token. */
+  static async openAt(endpoint: AddonEndpoint, token: string): Promise<AddonConnection> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const attempt = connect({ host, port }, () => resolve(attempt));
+      const attempt = connect("path" in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port }, () => resolve(attempt));
       attempt.once("error", reject);
     });
     const connection = new AddonConnection(socket);

@@ -10,6 +10,13 @@ import type { BlendStore } from "@blender-fabric/bus";
 
 export type CachedBlend = { path: string; source: "cache" | "object_store" };
 
+/**
+ * The cache's folder: `configured` (FABRIC_BLEND_CACHE), else one per peer uuid in the OS temp
+ * dir, so a restarted bridge finds what it had. A sandboxed Blender sees it read-only.
+ */
+export const blendCacheFolder = (configured: string, clientUuid: string) =>
+  configured || join(tmpdir(), `fabric-blends-${encodeURIComponent(clientUuid)}`);
+
 const exists = (path: string) =>
   stat(path).then(
     () => true,
@@ -24,7 +31,7 @@ export class BlendCache {
 
   constructor(blends: BlendStore, folder: string, clientUuid: string) {
     this.#blends = blends;
-    this.#folder = folder || join(tmpdir(), `fabric-blends-${encodeURIComponent(clientUuid)}`);
+    this.#folder = blendCacheFolder(folder, clientUuid);
   }
 
   /** Where the scene `sha256` of `userId` is (or would be) kept. */

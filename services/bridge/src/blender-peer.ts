@@ -1,6 +1,7 @@
 /**
  * The Blender behind a bridge, in either mode, always reconnecting:
- * - spawn: starts headless Blender and starts it again whenever it dies;
+ * - spawn: starts headless Blender (in a sandbox: FABRIC_SANDBOX) and starts it again
+ *   whenever it dies;
  * - attach: connects to a GUI Blender's addon and reconnects when the connection drops.
  * Whatever was in flight when Blender went away fails with {@link AddonConnectionLost}.
  */
@@ -12,9 +13,12 @@ import {
   type AddonReply,
   type AddonRequest,
 } from "./addon-connection.js";
+import { blendCacheFolder } from "./blend-cache.js";
 import { startBlender, type RunningBlender } from "./blender-process.js";
+import { chooseSandbox, type Sandbox } from "./blender-sandbox.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
+import { distrustBlenderPaths } from "./work-root.js";
 
 /** Pause before starting or reconnecting again after a failure. ms */
 const RETRY_DELAY_MS = 500;
@@ -30,6 +34,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class BlenderPeer {
   readonly #env: BridgeEnv;
   readonly #logger: Logger;
+  readonly #sandbox: Sandbox | undefined;
   #connection: AddonConnection | undefined;
   #blender: RunningBlender | undefined;
   #ready: Promise<AddonConnection>;
@@ -40,9 +45,13 @@ export class BlenderPeer {
   /** Called with a reason each time Blender goes away. */
   onLost: (reason: string) => void = () => {};
 
+  /** Throws SandboxUnavailable when FABRIC_SANDBOX=bwrap and bubblewrap cannot run here. */
   constructor(env: BridgeEnv, logger: Logger) {
     this.#env = env;
     this.#logger = logger;
+    // Decided once per bridge, so an unsandboxed Blender is warned about once, not per start.
+    this.#sandbox = env.FABRIC_MODE === "spawn" ? chooseSandbox(env.FABRIC_SANDBOX, (message) => logger.warn(message)) : undefined;
+    if (this.#sandbox) distrustBlenderPaths();
     this.#ready = this.#connectUntilReady();
     this.#ready.catch(() => {}); // rejects only once stopped
   }
@@ -82,12 +91,21 @@ export class BlenderPeer {
       blendFile: this.#env.FABRIC_BLEND_FILE,
       addonPreferences: this.#env.FABRIC_ADDON_PREFS,
       onOutput: (line) => this.#logger.debug({ blender: line }, "blender output"),
+      // No localhost port that any local process could knock on: a socket in Blender's own folder.
+      listen: "unix",
+      sandbox: this.#sandbox,
+      readableFolders: [blendCacheFolder(this.#env.FABRIC_BLEND_CACHE, this.#env.FABRIC_CLIENT_UUID)],
+      sharedFolders: this.#env.FABRIC_SANDBOX_SHARE,
+      clientUuid: this.#env.FABRIC_CLIENT_UUID,
     });
     this.#blender = blender;
     try {
-      return await AddonConnection.open("127.0.0.1", blender.port, blender.token);
+      const connection = await AddonConnection.openAt(blender.endpoint, blender.token);
+      // Blender knows its pid inside its sandbox; the registry names it by its pid here.
+      connection.hello = { ...connection.hello, pid: blender.pid };
+      return connection;
     } catch (error) {
-      blender.child.kill("SIGKILL");
+      blender.kill("SIGKILL");
       throw error;
     }
   }
@@ -100,7 +118,7 @@ export class BlenderPeer {
       ...(blender ? [blender.exited.then((how) => `Blender ${how}`)] : []),
     ]);
     connection.close();
-    blender?.child.kill("SIGKILL");
+    blender?.kill("SIGKILL");
     if (this.#stopped) return;
     this.#connection = undefined;
     this.#logger.warn({ reason }, "Blender went away; bringing it back");
@@ -147,7 +165,7 @@ export class BlenderPeer {
    */
   restart(): boolean {
     if (this.#env.FABRIC_MODE !== "spawn" || !this.#blender) return false;
-    this.#blender.child.kill("SIGKILL");
+    this.#blender.kill("SIGKILL");
     return true;
   }
 
@@ -166,8 +184,8 @@ export class BlenderPeer {
     this.#connection?.close();
     const blender = this.#blender;
     if (!blender || blender.child.exitCode !== null || blender.child.signalCode !== null) return;
-    const killer = setTimeout(() => blender.child.kill("SIGKILL"), STOP_GRACE_MS);
-    blender.child.kill("SIGTERM");
+    const killer = setTimeout(() => blender.kill("SIGKILL"), STOP_GRACE_MS);
+    blender.kill("SIGTERM");
     await blender.exited;
     clearTimeout(killer);
   }

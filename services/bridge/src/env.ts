@@ -59,6 +59,19 @@ export const BridgeEnvSchema = z.object({
   FABRIC_BLENDER: z.string().default("blender"),
   /** A .blend file spawn mode opens; empty: the factory scene. */
   FABRIC_BLEND_FILE: z.string().default(""),
+  /**
+   * Spawn mode: how Blender is confined, so code run in it cannot read this bridge's
+   * credentials (blender-sandbox.ts). `auto`: bubblewrap when it works here, else a warning
+   * and no sandbox. `bwrap`: bubblewrap or the bridge does not start. `off`: no sandbox
+   * (Blender still gets only an allow-listed environment).
+   */
+  FABRIC_SANDBOX: z.enum(["auto", "bwrap", "off"]).default("auto"),
+  /**
+   * Folders a sandboxed Blender may also read and write, at the same path (comma-separated,
+   * absolute; created if missing), e.g. an asset library or a render output share. Never a
+   * folder that holds credentials: code run in Blender can read all of it.
+   */
+  FABRIC_SANDBOX_SHARE: commaSeparated(""),
   /** Addon preferences for spawn mode, as JSON (e.g. {"enable_polyhaven": true}). */
   FABRIC_ADDON_PREFS: z.string().default("{}"),
   /** Attach mode: where the GUI addon listens, and its token. */

@@ -5,10 +5,10 @@
  * kept. Names starting with "." are files still being written (the render script saves to
  * `.frame-0001.png` and renames), and are left until they have their final name.
  */
-import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { ArtifactRef, ArtifactStore } from "@blender-fabric/bus";
+import { bridgeWorkRoot, readBlenderFile } from "./work-root.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".png": "image/png",
@@ -37,9 +37,9 @@ export class OutputFolder {
     this.#jobId = jobId;
   }
 
-  /** A fresh folder whose files are stored under the job `jobId`. */
+  /** A fresh folder whose files are stored under the job `jobId`; Blender writes into it. */
   static async create(artifacts: ArtifactStore, userId: string, jobId: string): Promise<OutputFolder> {
-    return new OutputFolder(await mkdtemp(join(tmpdir(), "fabric-task-")), artifacts, userId, jobId);
+    return new OutputFolder(await mkdtemp(join(bridgeWorkRoot(), "task-")), artifacts, userId, jobId);
   }
 
   /** Stores every finished file that is new or changed since the last sync; one sync at a time. */
@@ -57,7 +57,7 @@ export class OutputFolder {
       const info = await stat(file);
       const signature = `${info.size}:${info.mtimeMs}`;
       if (this.#stored.get(name)?.signature === signature) continue;
-      const ref = await this.#artifacts.put(this.#userId, this.#jobId, name, await readFile(file), contentTypeOf(name));
+      const ref = await this.#artifacts.put(this.#userId, this.#jobId, name, await readBlenderFile(file), contentTypeOf(name));
       this.#stored.set(name, { signature, ref });
     }
     return [...this.#stored.values()].map((stored) => stored.ref);

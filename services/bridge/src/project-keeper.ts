@@ -19,6 +19,7 @@ import type { KV } from "@nats-io/kv";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
+import { bridgeWorkRoot, privateCopyOf } from "./work-root.js";
 
 /** A lease not renewed for this many heartbeats belongs to a dead peer. */
 const LEASE_STALE_HEARTBEATS = 3;
@@ -37,7 +38,10 @@ export type ProjectKeeperOptions = {
 export class ProjectKeeper {
   readonly #options: ProjectKeeperOptions;
   readonly #lease: ProjectLease;
+  /** The bridge's own folder: the last save, which Blender restarts with (read-only in a sandbox). */
   readonly #folder: string;
+  /** The folder Blender opens the first scene from and saves into, shared with it (work-root.ts). */
+  readonly #shared: string;
   #renewal: NodeJS.Timeout | undefined;
   #autosave: NodeJS.Timeout | undefined;
   #saving: Promise<unknown> = Promise.resolve();
@@ -46,10 +50,11 @@ export class ProjectKeeper {
   /** Called once if another peer takes the project over. */
   onLost: () => void = () => {};
 
-  private constructor(options: ProjectKeeperOptions, lease: ProjectLease, folder: string) {
+  private constructor(options: ProjectKeeperOptions, lease: ProjectLease, folder: string, shared: string) {
     this.#options = options;
     this.#lease = lease;
     this.#folder = folder;
+    this.#shared = shared;
   }
 
   get #projectId(): string {
@@ -68,9 +73,10 @@ export class ProjectKeeper {
       staleAfterMs: LEASE_STALE_HEARTBEATS * env.FABRIC_HEARTBEAT_SECONDS * 1000,
       onWait: (holder) => logger.info({ project: projectId, holder: holder.holder_uuid }, "waiting for the project's previous peer to save and leave"),
     });
-    const keeper = new ProjectKeeper(options, lease, await mkdtemp(join(tmpdir(), "fabric-project-")));
+    const keeper = new ProjectKeeper(options, lease, await mkdtemp(join(tmpdir(), "fabric-project-")), await mkdtemp(join(bridgeWorkRoot(), "project-")));
     keeper.#renewal = setInterval(() => void keeper.#renew(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
-    const scene = join(keeper.#folder, "scene.blend");
+    // Downloaded where the running Blender can open it, before it runs anyone's code.
+    const scene = join(keeper.#shared, "scene.blend");
     const saved = await options.blends.downloadProjectScene(env.FABRIC_USER, projectId, scene);
     if (saved) {
       await keeper.#run(`bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(scene)})`, "open");
@@ -110,14 +116,20 @@ export class ProjectKeeper {
 
   async #save(): Promise<number> {
     const { blends, env } = this.#options;
-    const saving = join(this.#folder, "saving.blend");
+    const saving = join(this.#shared, "saving.blend");
     // copy=True: Blender's own file name and state stay as they are.
     await this.#run(`bpy.ops.wm.save_as_mainfile(filepath=${JSON.stringify(saving)}, copy=True, compress=False)`, "save");
-    const { size } = await blends.putProjectScene(this.#userId, this.#projectId, saving);
-    const scene = join(this.#folder, "scene.blend");
-    await rename(saving, scene);
-    env.FABRIC_BLEND_FILE = scene; // a Blender that restarts comes back with this save
-    return size;
+    // Stored and kept from where Blender can no longer swap it for a link to a file of the bridge's.
+    const own = await privateCopyOf(saving);
+    try {
+      const { size } = await blends.putProjectScene(this.#userId, this.#projectId, own.path);
+      const scene = join(this.#folder, "scene.blend");
+      await rename(own.path, scene);
+      env.FABRIC_BLEND_FILE = scene; // a Blender that restarts comes back with this save
+      return size;
+    } finally {
+      await own.remove();
+    }
   }
 
   async #run(script: string, what: string): Promise<void> {
@@ -150,6 +162,7 @@ export class ProjectKeeper {
     this.stop();
     if (!this.#lost) await this.#lease.release();
     await rm(this.#folder, { recursive: true, force: true });
+    await rm(this.#shared, { recursive: true, force: true });
   }
 
   /** Stops renewing and saving without giving the lease up (a peer killed mid-start). */

@@ -3,10 +3,10 @@
  * another machine) and any result over 256 KiB go to the Object Store; the result keeps a
  * reference that any gateway serves under /artifacts/.
  */
-import { readFile, rm } from "node:fs/promises";
 import { basename } from "node:path";
 import type { ArtifactStore } from "@blender-fabric/bus";
 import { contentTypeOf } from "./output-folder.js";
+import { readBlenderFile, removeBlenderFile } from "./work-root.js";
 
 /** Results larger than this, as JSON, are stored as artifacts. Bytes */
 const MAX_INLINE_RESULT_BYTES = 256 * 1024;
@@ -29,11 +29,11 @@ export async function storeLargeResults(
 ): Promise<unknown> {
   if (isScreenshot(command, result)) {
     const { filepath, ...rest } = result;
-    const bytes = await readFile(filepath);
+    const bytes = await readBlenderFile(filepath);
     const contentType = contentTypeOf(filepath);
     const artifact = await artifacts.put(userId, jobId, basename(filepath), bytes, contentType);
     // A file the addon made in its temp dir is ours to remove; one the caller named is not.
-    if (!params.filepath) await rm(filepath, { force: true });
+    if (!params.filepath) await removeBlenderFile(filepath);
     return { ...rest, artifact };
   }
   const json = JSON.stringify(result ?? null);

@@ -5,29 +5,34 @@
  * The copy also seeds this peer's cache: it renders its own snapshot without a download.
  */
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type BlendStore, type JobOutcome } from "@blender-fabric/bus";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BlendCache } from "./blend-cache.js";
+import { bridgeWorkRoot, privateCopyOf } from "./work-root.js";
 
 type SnapshotDependencies = { peer: BlenderPeer; blends: BlendStore; cache: BlendCache; userId: string; jobId: string };
 
 export async function saveSceneSnapshot({ peer, blends, cache, userId, jobId }: SnapshotDependencies): Promise<JobOutcome> {
-  const folder = await mkdtemp(join(tmpdir(), "fabric-snapshot-"));
+  // Blender writes the copy: into the folder it shares with the bridge.
+  const folder = await mkdtemp(join(bridgeWorkRoot(), "snapshot-"));
   const path = join(folder, "snapshot.blend");
+  let own: Awaited<ReturnType<typeof privateCopyOf>> | undefined;
   try {
     const script = `bpy.ops.wm.save_as_mainfile(filepath=${JSON.stringify(path)}, copy=True, compress=False)`;
     const reply = await peer.request({ type: "script", script, job_id: jobId });
     if (!reply.ok) return { status: "failed", error: `the scene could not be saved: ${reply.error ?? "failed"}`, handler_ms: reply.duration_ms };
-    const { sha256, size } = await blends.putFile(userId, path);
+    // Stored from where Blender can no longer swap it for a link to a file of the bridge's.
+    own = await privateCopyOf(path);
+    const { sha256, size } = await blends.putFile(userId, own.path);
     const cached = cache.pathOf(userId, sha256);
     await mkdir(dirname(cached), { recursive: true });
-    await rename(path, cached);
+    await rename(own.path, cached);
     return { status: "completed", result: { sha256, size }, handler_ms: reply.duration_ms };
   } catch (error) {
     return { status: "failed", error: `the scene snapshot could not be stored: ${String(error)}` };
   } finally {
+    await own?.remove();
     await rm(folder, { recursive: true, force: true });
   }
 }
