@@ -29,7 +29,8 @@ import { closedLoops, summarize, type Summary } from "./stats.js";
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 6_000);
 const WARMUP_MS = 1_000;
-const CONCURRENCY_LEVELS = [1, 16];
+/** Concurrent sessions per cell (BENCH_SESSIONS, comma-separated). */
+const CONCURRENCY_LEVELS = (process.env.BENCH_SESSIONS ?? "1,8,16").split(",").map(Number);
 const WORKLOADS = [
   { command: "get_scene_info", params: {} },
   { command: "execute_code", params: { code: "x = 1" } },

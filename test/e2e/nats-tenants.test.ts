@@ -15,8 +15,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { OPERATOR_INBOX_PREFIX, authenticatorFor, createFabricAccounts, inboxPrefixForUser, mintUserCreds } from "@blender-fabric/bus";
-import { BucketName, StreamName, consumerForPeer, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
+import { OPERATOR_INBOX_PREFIX, authenticatorFor, createFabricAccounts, mintUserCreds } from "@blender-fabric/bus";
+import { BucketName, StreamName, consumerForPeer, inboxPrefixForPeer, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
 import {
   FabricTestClient,
   mintToken,
@@ -106,7 +106,7 @@ test("with only its tenant credential, a bridge completes a dispatch and a farm 
 }, 90_000);
 
 test("tenant anna's credential can neither read nor write tenant bert's subjects, records, work or files", async () => {
-  const anna = await connectWith(join(dir, "anna.creds"), inboxPrefixForUser("anna"));
+  const anna = await connectWith(join(dir, "anna.creds"), inboxPrefixForPeer("anna", ANNA.clientUuid));
   try {
     // Subscribing to bert's subjects and publishing on them.
     const overheard: string[] = [];
@@ -128,22 +128,20 @@ test("tenant anna's credential can neither read nor write tenant bert's subjects
 
     // Registry and job records, read and written.
     const kvm = new Kvm(await jetstream(anna, { timeout: 2_000 }));
-    // Direct get (the key in the request subject) is the only read a tenant's permissions allow.
+    // A peer holds no JetStream rights at all (test/security/hostile-tenant.test.ts tries every kind).
     const clients = await kvm.open(BucketName.Clients, { allow_direct: true });
     const jobs = await kvm.open(BucketName.Jobs, { allow_direct: true });
     expect(await refused(clients.get("bert.blender-bert"))).toBe(true);
     expect(await refused(jobs.get("bert.j-bert"))).toBe(true);
     expect(await refused(clients.put("bert.blender-bert", "{}"))).toBe(true);
     expect(await refused(jobs.put("bert.j-bert", "{}"))).toBe(true);
-    // Its own tenant's records it may read.
-    expect(await refused(clients.get(`anna.${ANNA.clientUuid}`))).toBe(false);
+    // Not even its own tenant's records: the peer API is its only way to the fabric's state.
+    expect(await refused(clients.get(`anna.${ANNA.clientUuid}`))).toBe(true);
 
-    // Bert's work: no consumer on it, and no pull from bert's consumer.
-    const jsm = await jetstreamManager(anna, { timeout: 2_000 });
+    // No JetStream API at all: not even the account info every JetStream client asks first.
+    expect(await refused(jetstreamManager(anna, { timeout: 2_000 }))).toBe(true);
     const bertConsumer = consumerForPeer("bert", "blender-bert");
     const config = { durable_name: bertConsumer, filter_subject: subjectForPeerWork("bert", "blender-bert"), ack_policy: "explicit" as const };
-    expect(await refused(jsm.consumers.add(StreamName.Work, config))).toBe(true);
-    expect(await refused(jsm.consumers.add(StreamName.Work, { ...config, durable_name: consumerForPeer("anna", ANNA.clientUuid) }))).toBe(true);
     await (await jetstreamManager(trusted)).consumers.add(StreamName.Work, config);
     expect(await refused(jetstream(anna, { timeout: 2_000 }).consumers.get(StreamName.Work, bertConsumer).then((c) => c.next({ expires: 1_000 })))).toBe(true);
 
@@ -184,9 +182,9 @@ test("the operations credential watches all traffic and KV, and every publish is
 
 test("a minted credential stops connecting once it has expired, and a credential of another operator never does", async () => {
   const short = await annaCreds("short", "2s");
-  await (await connectWith(short, inboxPrefixForUser("anna"))).close();
+  await (await connectWith(short, inboxPrefixForPeer("anna", ANNA.clientUuid))).close();
   await new Promise((resolve) => setTimeout(resolve, 3_000));
-  expect(await refused(connectWith(short, inboxPrefixForUser("anna")))).toBe(true);
+  expect(await refused(connectWith(short, inboxPrefixForPeer("anna", ANNA.clientUuid)))).toBe(true);
   const stranger = await createFabricAccounts();
   const foreign = join(dir, "foreign.creds");
   await writeFile(foreign, await mintUserCreds(stranger.accountSeed, { name: "foreign" }), { mode: 0o600 });

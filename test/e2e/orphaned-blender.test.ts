@@ -9,7 +9,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { findProgram, isProcessGone, spawnTracked, startBridgeProcess, startNatsServer, stopChild, type NatsServer } from "@blender-fabric/testkit";
+import { findProgram, isProcessGone, spawnTracked, startBridgeProcess, startGatewayProcess, startNatsServer, stopChild, type GatewayProcess, type NatsServer } from "@blender-fabric/testkit";
 
 const headlessScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../addon/headless.py");
 
@@ -90,6 +90,7 @@ const WORKLOADS = {
 type Workload = keyof typeof WORKLOADS;
 
 let nats: NatsServer | undefined;
+let gateway: GatewayProcess | undefined;
 const parents: ChildProcess[] = [];
 const blenderPids = new Set<number>();
 
@@ -153,6 +154,7 @@ afterAll(async () => {
   await Promise.allSettled(parents.map((parent) => stopChild(parent, "SIGKILL")));
   const survivors = [...blenderPids].filter((pid) => !isProcessGone(pid));
   for (const pid of survivors) process.kill(pid, "SIGKILL");
+  await gateway?.stop();
   await nats?.stop();
   expect(survivors, "no Blender may outlive this file").toEqual([]);
 });
@@ -166,6 +168,8 @@ test("kill -9 a parent whose Blender holds the GIL in C (execute_code `sum(range
   expectKilledParentEndsBlender("holding the GIL"));
 
 test("kill -9 an idle bridge: its Blender pid is gone within 2 s", async () => {
+  // A bridge is ready once registered, which it does through the peer API of a gateway.
+  gateway = await startGatewayProcess({ natsUrls: [nats!.url] });
   const bridge = await startBridgeProcess({ natsUrls: [nats!.url], user: "orphan", uuid: "blender-orphan-idle" });
   const blenderPid = bridge.blenderPid();
   blenderPids.add(blenderPid);

@@ -12,6 +12,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { BucketName, blendObjectName, projectSceneObjectName } from "@blender-fabric/protocol";
 import { TenantObjectStores } from "./tenant-object-stores.js";
 
+/** An object being read: its stored size, its bytes, and whether reading them failed. */
+export type StoredObjectRead = { size: number; data: Readable; error: Promise<Error | null> };
+
 /** Bytes that did not hash to the name they were given. */
 export class BlendHashMismatch extends Error {}
 
@@ -99,6 +102,22 @@ export class BlendStore {
   /** Writes a project's saved scene to `path`; false when the project has none yet. */
   async downloadProjectScene(userId: string, projectId: string, path: string): Promise<boolean> {
     return (await this.#downloadObject(userId, projectSceneObjectName(userId, projectId), path)) !== undefined;
+  }
+
+  /** A user's .blend as a stream, or undefined when the user has none with this hash. */
+  readBlend(userId: string, sha256: string): Promise<StoredObjectRead | undefined> {
+    return this.#read(userId, blendObjectName(userId, sha256));
+  }
+
+  /** A project's saved scene as a stream, or undefined when the project has none yet. */
+  readProjectScene(userId: string, projectId: string): Promise<StoredObjectRead | undefined> {
+    return this.#read(userId, projectSceneObjectName(userId, projectId));
+  }
+
+  async #read(userId: string, name: string): Promise<StoredObjectRead | undefined> {
+    const result = await (await this.#stores.forUser(userId)).get(name);
+    if (!result) return undefined;
+    return { size: result.info.size, data: Readable.fromWeb(result.data as import("node:stream/web").ReadableStream), error: result.error };
   }
 
   /** Streams one object to `path` through a partial file; its SHA-256, or undefined when absent. */

@@ -12,13 +12,20 @@ import { retryJetStream } from "./kv-update.js";
 /** How long job records, session records and idempotency keys live after their last write. ms */
 export const RECORD_RETENTION_MS = 24 * 60 * 60 * 1000;
 
+const MiB = 1024 * 1024;
+
+/**
+ * Every bucket has a byte limit: the backstop behind the tenant quotas and the reaper's
+ * retention (job-reaper.ts), so no traffic can grow the store without bound. A full bucket
+ * refuses new writes (the caller gets an error); nothing stored is dropped.
+ */
 const BUCKETS = {
-  clients: { name: BucketName.Clients, options: { history: 1 } },
+  clients: { name: BucketName.Clients, options: { history: 1, max_bytes: 256 * MiB } },
   // Idle sessions leave earlier through SessionStore's idle limit; this is the backstop.
-  sessions: { name: BucketName.Sessions, options: { history: 1, ttl: RECORD_RETENTION_MS } },
-  jobs: { name: BucketName.Jobs, options: { history: 1, ttl: RECORD_RETENTION_MS } },
-  requests: { name: BucketName.Requests, options: { history: 1, ttl: REQUEST_ID_RETENTION_SECONDS * 1000 } },
-  projects: { name: BucketName.Projects, options: { history: 1 } },
+  sessions: { name: BucketName.Sessions, options: { history: 1, ttl: RECORD_RETENTION_MS, max_bytes: 512 * MiB } },
+  jobs: { name: BucketName.Jobs, options: { history: 1, ttl: RECORD_RETENTION_MS, max_bytes: 4096 * MiB } },
+  requests: { name: BucketName.Requests, options: { history: 1, ttl: REQUEST_ID_RETENTION_SECONDS * 1000, max_bytes: 512 * MiB } },
+  projects: { name: BucketName.Projects, options: { history: 1, max_bytes: 64 * MiB } },
 } as const satisfies Record<string, { name: string; options: Partial<KvOptions> }>;
 
 export type FabricBucketName = keyof typeof BUCKETS;

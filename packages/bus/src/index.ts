@@ -1,5 +1,6 @@
 /** The package's public API: what the fabric's other packages, services and tests use. */
 export { parseJsonSafely } from "./safe-json.js";
+export { BusError, BusErrorCode } from "./errors.js";
 export { connectToFabric } from "./connect.js";
 export { JETSTREAM_API_TIMEOUT_MS, openFabricBuckets } from "./buckets.js";
 export { heartbeatClient, registerClient, unregisterClient } from "./client-records.js";
@@ -9,13 +10,12 @@ export { JobExistsError, JobStore, type HeldJob, type JobOutcome } from "./jobs.
 export { JobReaper } from "./job-reaper.js";
 export { readAttempts, readFarmProgress, taskEnded, type FarmProgress } from "./farm-progress.js";
 export { RequestLedger } from "./requests.js";
-export { WorkStream, type PeerWorkSubscription, type WorkDelivery } from "./work-stream.js";
+export { WorkStream, type PeerLanes } from "./work-stream.js";
 export { createEnvelope, publishEnvelope, selectRecipients } from "./router.js";
 export { publishJobEvent, watchJob, type JobWatch } from "./job-waiter.js";
 export { ArtifactStore, type ArtifactRef } from "./artifacts.js";
-export { BlendHashMismatch, BlendStore, hashFile } from "./blend-store.js";
+export { BlendHashMismatch, BlendStore, HashingStream, hashFile, type StoredObjectRead } from "./blend-store.js";
 export { authenticatorFor, ensureLocalCredentials, type LocalCredentials } from "./nats-credentials.js";
-export { OPERATOR_INBOX_PREFIX, inboxPrefixForUser, operatorPermissions, peerPermissions } from "./nats-permissions.js";
+export { OPERATOR_INBOX_PREFIX, operatorPermissions, peerPermissions } from "./nats-permissions.js";
 export { createFabricAccounts, mintUserCreds, serverAuthConfig, type FabricNatsAccounts, type MintOptions } from "./nats-accounts.js";
 export { capabilitiesWanted, demandKey, readWorkDemand, type WorkDemand } from "./work-demand.js";
-export { ProjectLease } from "./project-lease.js";

@@ -5,6 +5,12 @@
  *     incarnation registered) or went silent past the stale limit; so does a job a client
  *     reported running through blender_job_update, once that client is gone.
  *
+ * It also decides how long a finished record lives: a finished dispatch or script with no
+ * request id is forgotten (purged) a while after it ended (default
+ * {@link FINISHED_DISPATCH_RETENTION_SECONDS}),
+ * since nobody can ask for it by a retry key; farm records, jobs with a request id and bus
+ * messages stay for the bucket's 24 h.
+ *
  * Every gateway replica runs one. They race harmlessly: each move is a compare-and-set
  * through {@link JobStore}, so one wins and the others find the job already settled. The
  * reaper keeps only unfinished jobs in memory (a KV watch that drops finished ones), and reads
@@ -30,15 +36,26 @@ import type { ClientRegistry } from "./registry.js";
 /** How often the reaper sweeps; a farm job ends at most this long after its last task. ms */
 const SWEEP_INTERVAL_MS = 500;
 
+/** How long a finished interactive job (no request id, not farm work) stays readable. Seconds */
+export const FINISHED_DISPATCH_RETENTION_SECONDS = 600;
+
+/** A finished record the reaper forgets once its retention has passed. */
+type Forgettable = Pick<JobRecord, "job_id" | "bus_id" | "updated_at"> & { forgettable: true };
+
 type Unfinished = Pick<
   JobRecord,
   "job_id" | "bus_id" | "kind" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at" | "parent_job_id"
 >;
 
-/** Unfinished work only: finished jobs and plain bus messages (not work) are left out. */
-function decodeUnfinished(entry: KvEntry): Unfinished | undefined {
+/** Unfinished work, and finished records that are forgotten soon; everything else is left out. */
+function decodeTracked(entry: KvEntry): Unfinished | Forgettable | undefined {
   const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
-  if (!parsed.success || parsed.data.kind === "message" || isTerminalJobStatus(parsed.data.status)) return undefined;
+  if (!parsed.success || parsed.data.kind === "message") return undefined;
+  if (isTerminalJobStatus(parsed.data.status)) {
+    const { kind, request_id, parent_job_id, job_id, bus_id, updated_at } = parsed.data;
+    const interactive = (kind === "command" || kind === "script") && request_id === null && parent_job_id === null;
+    return interactive ? { job_id, bus_id, updated_at, forgettable: true } : undefined;
+  }
   const { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id } = parsed.data;
   return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id };
 }
@@ -63,21 +80,24 @@ export function deadPeerReason(
 }
 
 export class JobReaper {
-  readonly #mirror: KvMirror<Unfinished>;
+  readonly #mirror: KvMirror<Unfinished | Forgettable>;
   readonly #jobs: JobStore;
   readonly #registry: ClientRegistry;
   readonly #timer: NodeJS.Timeout;
+  /** How long a finished interactive job stays readable. Seconds */
+  readonly #retentionSeconds: number;
   #sweeping = false;
 
-  private constructor(mirror: KvMirror<Unfinished>, jobs: JobStore, registry: ClientRegistry) {
+  private constructor(mirror: KvMirror<Unfinished | Forgettable>, jobs: JobStore, registry: ClientRegistry, retentionSeconds: number) {
     this.#mirror = mirror;
+    this.#retentionSeconds = retentionSeconds;
     this.#jobs = jobs;
     this.#registry = registry;
     this.#timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
   }
 
-  static async start(jobsBucket: KV, jobs: JobStore, registry: ClientRegistry): Promise<JobReaper> {
-    return new JobReaper(await KvMirror.start(jobsBucket, decodeUnfinished), jobs, registry);
+  static async start(jobsBucket: KV, jobs: JobStore, registry: ClientRegistry, retentionSeconds = FINISHED_DISPATCH_RETENTION_SECONDS): Promise<JobReaper> {
+    return new JobReaper(await KvMirror.start(jobsBucket, decodeTracked), jobs, registry, retentionSeconds);
   }
 
   /** One pass over the unfinished jobs; overlapping calls are skipped. */
@@ -88,13 +108,26 @@ export class JobReaper {
       // Also replaces a watch that broke (e.g. its NATS node died), so no job is forgotten.
       await this.#mirror.sync();
       const now = epochSeconds();
-      const unfinished = [...this.#mirror.entriesWithPrefix("")].map(([, { value }]) => value);
-      const settles = [...unfinished.map((job) => this.#settlement(job, now)), ...this.#farmSettlements(unfinished)];
+      const tracked = [...this.#mirror.entriesWithPrefix("")].map(([, { value }]) => value);
+      const unfinished = tracked.filter((job): job is Unfinished => !("forgettable" in job));
+      const forgotten = tracked.filter((job): job is Forgettable => "forgettable" in job && now - job.updated_at > this.#retentionSeconds);
+      const settles = [
+        ...unfinished.map((job) => this.#settlement(job, now)),
+        ...this.#farmSettlements(unfinished),
+        ...forgotten.map((job) => this.#jobs.forget(job.bus_id, job.job_id)),
+      ];
       // A settlement that fails is tried again on the next sweep.
       await Promise.all(settles.map((settle) => settle?.catch(() => {})));
     } finally {
       this.#sweeping = false;
     }
+  }
+
+  /** How many jobs of a user are queued or running, as this replica's mirror sees them (the work quota). */
+  unfinishedCount(userId: string): number {
+    let count = 0;
+    for (const [, { value }] of this.#mirror.entriesWithPrefix("")) if (value.bus_id === userId && !("forgettable" in value)) count += 1;
+    return count;
   }
 
   #settlement(job: Unfinished, now: number): Promise<unknown> | undefined {

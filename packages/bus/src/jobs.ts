@@ -288,6 +288,14 @@ export class JobStore {
     return { record: written.record, changed: written.changed };
   }
 
+  /** Removes a finished job's record for good (the reaper's retention; no tombstone history is kept). */
+  async forget(userId: string, jobId: string): Promise<void> {
+    const key = keyForJob(userId, jobId);
+    const current = await this.#read(key);
+    if (current && !isTerminalJobStatus(current.record.status)) return; // never an unfinished one
+    await this.#kv.purge(key);
+  }
+
   // --- internals -----------------------------------------------------------------------
 
   async #settle(

@@ -30,7 +30,7 @@ export async function authenticatorFor(files: NatsCredentialFiles): Promise<Auth
 export type LocalCredentials = {
   /** The gateway replicas: the fabric's trusted tier. */
   gateway: string;
-  /** The local bridges (the pool hands this key to the peers it starts). */
+  /** The local bridges (the pool hands this key to the peers it starts): the peer API only. */
   bridge: string;
   /** The peer pool: trusted like a gateway (it reads every tenant's demand). */
   pool: string;
@@ -57,8 +57,8 @@ async function ensureSeed(path: string): Promise<string> {
 
 /**
  * The local fabric's credentials under `<directory>/credentials/`, made on first start and
- * kept for the next. The gateway, the pool and the local bridges may do everything (one
- * user, one machine); the operator may only watch.
+ * kept for the next. The gateway and the pool may do everything (the trusted tier); the local
+ * bridges only speak the peer API; the operator may only watch.
  */
 export async function ensureLocalCredentials(directory: string): Promise<LocalCredentials> {
   const folder = join(directory, "credentials");
@@ -70,7 +70,9 @@ export async function ensureLocalCredentials(directory: string): Promise<LocalCr
     "authorization {",
     "  users = [",
     `    { nkey: ${gateway} }`,
-    `    { nkey: ${bridge} }`,
+    // Bridges are untrusted even here: the peer API, answers on peers' inboxes, cancel
+    // requests on client subjects, and no JetStream (nats-permissions.ts says why).
+    `    { nkey: ${bridge}, permissions: { publish: { allow: ["fabric.peer.>"] }, subscribe: { allow: ["user.*.client.*", "_INBOX_peer.>"] }, allow_responses: { max: 1 } } }`,
     `    { nkey: ${pool} }`,
     `    { nkey: ${operator}, permissions: { publish: { deny: [">"] }, subscribe: { allow: ["user.>"] } } }`,
     "  ]",

@@ -87,6 +87,22 @@ export class SessionStore {
     return idle.length;
   }
 
+  /**
+   * How many live sessions a user has, and how many of them began in the last `windowSeconds`
+   * (the session quotas). Read from this replica's mirror: a session made on another replica
+   * a moment ago may not be counted yet, so a limit may be passed by a few.
+   */
+  usageOf(userId: string, windowSeconds: number, now: number = epochSeconds()): { live: number; recent: number } {
+    let live = 0;
+    let recent = 0;
+    for (const [, { value }] of this.#mirror.entriesWithPrefix("")) {
+      if (value.user_id !== userId || now - value.last_seen > this.#idleLimitSeconds) continue;
+      live += 1;
+      if (now - value.created_at < windowSeconds) recent += 1;
+    }
+    return { live, recent };
+  }
+
   async delete(sessionId: string): Promise<void> {
     await retryJetStream("delete a session", () => this.#kv.delete(keyForSession(sessionId)));
   }

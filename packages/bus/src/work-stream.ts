@@ -13,6 +13,7 @@ import { nanos } from "@nats-io/transport-node";
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   RetentionPolicy,
   StorageType,
   JetStreamApiCodes,
@@ -20,7 +21,6 @@ import {
   jetstream,
   jetstreamManager,
   type Consumer,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -43,53 +43,32 @@ import {
 import { retryJetStream } from "./kv-update.js";
 import { BIND_DEADLINE_MS, JETSTREAM_API_TIMEOUT_MS, RECORD_RETENTION_MS } from "./buckets.js";
 
+/** Largest the work stream may grow (every tenant's queued work). Bytes */
+const WORK_STREAM_MAX_BYTES = 8 * 1024 ** 3;
 /** Within this window a second publish with the same message id is dropped by the server. ms */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 /** Unacknowledged work is delivered again after this long without an in-progress ack. ms */
 const ACK_WAIT_MS = 30_000;
-/** How often a peer tells the server that it still holds its unacknowledged work. ms */
-const KEEP_ALIVE_MS = 10_000;
 /** Most messages held unacknowledged through one consumer (a peer's queue; a group's peers). */
 const MAX_HELD_PER_CONSUMER = 1_000;
 /** How long one pull for a group's next task waits (the shortest pull JetStream allows). ms */
 const GROUP_PULL_EXPIRES_MS = 1_000;
-/** How long an idle peer with no task in sight waits for news before it looks again. ms */
+/** How long an idle peer's request for a farm task waits for one to be published before it looks again. ms */
 const GROUP_IDLE_LOOK_MS = 2_000;
-/**
- * A peer that handed a task back (it may not take it, or its attempt failed) pulls again only
- * this long after the task is due again, so that another peer's pull, not its own, is
- * waiting then. ms
- */
-const PASSED_ON_MARGIN_MS = 250;
-/** How long one pull of a peer's own work waits before it is renewed. ms */
-const PULL_EXPIRES_MS = 10_000;
-/** Pause before a peer whose consumer ended takes work again. ms */
-const CONSUME_RETRY_MS = 1_000;
+/** The shortest pull nats.js accepts. ms */
+const MIN_PULL_EXPIRES_MS = 1_000;
 
 /** JetStream's "stream not found" / "consumer not found": the thing is absent, not unreachable. */
 const isNotFound = (error: unknown) =>
   error instanceof JetStreamApiError &&
   (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound);
 
-/** One message of work as a peer holds it until the job has ended. */
-export type WorkDelivery = {
-  envelope: unknown;
-  /** How often the server delivered it before (0 on the first delivery). */
-  redeliveries: number;
-  /** The job has ended (or will never run here): the message leaves the stream. */
-  done(): void;
-  /** Could not be handled now (e.g. KV unavailable): deliver again after `delayMs`. */
-  retryLater(delayMs: number): void;
-  /** A second copy of work already held: stop keeping this copy alive, leave the held one be. */
-  forget(): void;
-};
-
-export type PeerWorkSubscription = { stop(): void };
-
 export class WorkStream {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  /** Consumers this replica pulls from for peers, by name (saves an info request per pull). */
+  readonly #consumers = new Map<string, Consumer>();
 
   private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager) {
     this.#nc = nc;
@@ -112,6 +91,9 @@ export class WorkStream {
             storage: StorageType.File,
             num_replicas: replicas,
             max_age: nanos(RECORD_RETENTION_MS),
+            // The backstop behind each tenant's work quota: a full stream refuses new work.
+            max_bytes: WORK_STREAM_MAX_BYTES,
+            discard: DiscardPolicy.New,
             duplicate_window: nanos(DUPLICATE_WINDOW_MS),
           });
         });
@@ -145,25 +127,6 @@ export class WorkStream {
   }
 
   /**
-   * Takes one peer's work. A new bridge boot starts a fresh consumer, so work that a dead
-   * boot held unacknowledged comes again at once instead of after the ack wait.
-   */
-  consumePeer(userId: string, peerUuid: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
-    const config = consumerConfig(consumerForPeer(userId, peerUuid), subjectForPeerWork(userId, peerUuid), `work for peer ${peerUuid} of user ${userId}`);
-    return this.#consumeOwn(config, onWork);
-  }
-
-  /**
-   * Takes a project's work: the project has one live peer at a time (the pool sees to it), so
-   * that peer's boot starts the project's consumer afresh, like its own, and work a previous
-   * peer of the project held comes again at once.
-   */
-  consumeProject(userId: string, projectId: string, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
-    const config = consumerConfig(consumerForProject(userId, projectId), subjectForProjectWork(userId, projectId), `work for project ${projectId} of user ${userId}`);
-    return this.#consumeOwn(config, onWork);
-  }
-
-  /**
    * Creates the shared consumers of a group's tasks (null: of the user's farm pool), all
    * priorities, unless they exist. A farm job's submission calls this, so a scaler that reads
    * their pending counts (KEDA) finds them before any peer of the group has ever run.
@@ -173,133 +136,154 @@ export class WorkStream {
     await retryJetStream("create the farm task consumers", () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config))));
   }
 
-  /**
-   * Removes a peer's own consumer as it leaves for good (scale to zero): whatever the server
-   * sent to its last pull is free for the next peer at once instead of after the ack wait.
-   */
+  /** Removes a consumer (absent already is fine). */
   async removeConsumer(name: string): Promise<void> {
     await this.#jsm.consumers.delete(StreamName.Work, name).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
   }
 
-  async #consumeOwn(config: ReturnType<typeof consumerConfig>, onWork: (delivery: WorkDelivery) => void): Promise<PeerWorkSubscription> {
-    await retryJetStream("start the peer's work consumer", async () => {
-      await this.#jsm.consumers.delete(StreamName.Work, config.durable_name).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
-      await this.#jsm.consumers.add(StreamName.Work, config);
+  /**
+   * A new boot of a peer (`work_open` of the peer API): its own consumer, and its project's,
+   * start afresh, so work that a dead boot held unacknowledged comes again at once instead
+   * of after the ack wait; its farm lanes exist. Only the trusted tier creates consumers.
+   */
+  async openPeerLanes(userId: string, peer: PeerLanes): Promise<void> {
+    const owned = ownLaneConfigs(userId, peer);
+    await retryJetStream("start the peer's work consumers", async () => {
+      for (const config of owned) {
+        this.#consumers.delete(config.durable_name);
+        await this.removeConsumer(config.durable_name);
+        await this.#jsm.consumers.add(StreamName.Work, config);
+      }
+      const lanes = farmLaneConfigs(userId, { groupId: peer.groupId, userPool: peer.farmWorker });
+      await Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config)));
     });
-    const held = new HeldWork();
-    let stopped = false;
-    let messages: ConsumerMessages | undefined;
-    // consume() survives reconnects by itself but ends for good on some server answers (a
-    // removed consumer, a permission change): take work again, or the peer would look
-    // healthy while all its work expired.
-    void (async () => {
-      while (!stopped) {
-        try {
-          const consumer = await this.#js.consumers.get(StreamName.Work, config.durable_name);
-          // Short pulls: after a glitch (a paused process, a reconnect) the next pull comes soon.
-          // A consumer deleted under it (another boot of the project took over) ends the loop,
-          // which then creates it again, instead of waiting on it forever.
-          messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS, abort_on_missing_resource: true });
-          for await (const message of messages) onWork(held.track(message));
-        } catch {
-          // fall through to the pause and a fresh consumer
-        }
-        if (stopped) break;
-        await delay(CONSUME_RETRY_MS);
-        await this.#jsm.consumers.add(StreamName.Work, config).catch(() => {});
-      }
-    })();
-    return {
-      stop() {
-        stopped = true;
-        held.stop();
-        void messages?.close();
-      },
-    };
   }
 
   /**
-   * Takes farm tasks, one at a time, from the peer's group (`groupId`) and, for a farm worker
-   * (`userPool`), from the user's farm pool: it asks for the next task only once `whenIdle()`
-   * resolves, so a busy peer never holds a task another peer could run now, and adding a peer
-   * adds throughput. Each source and priority has its own shared consumer, and an idle peer
-   * takes from the highest priority that has a task. Never deletes the shared consumers:
-   * other peers are pulling from them.
+   * The next message of a peer's own work (or its project's), or null when none came within
+   * `expiresMs`. A consumer that went (removed when idle, or by a leaving peer of the
+   * project) is made again.
    */
-  async consumeFarm(
-    userId: string,
-    sources: { groupId: string | null; userPool: boolean },
-    whenIdle: () => Promise<void>,
-    onTask: (delivery: WorkDelivery) => void,
-  ): Promise<PeerWorkSubscription> {
-    const { groupId, userPool } = sources;
-    const lanes = farmLaneConfigs(userId, sources);
-    const addLanes = () => Promise.all(lanes.map((config) => this.#jsm.consumers.add(StreamName.Work, config)));
-    await retryJetStream("start the farm task consumers", addLanes);
-    // A publish of a task wakes idle peers at once; they do not poll for new work.
-    const arrivals = new Arrivals([
-      ...(groupId === null ? [] : [this.#nc.subscribe(subjectForAllGroupWork(userId, groupId))]),
-      ...(userPool ? [this.#nc.subscribe(subjectForAllUserFarmWork(userId))] : []),
-    ]);
-    const held = new HeldWork();
-    let stopped = false;
-    let consumers: Consumer[] | undefined;
-    let pullAgainAt = 0;
-    const passedOn = (delayMs: number) => {
-      pullAgainAt = Math.max(pullAgainAt, Date.now() + delayMs + PASSED_ON_MARGIN_MS);
-    };
-    void (async () => {
-      while (!stopped) {
-        await whenIdle();
-        if (pullAgainAt > Date.now()) await delay(pullAgainAt - Date.now());
-        if (stopped) break;
-        const message = await (async () => {
-          consumers ??= await Promise.all(lanes.map((lane) => this.#js.consumers.get(StreamName.Work, lane.durable_name)));
-          return this.#nextGroupTask(consumers, arrivals);
-        })().catch(async () => {
-          consumers = undefined;
-          await delay(CONSUME_RETRY_MS); // JetStream unavailable, or a consumer went: add them again
-          await addLanes().catch(() => {});
-          return null;
-        });
-        if (message && stopped) message.nak();
-        else if (message) onTask(held.track(message, passedOn));
-      }
-    })();
-    return {
-      stop() {
-        stopped = true;
-        arrivals.stop();
-        held.stop();
-      },
-    };
-  }
-
-  /**
-   * The next task, from the highest-priority consumer that has one waiting; null when none
-   * came in time. A task whose delivery is due again (a retry, or one a dead peer held) is not
-   * counted as waiting by JetStream, so with none waiting the peer keeps pulling where tasks
-   * are out, and with none out it sleeps until a task arrives.
-   */
-  async #nextGroupTask(consumers: Consumer[], arrivals: Arrivals): Promise<JsMsg | null> {
-    arrivals.reset();
-    const infos = await Promise.all(consumers.map((consumer) => consumer.info()));
-    const waiting = consumers.find((_, index) => infos[index]!.num_pending > 0);
-    if (waiting) return waiting.next({ expires: GROUP_PULL_EXPIRES_MS });
-    const outstanding = consumers.filter((_, index) => infos[index]!.num_ack_pending > 0);
-    for (const consumer of outstanding) {
-      const message = await consumer.next({ expires: GROUP_PULL_EXPIRES_MS });
-      if (message) return message;
+  async nextOwn(userId: string, peer: PeerLanes, lane: "peer" | "project", expiresMs: number): Promise<JsMsg | null> {
+    const config = ownLaneConfigs(userId, peer).find((candidate) => candidate.lane === lane);
+    if (!config) return null;
+    const consumer = await this.#consumer(config);
+    try {
+      return await consumer.next({ expires: Math.max(MIN_PULL_EXPIRES_MS, expiresMs) });
+    } catch (error) {
+      this.#consumers.delete(config.durable_name);
+      throw error;
     }
-    // Pull again at once while tasks are out: a pause here would let one peer's rhythm
-    // (say, one that hands every task back) take every redelivery.
-    if (outstanding.length === 0) await arrivals.next(GROUP_IDLE_LOOK_MS);
-    return null;
   }
+
+  /**
+   * The next farm task for an idle peer of the group (and, for a farm worker, of the user's
+   * farm pool), from the highest-priority lane that has one waiting; null when none came
+   * within about `waitMs`. A task whose delivery is due again (a retry, or one a dead peer
+   * held) is not counted as waiting by JetStream, so with none waiting it pulls where tasks
+   * are out, and with none out it waits for a task to be published.
+   */
+  async nextFarmTask(userId: string, sources: { groupId: string | null; userPool: boolean }, waitMs: number): Promise<JsMsg | null> {
+    const lanes = farmLaneConfigs(userId, sources);
+    if (lanes.length === 0) return null;
+    // Listening before looking: a task published meanwhile is not missed.
+    const arrivals = new Arrivals([
+      ...(sources.groupId === null ? [] : [this.#nc.subscribe(subjectForAllGroupWork(userId, sources.groupId))]),
+      ...(sources.userPool ? [this.#nc.subscribe(subjectForAllUserFarmWork(userId))] : []),
+    ]);
+    try {
+      const consumers = await Promise.all(lanes.map((config) => this.#consumer(config)));
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        arrivals.reset();
+        const infos = await Promise.all(consumers.map((consumer) => consumer.info()));
+        const waiting = consumers.find((_, index) => infos[index]!.num_pending > 0);
+        if (waiting) {
+          const message = await waiting.next({ expires: GROUP_PULL_EXPIRES_MS });
+          if (message) return message;
+        }
+        const outstanding = consumers.filter((_, index) => infos[index]!.num_ack_pending > 0);
+        for (const consumer of outstanding) {
+          const message = await consumer.next({ expires: GROUP_PULL_EXPIRES_MS });
+          if (message) return message;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) return null;
+        if (outstanding.length === 0) await arrivals.next(Math.min(left, GROUP_IDLE_LOOK_MS));
+      }
+    } catch (error) {
+      for (const config of lanes) this.#consumers.delete(config.durable_name);
+      throw error;
+    } finally {
+      arrivals.stop();
+    }
+  }
+
+  /** Removes a peer's own consumer (or its project's) as it leaves, so the next peer gets its work at once. */
+  async removeOwnConsumer(userId: string, peer: PeerLanes, lane: "peer" | "project"): Promise<void> {
+    const config = ownLaneConfigs(userId, peer).find((candidate) => candidate.lane === lane);
+    if (!config) return;
+    this.#consumers.delete(config.durable_name);
+    await this.removeConsumer(config.durable_name);
+  }
+
+  /** Acknowledges a message a peer was handed; the caller has checked it is that peer's. */
+  acknowledge(ackSubject: string, action: "ack" | "nak" | "working", delayMs = 0): void {
+    const body = action === "ack" ? "+ACK" : action === "working" ? "+WPI" : delayMs > 0 ? `-NAK ${JSON.stringify({ delay: nanos(delayMs) })}` : "-NAK";
+    this.#nc.publish(ackSubject, body);
+  }
+
+  /** The consumers a peer may be handed work from, by name. */
+  static consumerNamesOf(userId: string, peer: PeerLanes): Set<string> {
+    return new Set([
+      ...ownLaneConfigs(userId, peer).map((config) => config.durable_name),
+      ...farmLaneConfigs(userId, { groupId: peer.groupId, userPool: peer.farmWorker }).map((config) => config.durable_name),
+    ]);
+  }
+
+  /**
+   * The stream and consumer an ack subject names, or undefined when it is not an ack subject
+   * of this stream: `$JS.ACK.<stream>.<consumer>.<5 numbers>` (nats-server 2.9) or with a
+   * domain and account hash before the stream (newer servers).
+   */
+  static consumerOfAck(ackSubject: string): string | undefined {
+    const tokens = ackSubject.split(".");
+    if (tokens[0] !== "$JS" || tokens[1] !== "ACK") return undefined;
+    const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
+    if (at < 0 || tokens[at] !== StreamName.Work) return undefined;
+    const numbers = tokens.slice(at + 2);
+    if (numbers.length < 5 || !numbers.every((token) => /^\d+$/.test(token))) return undefined;
+    return tokens[at + 1];
+  }
+
+  async #consumer(config: { durable_name: string }): Promise<Consumer> {
+    let consumer = this.#consumers.get(config.durable_name);
+    if (consumer) return consumer;
+    try {
+      consumer = await this.#js.consumers.get(StreamName.Work, config.durable_name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.#jsm.consumers.add(StreamName.Work, config);
+      consumer = await this.#js.consumers.get(StreamName.Work, config.durable_name);
+    }
+    this.#consumers.set(config.durable_name, consumer);
+    return consumer;
+  }
+}
+
+/** What decides a peer's consumers: who it is, and which project, group and pool it serves. */
+export type PeerLanes = { peerUuid: string; projectId: string | null; groupId: string | null; farmWorker: boolean };
+
+/** A peer's own consumer and its project's: a new boot of the peer makes them afresh. */
+function ownLaneConfigs(userId: string, peer: PeerLanes) {
+  return [
+    { lane: "peer" as const, ...consumerConfig(consumerForPeer(userId, peer.peerUuid), subjectForPeerWork(userId, peer.peerUuid), `work for peer ${peer.peerUuid} of user ${userId}`) },
+    ...(peer.projectId
+      ? [{ lane: "project" as const, ...consumerConfig(consumerForProject(userId, peer.projectId), subjectForProjectWork(userId, peer.projectId), `work for project ${peer.projectId} of user ${userId}`) }]
+      : []),
+  ];
 }
 
 /** Whether a task was published since the last reset, and a wait for the next one. */
@@ -371,44 +355,6 @@ function consumerConfig(name: string, filterSubject: string, description: string
     // max age, and the next peer creates the consumer again), so departed peers do not pile up.
     inactive_threshold: nanos(RECORD_RETENTION_MS),
   };
-}
-
-/** Work a peer holds unacknowledged, kept alive with in-progress acks until it is done. */
-class HeldWork {
-  readonly #messages = new Set<JsMsg>();
-  readonly #keepAlive = setInterval(() => {
-    for (const message of this.#messages) message.working();
-  }, KEEP_ALIVE_MS);
-
-  /** `onRetryLater` hears of every delivery handed back for later. */
-  track(message: JsMsg, onRetryLater: (delayMs: number) => void = () => {}): WorkDelivery {
-    this.#messages.add(message);
-    const release = () => this.#messages.delete(message);
-    let envelope: unknown;
-    try {
-      envelope = message.json();
-    } catch {
-      envelope = undefined; // not JSON: the receiver drops it like any malformed work
-    }
-    return {
-      envelope,
-      redeliveries: message.info.deliveryCount - 1,
-      done: () => {
-        release();
-        message.ack();
-      },
-      retryLater: (delayMs) => {
-        release();
-        message.nak(delayMs);
-        onRetryLater(delayMs);
-      },
-      forget: release,
-    };
-  }
-
-  stop(): void {
-    clearInterval(this.#keepAlive);
-  }
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

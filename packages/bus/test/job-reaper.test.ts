@@ -64,3 +64,31 @@ test("a job a client reported running ends lost when that client leaves the bus"
   await reaper.sweep();
   expect(await jobs.get("alice", "j-reported")).toMatchObject({ status: "lost", error: "peer llm-worker is no longer registered; it was running the job" });
 });
+
+test("a finished dispatch without a request id is purged after the retention; one with a request id, and unfinished ones, stay", async () => {
+  const buckets = await openFabricBuckets(nc, 1, ["jobs"]);
+  const brief = await JobReaper.start(buckets.jobs, jobs, registry, 1);
+  try {
+    const finish = async (jobId: string, requestId: string | null) => {
+      await jobs.create(newJobRecord({ job_id: jobId, bus_id: "bo", originator_uuid: null, target_uuid: "blender-1", kind: "command", command: "get_scene_info", request_id: requestId }));
+      await jobs.cancelQueued("bo", jobId, "done with it");
+    };
+    await finish("j-brief", null);
+    await finish("j-kept", "req-1");
+    await jobs.create(newJobRecord({ job_id: "j-open", bus_id: "bo", originator_uuid: null, target_uuid: "blender-1", kind: "command", command: "get_scene_info" }));
+    await brief.sweep();
+    expect(await jobs.get("bo", "j-brief")).toMatchObject({ status: "cancelled" }); // within its retention
+    // Past the retention (1 s, on whole seconds of updated_at), the next sweeps forget it.
+    const deadline = Date.now() + 10_000;
+    while ((await jobs.get("bo", "j-brief")) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await brief.sweep();
+    }
+    expect(await jobs.get("bo", "j-brief")).toBeUndefined();
+    expect(await jobs.get("bo", "j-kept")).toMatchObject({ status: "cancelled" });
+    expect(await jobs.get("bo", "j-open")).toMatchObject({ status: "queued" });
+    expect(brief.unfinishedCount("bo")).toBe(1);
+  } finally {
+    brief.stop();
+  }
+});

@@ -24,13 +24,14 @@ export const TOOL_ERROR_STATUSES: ReadonlySet<string> = new Set([
   "invalid_params",
   "not_found",
   "snapshot_failed",
+  "quota_exceeded",
   "error",
 ]);
 
 export const isErrorStatus = (status: string) => TOOL_ERROR_STATUSES.has(status);
 
 /** Refusals any tool that checks its caller or target may answer with. */
-const REFUSALS = ["invalid_params", "not_a_member", "wrong_role", "no_client", "unknown_target", "ambiguous_target", "error"] as const;
+const REFUSALS = ["invalid_params", "not_a_member", "wrong_role", "no_client", "unknown_target", "ambiguous_target", "quota_exceeded", "error"] as const;
 
 /**
  * An answer: `status` from a closed set plus the fields named; other fields may appear

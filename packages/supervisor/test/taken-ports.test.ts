@@ -22,7 +22,7 @@ afterAll(async () => {
 test("a gateway asked for a port that is taken fails, naming the port, not a readiness timeout", async () => {
   // The holder accepts connections and never answers: a readiness probe without its own
   // timeout would wait on it forever.
-  await expect(startGatewayProcess({ natsUrls: [nats.url], port: takenPort })).rejects.toThrow(`could not listen on port ${takenPort}`);
+  await expect(startGatewayProcess({ natsUrls: [nats.url], port: takenPort, env: { FABRIC_DEV_MODE: "true" } })).rejects.toThrow(`could not listen on port ${takenPort}`);
 });
 
 test("a nats-server asked for a port that is taken fails with its own reason", async () => {

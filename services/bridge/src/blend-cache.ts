@@ -1,21 +1,14 @@
 /**
  * The farm scenes this peer has, by SHA-256: a task on a scene opens the cached copy, and
  * only a scene the peer has never seen is downloaded from `fabric_blends`. A file is named
- * by its hash and only ever written whole (BlendStore.download), so what is here is right.
+ * by its hash and only ever written whole (PeerFiles.download), so what is here is right.
  */
 import { mkdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BlendStore } from "@blender-fabric/bus";
+import type { BlendFiles } from "@blender-fabric/engine";
 
 export type CachedBlend = { path: string; source: "cache" | "object_store" };
-
-/**
- * The cache's folder: `configured` (FABRIC_BLEND_CACHE), else one per peer uuid in the OS temp
- * dir, so a restarted bridge finds what it had. A sandboxed Blender sees it read-only.
- */
-export const blendCacheFolder = (configured: string, clientUuid: string) =>
-  configured || join(tmpdir(), `fabric-blends-${encodeURIComponent(clientUuid)}`);
 
 const exists = (path: string) =>
   stat(path).then(
@@ -23,13 +16,16 @@ const exists = (path: string) =>
     () => false,
   );
 
+/** Where a peer keeps its cached scenes: FABRIC_BLEND_CACHE, or a folder of its own in the temp dir. */
+export const blendCacheFolder = (folder: string, clientUuid: string) => folder || join(tmpdir(), `fabric-blends-${encodeURIComponent(clientUuid)}`);
+
 export class BlendCache {
-  readonly #blends: BlendStore;
+  readonly #blends: BlendFiles;
   readonly #folder: string;
   /** Downloads in flight, so two tasks on one new scene fetch it once. */
   readonly #fetching = new Map<string, Promise<void>>();
 
-  constructor(blends: BlendStore, folder: string, clientUuid: string) {
+  constructor(blends: BlendFiles, folder: string, clientUuid: string) {
     this.#blends = blends;
     this.#folder = blendCacheFolder(folder, clientUuid);
   }
@@ -47,7 +43,7 @@ export class BlendCache {
     if (!fetching) {
       fetching = (async () => {
         await mkdir(join(this.#folder, encodeURIComponent(userId)), { recursive: true });
-        await this.#blends.download(userId, sha256, path);
+        await this.#blends.download(sha256, path);
       })().finally(() => this.#fetching.delete(path));
       this.#fetching.set(path, fetching);
     }

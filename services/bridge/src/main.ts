@@ -36,7 +36,10 @@ if (env.FABRIC_EXIT_WITH_STDIN) {
 // waits for both.
 const peer = new BlenderPeer(env, logger);
 stop = () => peer.stop();
-const { ArtifactStore, BlendStore, JobStore, inboxPrefixForUser, WorkStream, connectToFabric, openFabricBuckets } = await import("@blender-fabric/bus");
+const { connectToFabric } = await import("@blender-fabric/bus");
+const { PeerApiClient, PeerFiles, PeerJobs, PeerWork } = await import("@blender-fabric/engine");
+const { inboxPrefixForPeer } = await import("@blender-fabric/protocol");
+const { randomBytes } = await import("node:crypto");
 const { Bridge } = await import("./bridge.js");
 const { BlendCache } = await import("./blend-cache.js");
 const { mintedAuthenticator } = await import("./minted-credentials.js");
@@ -60,32 +63,32 @@ const nc = await connectToFabric({
   name: `bridge-${env.FABRIC_CLIENT_UUID}`,
   credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
   authenticator: minted?.authenticator,
-  // A tenant-scoped credential may receive replies only on its tenant's inbox prefix.
-  inboxPrefix: inboxPrefixForUser(env.FABRIC_USER),
+  // A peer's credential may receive only on its own inbox prefix; the peer API answers only there.
+  inboxPrefix: inboxPrefixForPeer(env.FABRIC_USER, env.FABRIC_CLIENT_UUID),
 });
-const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
-const blends = await BlendStore.open(nc, env.FABRIC_KV_REPLICAS);
+// Every boot has its own id: the jobs of a dead boot can be settled while its work runs on the next.
+const incarnation = `inc-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+const api = new PeerApiClient(nc, { userId: env.FABRIC_USER, peerUuid: env.FABRIC_CLIENT_UUID, incarnation });
+const files = new PeerFiles(api);
 const bridge = new Bridge({
   env,
   nc,
-  clients: buckets.clients,
-  jobs: new JobStore(buckets.jobs, nc),
-  work: await WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
-  artifacts: await ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
-  blends,
-  blendCache: new BlendCache(blends, env.FABRIC_BLEND_CACHE, env.FABRIC_CLIENT_UUID),
+  api,
+  work: new PeerWork(api),
+  jobs: new PeerJobs(api),
+  files,
+  blendCache: new BlendCache(files, env.FABRIC_BLEND_CACHE, env.FABRIC_CLIENT_UUID),
   peer,
   logger,
 });
 /** A project's peer holds the project (one Blender per project) until its scene is saved back. */
 let project: Awaited<ReturnType<typeof ProjectKeeper.start>> | undefined;
 if (env.FABRIC_PROJECT_ID) {
-  const { projects } = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["projects"]);
   stop = async () => {
     project?.stop(); // stopped while starting: the lease frees once it goes stale
     await peer.stop();
   };
-  project = await ProjectKeeper.start({ env, incarnation: bridge.incarnation, projects, blends, peer, logger });
+  project = await ProjectKeeper.start({ env, api, blends: files, peer, logger });
   project.onLost = () => shutdown("project lost");
 }
 const health = env.FABRIC_HEALTH_PORT

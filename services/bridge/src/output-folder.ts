@@ -7,7 +7,8 @@
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
-import type { ArtifactRef, ArtifactStore } from "@blender-fabric/bus";
+import type { ArtifactRef } from "@blender-fabric/bus";
+import type { ArtifactWriter } from "@blender-fabric/engine";
 import { bridgeWorkRoot, readBlenderFile } from "./work-root.js";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -23,14 +24,14 @@ export const contentTypeOf = (path: string) => CONTENT_TYPES[extname(path).toLow
 
 export class OutputFolder {
   readonly path: string;
-  readonly #artifacts: ArtifactStore;
+  readonly #artifacts: ArtifactWriter;
   readonly #userId: string;
   readonly #jobId: string;
   /** What was stored, by file name, with the size and mtime it had then. */
   readonly #stored = new Map<string, { signature: string; ref: ArtifactRef }>();
   #syncing: Promise<unknown> = Promise.resolve();
 
-  private constructor(path: string, artifacts: ArtifactStore, userId: string, jobId: string) {
+  private constructor(path: string, artifacts: ArtifactWriter, userId: string, jobId: string) {
     this.path = path;
     this.#artifacts = artifacts;
     this.#userId = userId;
@@ -38,7 +39,7 @@ export class OutputFolder {
   }
 
   /** A fresh folder whose files are stored under the job `jobId`; Blender writes into it. */
-  static async create(artifacts: ArtifactStore, userId: string, jobId: string): Promise<OutputFolder> {
+  static async create(artifacts: ArtifactWriter, userId: string, jobId: string): Promise<OutputFolder> {
     return new OutputFolder(await mkdtemp(join(bridgeWorkRoot(), "task-")), artifacts, userId, jobId);
   }
 
@@ -57,7 +58,7 @@ export class OutputFolder {
       const info = await stat(file);
       const signature = `${info.size}:${info.mtimeMs}`;
       if (this.#stored.get(name)?.signature === signature) continue;
-      const ref = await this.#artifacts.put(this.#userId, this.#jobId, name, await readBlenderFile(file), contentTypeOf(name));
+      const ref = await this.#artifacts.put(this.#jobId, name, await readBlenderFile(file), contentTypeOf(name));
       this.#stored.set(name, { signature, ref });
     }
     return [...this.#stored.values()].map((stored) => stored.ref);

@@ -14,8 +14,7 @@
 import { mkdtemp, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ProjectLease, type BlendStore } from "@blender-fabric/bus";
-import type { KV } from "@nats-io/kv";
+import { ProjectLease, type BlendFiles, type PeerApiClient } from "@blender-fabric/engine";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
@@ -28,9 +27,9 @@ const SAVE_TIMEOUT_MS = 60_000;
 
 export type ProjectKeeperOptions = {
   env: BridgeEnv;
-  incarnation: string;
-  projects: KV;
-  blends: BlendStore;
+  /** The peer API, as this boot of this peer (the lease names both). */
+  api: PeerApiClient;
+  blends: BlendFiles;
   peer: BlenderPeer;
   logger: Logger;
 };
@@ -61,15 +60,11 @@ export class ProjectKeeper {
     return this.#options.env.FABRIC_PROJECT_ID!;
   }
 
-  get #userId(): string {
-    return this.#options.env.FABRIC_USER;
-  }
-
   /** Waits for the project's lease, then opens its saved scene in Blender. */
   static async start(options: ProjectKeeperOptions): Promise<ProjectKeeper> {
     const { env, logger } = options;
     const projectId = env.FABRIC_PROJECT_ID!;
-    const lease = await ProjectLease.acquire(options.projects, env.FABRIC_USER, projectId, { uuid: env.FABRIC_CLIENT_UUID, incarnation: options.incarnation }, {
+    const lease = await ProjectLease.acquire(options.api, projectId, {
       staleAfterMs: LEASE_STALE_HEARTBEATS * env.FABRIC_HEARTBEAT_SECONDS * 1000,
       onWait: (holder) => logger.info({ project: projectId, holder: holder.holder_uuid }, "waiting for the project's previous peer to save and leave"),
     });
@@ -77,7 +72,7 @@ export class ProjectKeeper {
     keeper.#renewal = setInterval(() => void keeper.#renew(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
     // Downloaded where the running Blender can open it, before it runs anyone's code.
     const scene = join(keeper.#shared, "scene.blend");
-    const saved = await options.blends.downloadProjectScene(env.FABRIC_USER, projectId, scene);
+    const saved = await options.blends.downloadProjectScene(projectId, scene);
     if (saved) {
       await keeper.#run(`bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(scene)})`, "open");
       env.FABRIC_BLEND_FILE = scene;
@@ -122,7 +117,7 @@ export class ProjectKeeper {
     // Stored and kept from where Blender can no longer swap it for a link to a file of the bridge's.
     const own = await privateCopyOf(saving);
     try {
-      const { size } = await blends.putProjectScene(this.#userId, this.#projectId, own.path);
+      const { size } = await blends.putProjectScene(this.#projectId, own.path);
       const scene = join(this.#folder, "scene.blend");
       await rename(own.path, scene);
       env.FABRIC_BLEND_FILE = scene; // a Blender that restarts comes back with this save

@@ -4,7 +4,7 @@
  * reference that any gateway serves under /artifacts/.
  */
 import { basename } from "node:path";
-import type { ArtifactStore } from "@blender-fabric/bus";
+import type { ArtifactWriter } from "@blender-fabric/engine";
 import { contentTypeOf } from "./output-folder.js";
 import { readBlenderFile, removeBlenderFile } from "./work-root.js";
 
@@ -20,7 +20,7 @@ const isScreenshot = (command: string, result: unknown): result is ScreenshotRes
   typeof (result as { filepath?: unknown }).filepath === "string";
 
 export async function storeLargeResults(
-  artifacts: ArtifactStore,
+  artifacts: ArtifactWriter,
   userId: string,
   jobId: string,
   command: string,
@@ -31,13 +31,13 @@ export async function storeLargeResults(
     const { filepath, ...rest } = result;
     const bytes = await readBlenderFile(filepath);
     const contentType = contentTypeOf(filepath);
-    const artifact = await artifacts.put(userId, jobId, basename(filepath), bytes, contentType);
+    const artifact = await artifacts.put(jobId, basename(filepath), bytes, contentType);
     // A file the addon made in its temp dir is ours to remove; one the caller named is not.
     if (!params.filepath) await removeBlenderFile(filepath);
     return { ...rest, artifact };
   }
   const json = JSON.stringify(result ?? null);
   if (Buffer.byteLength(json) <= MAX_INLINE_RESULT_BYTES) return result;
-  const artifact = await artifacts.put(userId, jobId, "result.json", Buffer.from(json), "application/json");
+  const artifact = await artifacts.put(jobId, "result.json", Buffer.from(json), "application/json");
   return { artifact, note: `the result was ${Buffer.byteLength(json)} bytes; fetch it from artifact.url` };
 }

@@ -6,12 +6,13 @@
  */
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { type BlendStore, type JobOutcome } from "@blender-fabric/bus";
+import type { JobOutcome } from "@blender-fabric/bus";
+import type { BlendFiles } from "@blender-fabric/engine";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BlendCache } from "./blend-cache.js";
 import { bridgeWorkRoot, privateCopyOf } from "./work-root.js";
 
-type SnapshotDependencies = { peer: BlenderPeer; blends: BlendStore; cache: BlendCache; userId: string; jobId: string };
+type SnapshotDependencies = { peer: BlenderPeer; blends: BlendFiles; cache: BlendCache; userId: string; jobId: string };
 
 export async function saveSceneSnapshot({ peer, blends, cache, userId, jobId }: SnapshotDependencies): Promise<JobOutcome> {
   // Blender writes the copy: into the folder it shares with the bridge.
@@ -24,7 +25,7 @@ export async function saveSceneSnapshot({ peer, blends, cache, userId, jobId }: 
     if (!reply.ok) return { status: "failed", error: `the scene could not be saved: ${reply.error ?? "failed"}`, handler_ms: reply.duration_ms };
     // Stored from where Blender can no longer swap it for a link to a file of the bridge's.
     own = await privateCopyOf(path);
-    const { sha256, size } = await blends.putFile(userId, own.path);
+    const { sha256, size } = await blends.putFile(own.path);
     const cached = cache.pathOf(userId, sha256);
     await mkdir(dirname(cached), { recursive: true });
     await rename(own.path, cached);

@@ -46,7 +46,8 @@ export async function up(options: UpOptions): Promise<void> {
     natsUrls: [nats.url],
     port: await preferPort(options.httpPort),
     // Dev mode: this NATS is the OS's (Debian's 2.9.10), fine on one machine, not in production.
-    env: { FABRIC_LOG_LEVEL: logLevel, FABRIC_NATS_NKEY: credentials.gateway, FABRIC_JWT_SECRET: jwtSecret, FABRIC_DEV_MODE: "true" },
+    // Ctrl-C must not stop it before the peers have saved their projects through its peer API.
+    env: { FABRIC_LOG_LEVEL: logLevel, FABRIC_NATS_NKEY: credentials.gateway, FABRIC_JWT_SECRET: jwtSecret, FABRIC_DEV_MODE: "true", FABRIC_IGNORE_SIGINT: "true" },
     showLogs: true,
   });
   const pool = await startPoolProcess({

@@ -75,7 +75,7 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   mcp.use(guardEdge);
   mcp.use(createBodyCap(env.FABRIC_MAX_BODY_BYTES, "FABRIC_MAX_BODY_BYTES"));
   mcp.use(createAuthMiddleware(verifyToken));
-  mcp.use(createSessionMiddleware(services.sessions));
+  mcp.use(createSessionMiddleware(services.sessions, { maxPerUser: env.FABRIC_MAX_SESSIONS_PER_USER, maxPerMinute: env.FABRIC_SESSIONS_PER_MINUTE }));
   mcp.on(["POST", "GET", "DELETE"], "/", createMcpEndpoint({ services, env, logger, metrics, catalog }));
   app.route("/mcp", mcp);
 

@@ -42,7 +42,18 @@ export const GatewayEnvSchema = z.object({
   /** How often a notification stream refreshes `last_seen` of its session's clients. Seconds. */
   FABRIC_HEARTBEAT_SECONDS: seconds(10),
   /** An MCP session idle this long expires. Seconds. */
-  FABRIC_SESSION_IDLE_SECONDS: seconds(24 * 3600).refine((value) => value <= 24 * 3600, "at most 86400 (the session bucket's max age)"),
+  FABRIC_SESSION_IDLE_SECONDS: seconds(30 * 60).refine((value) => value <= 24 * 3600, "at most 86400 (the session bucket's max age)"),
+  /**
+   * How long a finished dispatch or script without a request id stays readable (job_status);
+   * then its record is purged. Farm jobs, jobs with a request id and bus messages keep 24 h. Seconds.
+   */
+  FABRIC_FINISHED_JOB_RETENTION_SECONDS: seconds(600),
+  /** Quota: queued and running jobs (farm tasks included) one user may have; more answers quota_exceeded. */
+  FABRIC_MAX_UNFINISHED_JOBS: z.coerce.number().int().positive().default(20_000),
+  /** Quota: live MCP sessions one user may hold; one more answers 429 quota_exceeded. */
+  FABRIC_MAX_SESSIONS_PER_USER: z.coerce.number().int().positive().default(64),
+  /** Quota: MCP sessions one user may begin per minute. */
+  FABRIC_SESSIONS_PER_MINUTE: z.coerce.number().int().positive().default(60),
   /** Largest `payload` of blender_send_message, as JSON. Bytes. */
   FABRIC_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
   /**
@@ -68,6 +79,12 @@ export const GatewayEnvSchema = z.object({
    * a random secret of its own, and an old nats-server is not warned about. Never in production.
    */
   FABRIC_DEV_MODE: z.enum(["true", "false"]).default("false").transform((value) => value === "true"),
+  /**
+   * `true`: SIGINT does not stop this replica (SIGTERM does). `npm start` sets it: Ctrl-C reaches
+   * every process of the terminal, and the gateway must go on serving the peer API until the
+   * pool's peers have saved their projects through it; `up` stops it afterwards.
+   */
+  FABRIC_IGNORE_SIGINT: z.enum(["true", "false"]).default("false").transform((value) => value === "true"),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   FABRIC_LOG_LEVEL: z.string().default("info"),
   /** This replica's name in logs and NATS connection lists. */

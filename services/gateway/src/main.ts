@@ -61,5 +61,6 @@ async function shutdown(signal: string) {
   await services.close().catch((error: unknown) => logger.debug({ err: error }, "NATS drain failed"));
   process.exit(0);
 }
-process.once("SIGINT", () => void shutdown("SIGINT"));
+if (env.FABRIC_IGNORE_SIGINT) process.on("SIGINT", () => logger.info("SIGINT ignored: serving the peer API until told to stop (SIGTERM)"));
+else process.once("SIGINT", () => void shutdown("SIGINT"));
 process.once("SIGTERM", () => void shutdown("SIGTERM"));

@@ -12,6 +12,7 @@ import {
   connectToFabric,
   openFabricBuckets,
 } from "@blender-fabric/bus";
+import { DEFAULT_TENANT_QUOTAS, PeerApiServer } from "@blender-fabric/engine";
 import type { GatewayEnv } from "./env.js";
 import { CallCancellations } from "./delivery/call-cancellations.js";
 
@@ -21,6 +22,8 @@ export type GatewayServices = {
   sessions: SessionStore;
   jobs: JobStore;
   requests: RequestLedger;
+  /** Settles abandoned jobs; also counts each user's unfinished jobs (the work quota). */
+  reaper: JobReaper;
   work: WorkStream;
   artifacts: ArtifactStore;
   blends: BlendStore;
@@ -29,7 +32,12 @@ export type GatewayServices = {
   close(): Promise<void>;
 };
 
-export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServices> {
+/** Where the peer API logs what it refuses. */
+type ServicesLogger = { warn(details: object, message: string): void; debug(details: object, message: string): void };
+
+const quietLogger: ServicesLogger = { warn() {}, debug() {} };
+
+export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogger = quietLogger): Promise<GatewayServices> {
   const nc = await connectToFabric({
     servers: env.FABRIC_NATS_URL.split(",").map((url) => url.trim()),
     name: env.FABRIC_GATEWAY_NAME,
@@ -47,20 +55,27 @@ export async function openGatewayServices(env: GatewayEnv): Promise<GatewayServi
     WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
   ]);
   const jobs = new JobStore(buckets.jobs, nc);
-  const reaper = await JobReaper.start(buckets.jobs, jobs, registry);
+  const reaper = await JobReaper.start(buckets.jobs, jobs, registry, env.FABRIC_FINISHED_JOB_RETENTION_SECONDS);
   const cancellations = new CallCancellations(nc);
+  // Every replica serves the peer API: the bridges' only way to the fabric's state.
+  const peerApi = PeerApiServer.start(
+    { nc, registry, jobs, work, artifacts, blends, projects: buckets.projects, quotas: { ...DEFAULT_TENANT_QUOTAS, maxUploadBytes: env.FABRIC_MAX_BLEND_BYTES } },
+    logger,
+  );
   return {
     nc,
     registry,
     sessions,
     jobs,
     requests: new RequestLedger(buckets.requests),
+    reaper,
     work,
     artifacts,
     blends,
     cancellations,
     async close() {
       cancellations.stop();
+      peerApi.stop();
       reaper.stop();
       registry.stop();
       sessions.stop();

@@ -8,6 +8,7 @@
  * A caller that asked for progress gets the job's progress events as it waits, and a caller
  * that cancels the call (`notifications/cancelled`) cancels the job, as blender_job_cancel does.
  */
+import type { ClientRecord } from "@blender-fabric/protocol";
 import { isTerminalJobStatus, projectOfTarget, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
 import { watchJob, type JobWatch } from "@blender-fabric/bus";
 import type { ToolContext } from "../mcp/tool-context.js";
@@ -121,6 +122,18 @@ function answerFromEvent(request: DispatchRequest, queued: QueuedJob, event: Job
   };
 }
 
+/** Why a named peer did not start work in time, as far as its registration tells. */
+function whyNotTaken(peer: ClientRecord | undefined, registry: ToolContext["services"]["registry"]): string {
+  if (!peer) return "it is not registered";
+  const silentFor = Math.round(Date.now() / 1000 - peer.last_seen);
+  if (registry.isStale(peer)) return `it went silent ${silentFor} s ago: its bridge is down, paused or cut off`;
+  const health = peer.health;
+  if (health && (health.active_jobs > 0 || health.queue_depth > 0)) {
+    return `it was busy with other work (${health.active_jobs} running, ${health.queue_depth} queued at its last heartbeat)`;
+  }
+  return "it was live and idle but did not take it: its bridge may be paused, or cut off from the fabric's work stream";
+}
+
 /**
  * The wait is over: work that has not started expires now (the compare-and-set decides
  * against a claim racing it); running work goes on. Bounded, so the call ends on time even
@@ -141,12 +154,7 @@ async function answerAfterWait(context: ToolContext, request: DispatchRequest, j
   if (!jobId) return unknown;
   const peer = targetUuid ? registry.cached(userId, targetUuid) : undefined;
   const project = projectOfTarget(targetUuid);
-  const why =
-    project !== undefined
-      ? `no peer of project ${project} took it; is a pool running for this fabric?`
-      : peer && !registry.isStale(peer)
-        ? "it was busy with other work"
-        : "it is not live";
+  const why = project !== undefined ? `no peer of project ${project} took it; is a pool running for this fabric?` : whyNotTaken(peer, registry);
   const reason = `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
   const record = await jobs.expire(userId, jobId, reason, SETTLE_DEADLINE_MS).catch(() => undefined);
   if (!record) return unknown;

@@ -13,7 +13,8 @@ export const BLENDER_CLIENT_TYPE = "blender";
 export type TargetRefusal =
   | { status: "no_client"; error: string }
   | { status: "unknown_target"; error: string; target_uuid: string }
-  | { status: "ambiguous_target"; error: string; candidates: Candidate[] };
+  | { status: "ambiguous_target"; error: string; candidates: Candidate[] }
+  | { status: "quota_exceeded"; error: string };
 
 type Candidate = { uuid: string; label: string; group_id: string | null; pid?: number; capabilities: string[] };
 

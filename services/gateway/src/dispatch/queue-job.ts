@@ -71,6 +71,8 @@ export async function queueJob(context: ToolContext, ticket: JobTicket, request:
     return { jobId: ticket.jobId, targetUuid: entry.record.target_uuid ?? "", record: entry.record };
   }
   if (!entry) {
+    const over = refuseOverWorkQuota(context, 1);
+    if (over) return over;
     const project = projectOfTarget(request.selector);
     if (project === "") return { status: "unknown_target", target_uuid: request.selector!, error: "target_uuid: name the project, as in project:<id>" };
     const target = project === undefined ? await pickTarget(registry, userId, request.selector) : { uuid: request.selector! };
@@ -80,6 +82,17 @@ export async function queueJob(context: ToolContext, ticket: JobTicket, request:
   const targetUuid = entry.record.target_uuid!;
   await queueWork(context, targetUuid, entry, request);
   return { jobId: ticket.jobId, targetUuid, record: entry.record };
+}
+
+/**
+ * The work quota: a user's queued and running jobs (farm tasks included) stay under
+ * FABRIC_MAX_UNFINISHED_JOBS, so one tenant cannot fill the shared work stream.
+ */
+export function refuseOverWorkQuota(context: ToolContext, adding: number): { status: "quota_exceeded"; error: string } | undefined {
+  const limit = context.env.FABRIC_MAX_UNFINISHED_JOBS;
+  const unfinished = context.services.reaper.unfinishedCount(context.identity.userId);
+  if (unfinished + adding <= limit) return undefined;
+  return { status: "quota_exceeded", error: `FABRIC_MAX_UNFINISHED_JOBS: ${unfinished} of your jobs are queued or running, and at most ${limit} may be; wait for some to end or cancel them` };
 }
 
 /** A new queued record, or the one a concurrent repeat of the same request wrote first. */

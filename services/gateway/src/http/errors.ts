@@ -25,7 +25,7 @@ export const JsonRpcCode = {
 export class McpHttpError extends Error {
   override name = "McpHttpError";
   constructor(
-    readonly status: 400 | 403 | 404 | 405 | 406,
+    readonly status: 400 | 403 | 404 | 405 | 406 | 429,
     message: string,
     readonly jsonRpcCode: number = JsonRpcCode.Refused,
   ) {

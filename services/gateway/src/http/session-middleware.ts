@@ -29,8 +29,27 @@ function findInitialize(body: unknown): InitializeMessage | undefined {
   );
 }
 
+/** Per-user limits on MCP sessions (quotas); exceeding one answers 429 naming it. */
+export type SessionQuotas = {
+  /** Live sessions one user may hold. */
+  maxPerUser: number;
+  /** Sessions one user may begin per minute. */
+  maxPerMinute: number;
+};
+
+function refuseOverQuota(sessions: SessionStore, userId: string, quotas: SessionQuotas): void {
+  const { live, recent } = sessions.usageOf(userId, 60);
+  if (live >= quotas.maxPerUser) {
+    throw new McpHttpError(429, `quota_exceeded: FABRIC_MAX_SESSIONS_PER_USER (${quotas.maxPerUser} live sessions); end one (DELETE /mcp) or wait until one is idle`);
+  }
+  if (recent >= quotas.maxPerMinute) {
+    throw new McpHttpError(429, `quota_exceeded: FABRIC_SESSIONS_PER_MINUTE (${quotas.maxPerMinute} new sessions a minute)`);
+  }
+}
+
 export function createSessionMiddleware(
   sessions: SessionStore,
+  quotas: SessionQuotas,
 ): MiddlewareHandler<{ Variables: SessionVariables }> {
   return async function resolveSession(c, next) {
     const identity = c.get("identity");
@@ -41,6 +60,7 @@ export function createSessionMiddleware(
       c.set("body", body);
       const initialize = findInitialize(body);
       if (initialize) {
+        refuseOverQuota(sessions, identity.userId, quotas);
         const id = randomUUID();
         const now = epochSeconds();
         const record: SessionRecord = {

@@ -13,6 +13,8 @@ import {
   newJobRecord,
   requestFingerprint,
   resolveRouting,
+  WorkPayloadSchema,
+  type Envelope,
   type JobKind,
   type JobRecord,
   ToolOutputSchemas,
@@ -28,6 +30,7 @@ import {
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { requestSessionSync } from "../delivery/session-sync.js";
+import { refuseCaller } from "./caller-checks.js";
 
 /** Adds or removes a client uuid in a session record, then resubscribes its stream. */
 async function changeSessionClients(
@@ -123,6 +126,35 @@ async function recordMessageJob(context: ToolContext, record: JobRecord): Promis
   }
 }
 
+/**
+ * Work sent as a bus message (the seed's `command_dispatch` / `job_dispatch`): a bridge never
+ * runs what it reads off a core subject, so the gateway turns it into work here, for the
+ * first live Blender peer the routing reaches, through the same stream and fence as every
+ * dispatch. Its record is the sender's (written above with a `from_uuid`) or a new one.
+ */
+async function queueMessageWork(context: ToolContext, envelope: Envelope, targets: string[]): Promise<void> {
+  const { registry, jobs, work } = context.services;
+  const userId = context.identity.userId;
+  const peer = targets.map((uuid) => registry.cached(userId, uuid)).find((record) => record?.incarnation && !registry.isStale(record));
+  if (!peer) return; // no Blender among the receivers: the job expires at its deadline
+  let entry = await jobs.entry(userId, envelope.job_id);
+  if (!entry) {
+    const { kind, command } = jobKindOf(envelope.payload);
+    await recordMessageJob(context, newJobRecord({
+      job_id: envelope.job_id,
+      bus_id: userId,
+      originator_uuid: null,
+      target_uuid: peer.uuid,
+      kind,
+      command,
+      deadline: epochSeconds() + DEFAULT_SUBMIT_DEADLINE_SECONDS,
+    }));
+    entry = await jobs.entry(userId, envelope.job_id);
+  }
+  if (entry?.record.status !== "queued") return;
+  await work.publishToPeer(userId, peer.uuid, { ...envelope, target_uuid: peer.uuid }, `${envelope.job_id}@${entry.revision}`);
+}
+
 function createSendMessage(maxPayloadBytes: number) {
   return defineTool({
     name: "blender_send_message",
@@ -140,6 +172,10 @@ function createSendMessage(maxPayloadBytes: number) {
       const userId = context.identity.userId;
       const routing = resolveRouting(input);
       const fromUuid = input.from_uuid ?? `server:${userId}`;
+      // Work for Blender is a dispatch, whatever tool carries it: the same role rule holds.
+      const isWork = WorkPayloadSchema.safeParse(input.payload).success && input.payload.message_type !== "job_cancel";
+      const refused = isWork ? refuseCaller(context, null) : undefined;
+      if (refused) return refused;
       const jobId = typeof input.payload.job_id === "string" ? input.payload.job_id : undefined;
       const envelope = createEnvelope({
         userId,
@@ -185,6 +221,7 @@ function createSendMessage(maxPayloadBytes: number) {
           }),
         );
       }
+      if (isWork) await queueMessageWork(context, envelope, targets);
       publishEnvelope(context.services.nc, envelope);
       return answer;
     },

@@ -27,7 +27,7 @@ import type { z } from "zod";
 import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bus";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
-import { ticketFor } from "../dispatch/queue-job.js";
+import { refuseOverWorkQuota, ticketFor } from "../dispatch/queue-job.js";
 import { dispatchCommand } from "../dispatch/dispatch-command.js";
 import { refuseCaller } from "./caller-checks.js";
 
@@ -131,6 +131,8 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
   if (recorded?.success) {
     summary = recorded.data;
   } else {
+    const over = refuseOverWorkQuota(context, Math.ceil(request.items.length / request.chunkSize) + 1);
+    if (over) return over;
     const { placement } = request;
     const blend = await resolveBlend(context, placement.blend);
     if (typeof blend === "object" && blend !== null) return blend;

@@ -10,11 +10,12 @@
  * moved for `staleAfterMs` on the waiter's own clock (the holder died): no two hosts' clocks
  * are compared, and a holder still starting up is never mistaken for a gone one. A holder
  * whose lease now names another peer has lost its project and must stop without saving.
+ *
+ * The peer asks the trusted tier for each key operation (lease-ops.ts), which writes only
+ * leases that name the calling peer and boot.
  */
-import type { KV } from "@nats-io/kv";
 import { z } from "zod";
-import { keyForProject } from "@blender-fabric/protocol";
-import { parseJsonSafely } from "./safe-json.js";
+import type { PeerApiClient } from "./peer-api-client.js";
 
 const LeaseSchema = z.object({ holder_uuid: z.string(), incarnation: z.string() });
 export type ProjectLeaseRecord = z.infer<typeof LeaseSchema>;
@@ -26,57 +27,77 @@ const WAIT_STEP_MS = 250;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What the lease holds for a holder. */
-const leaseValue = (holder: LeaseHolder) => JSON.stringify({ holder_uuid: holder.uuid, incarnation: holder.incarnation });
+/** The lease key as the peer API shows it: its revision and value (null when deleted), or null when never taken. */
+type LeaseEntry = { revision: number; value: unknown } | null;
+
+/** The four key operations of a project's lease, through the peer API. */
+class LeaseKey {
+  readonly #api: PeerApiClient;
+  readonly #projectId: string;
+
+  constructor(api: PeerApiClient, projectId: string) {
+    this.#api = api;
+    this.#projectId = projectId;
+  }
+
+  async get(): Promise<LeaseEntry> {
+    return ((await this.#api.call("lease", { project_id: this.#projectId, action: "get" })).entry ?? null) as LeaseEntry;
+  }
+
+  async create(): Promise<number> {
+    return (await this.#api.call("lease", { project_id: this.#projectId, action: "create" })).revision as number;
+  }
+
+  async update(revision: number): Promise<number> {
+    return (await this.#api.call("lease", { project_id: this.#projectId, action: "update", revision })).revision as number;
+  }
+
+  async delete(revision: number): Promise<void> {
+    await this.#api.call("lease", { project_id: this.#projectId, action: "delete", revision });
+  }
+}
 
 export class ProjectLease {
-  readonly #kv: KV;
-  readonly #key: string;
-  readonly #value: string;
+  readonly #key: LeaseKey;
   readonly #incarnation: string;
   #revision: number;
   #renewing: Promise<boolean> | undefined;
 
-  private constructor(kv: KV, key: string, holder: LeaseHolder, revision: number) {
-    this.#kv = kv;
+  private constructor(key: LeaseKey, incarnation: string, revision: number) {
     this.#key = key;
-    this.#value = leaseValue(holder);
-    this.#incarnation = holder.incarnation;
+    this.#incarnation = incarnation;
     this.#revision = revision;
   }
 
   /**
-   * Waits until this peer holds the project's lease. `onWait` hears who holds it, once per
-   * holder. KV errors while waiting are waited out like a held lease.
+   * Waits until this peer (the client's peer and boot) holds the project's lease. `onWait`
+   * hears who holds it, once per holder. Errors while waiting are waited out like a held lease.
    */
   static async acquire(
-    kv: KV,
-    userId: string,
+    api: PeerApiClient,
     projectId: string,
-    me: LeaseHolder,
     options: { staleAfterMs: number; onWait?: (record: ProjectLeaseRecord) => void },
   ): Promise<ProjectLease> {
-    const key = keyForProject(userId, projectId);
-    const mine = leaseValue(me);
+    const key = new LeaseKey(api, projectId);
     let seen: { revision: number; since: number } | undefined;
     for (;;) {
       try {
-        const entry = await kv.get(key);
-        const held = entry?.operation === "PUT" ? LeaseSchema.safeParse(parseJsonSafely(entry)) : undefined;
+        const entry = await key.get();
+        const held = entry?.value ? LeaseSchema.safeParse(entry.value) : undefined;
         if (!entry || !held) {
           // Free (never taken, or released): create it, or take the tombstone's place.
-          const revision = entry ? await kv.update(key, mine, entry.revision) : await kv.create(key, mine);
-          return new ProjectLease(kv, key, me, revision);
+          const revision = entry ? await key.update(entry.revision) : await key.create();
+          return new ProjectLease(key, api.incarnation, revision);
         }
-        if (held.success && held.data.incarnation === me.incarnation) return new ProjectLease(kv, key, me, entry.revision);
+        if (held.success && held.data.incarnation === api.incarnation) return new ProjectLease(key, api.incarnation, entry.revision);
         if (seen?.revision !== entry.revision) {
           seen = { revision: entry.revision, since: Date.now() };
           if (held.success) options.onWait?.(held.data);
         } else if (Date.now() - seen.since > options.staleAfterMs) {
-          return new ProjectLease(kv, key, me, await kv.update(key, mine, entry.revision));
+          return new ProjectLease(key, api.incarnation, await key.update(entry.revision));
         }
       } catch {
-        // Someone else moved first (create or compare-and-set refused), or KV is away: look again.
+        // Someone else moved first (create or compare-and-set refused), or the fabric is away: look again.
       }
       await sleep(WAIT_STEP_MS);
     }
@@ -85,8 +106,8 @@ export class ProjectLease {
   /**
    * Renews the lease. False only when the lease now names another peer, or is gone: this
    * peer lost its project. A renewal whose answer was lost, or a read of a lagging replica,
-   * is settled by who the lease names, not by its revision. Throws while KV is unavailable.
-   * Renewals never overlap.
+   * is settled by who the lease names, not by its revision. Throws while the fabric is
+   * unavailable. Renewals never overlap.
    */
   renew(): Promise<boolean> {
     this.#renewing ??= this.#renewOnce().finally(() => {
@@ -97,12 +118,12 @@ export class ProjectLease {
 
   async #renewOnce(): Promise<boolean> {
     try {
-      this.#revision = await this.#kv.update(this.#key, this.#value, this.#revision);
+      this.#revision = await this.#key.update(this.#revision);
       return true;
     } catch {
-      const entry = await this.#kv.get(this.#key);
-      if (entry?.operation !== "PUT") return false;
-      const held = LeaseSchema.safeParse(parseJsonSafely(entry));
+      const entry = await this.#key.get();
+      if (!entry?.value) return false;
+      const held = LeaseSchema.safeParse(entry.value);
       if (!held.success || held.data.incarnation !== this.#incarnation) return false;
       this.#revision = entry.revision; // still ours: go on from what is stored
       return true;
@@ -111,6 +132,6 @@ export class ProjectLease {
 
   /** Gives the project up (after its scene is saved); a lease taken meanwhile stays its taker's. */
   async release(): Promise<void> {
-    await this.#kv.delete(this.#key, { previousSeq: this.#revision }).catch(() => {});
+    await this.#key.delete(this.#revision).catch(() => {});
   }
 }

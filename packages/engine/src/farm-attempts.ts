@@ -16,6 +16,8 @@ import {
 } from "@blender-fabric/protocol";
 import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
 
+/** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
+const HELD_ELSEWHERE_RETRY_MS = 5_000;
 /** Pause before a task a peer may not take (blocklisted, lacking a capability) comes again. ms */
 const PASSED_ON_RETRY_MS = 1_000;
 
@@ -39,7 +41,6 @@ export async function decideAttempt(
   taker: AttemptTaker,
   task: FarmTask,
   redeliveries: number,
-  heldElsewhereDelayMs: number,
 ): Promise<AttemptDecision> {
   // A farm job that ended (cancelled, say) makes no more attempts.
   const { peerUuid } = taker;
@@ -56,7 +57,7 @@ export async function decideAttempt(
   if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };
   if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };
   // A peer runs it (and keeps it alive); if that peer died, the reaper settles it lost first.
-  if (last.status === "running") return { later: heldElsewhereDelayMs };
+  if (last.status === "running") return { later: HELD_ELSEWHERE_RETRY_MS };
   const bounces = redeliveries - (attempts.length - 1);
   if (last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
   const attempt = attempts.length + 1;

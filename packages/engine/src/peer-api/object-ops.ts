@@ -1,0 +1,161 @@
+/**
+ * Files between a peer and the tenant's Object Stores, through the trusted tier (a peer has
+ * no Object Store rights). Reads stream to the requester's inbox: a metadata message, the
+ * bytes in chunks, then an empty message. An upload is begun with one request; the replica
+ * that accepted it then takes the chunks as requests on the upload's own subject (one at a
+ * time, each answered, so the peer never outruns it), writes them to a temporary file, and
+ * stores the file once the hash and size check out:
+ * - an artifact only while the calling boot holds the job it belongs to (its fence), checked
+ *   when the upload begins and again before it is stored;
+ * - a .blend only under the SHA-256 of its bytes;
+ * - a project's scene only while the calling boot holds the project's lease.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { headers, type Msg } from "@nats-io/transport-node";
+import {
+  OBJECT_META_HEADER,
+  PEER_CHUNK_BYTES,
+  PeerApiErrorCode,
+  keyForProject,
+  subjectForPeerUpload,
+  type PeerRequest,
+} from "@blender-fabric/protocol";
+import { PeerApiError } from "./errors.js";
+import { requireBoot, type PeerApiContext } from "./context.js";
+
+/** An upload whose next chunk does not come within this long is abandoned. ms */
+const UPLOAD_IDLE_MS = 30_000;
+
+/** Streams a .blend or a project's scene to `reply`; answers `{ok:false}` when there is none. */
+export async function readObject(context: PeerApiContext, request: PeerRequest<"object_read">, reply: string): Promise<void> {
+  const { nc, blends } = context.stores;
+  if (request.kind === "project_scene") await requireBoot(context, request.incarnation).catch(() => undefined);
+  const read =
+    request.kind === "blend" ? await blends.readBlend(context.userId, request.sha256) : await blends.readProjectScene(context.userId, request.project_id);
+  const meta = headers();
+  meta.set(OBJECT_META_HEADER, JSON.stringify(read ? { ok: true, size: read.size } : { ok: false, code: PeerApiErrorCode.NotFound, error: "no such object" }));
+  nc.publish(reply, new Uint8Array(0), { headers: meta });
+  if (read) {
+    try {
+      let pending = Buffer.alloc(0);
+      for await (const chunk of read.data) {
+        pending = Buffer.concat([pending, chunk as Buffer]);
+        while (pending.byteLength >= PEER_CHUNK_BYTES) {
+          nc.publish(reply, pending.subarray(0, PEER_CHUNK_BYTES));
+          pending = pending.subarray(PEER_CHUNK_BYTES);
+        }
+      }
+      if (pending.byteLength > 0) nc.publish(reply, pending);
+      const failure = await read.error;
+      if (failure) throw failure;
+    } catch (error) {
+      // A second metadata message says the bytes so far are not the whole object.
+      const broken = headers();
+      broken.set(OBJECT_META_HEADER, JSON.stringify({ ok: false, code: PeerApiErrorCode.Unavailable, error: String(error) }));
+      nc.publish(reply, new Uint8Array(0), { headers: broken });
+    }
+  }
+  nc.publish(reply, new Uint8Array(0)); // the end
+}
+
+/** Checks that an upload may be stored, at its start and again at its end. */
+async function checkUpload(context: PeerApiContext, request: PeerRequest<"upload_begin">): Promise<void> {
+  await requireBoot(context, request.incarnation);
+  if (request.size > context.stores.quotas.maxUploadBytes) {
+    throw new PeerApiError(PeerApiErrorCode.QuotaExceeded, `upload of ${request.size} bytes is over the limit maxUploadBytes (${context.stores.quotas.maxUploadBytes})`);
+  }
+  if (request.kind === "artifact") {
+    // Stored under the held job itself, or under the farm job of a held attempt.
+    const held = await context.stores.jobs.get(context.userId, request.held_job_id);
+    const holds = held?.status === "running" && held.incarnation === request.incarnation && held.target_uuid === context.peerUuid;
+    if (!holds || (held.job_id !== request.job_id && held.parent_job_id !== request.job_id)) {
+      throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${request.held_job_id} is not held by this boot of ${context.peerUuid}`);
+    }
+  }
+  if (request.kind === "project_scene") {
+    const entry = await context.stores.projects.get(keyForProject(context.userId, request.project_id));
+    let holder: { holder_uuid?: string; incarnation?: string } | undefined;
+    try {
+      holder = entry?.operation === "PUT" ? entry.json() : undefined;
+    } catch {
+      holder = undefined;
+    }
+    if (holder?.holder_uuid !== context.peerUuid || holder.incarnation !== request.incarnation) {
+      throw new PeerApiError(PeerApiErrorCode.Forbidden, `project ${request.project_id} is not held by this boot of ${context.peerUuid}`);
+    }
+  }
+}
+
+/** Begins an upload; the chunks then come on the upload's subject, to this replica only. */
+export async function beginUpload(context: PeerApiContext, request: PeerRequest<"upload_begin">, isOwnInbox: (reply: string | undefined) => boolean) {
+  await checkUpload(context, request);
+  const uploadId = randomUUID();
+  const folder = await mkdtemp(join(tmpdir(), "fabric-upload-"));
+  const path = join(folder, "upload");
+  const file: WriteStream = createWriteStream(path);
+  const hash = createHash("sha256");
+  let size = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const { nc } = context.stores;
+  const subscription = nc.subscribe(subjectForPeerUpload(context.userId, context.peerUuid, uploadId));
+  const end = async () => {
+    clearTimeout(idle);
+    subscription.unsubscribe();
+    file.destroy();
+    await rm(folder, { recursive: true, force: true });
+  };
+  const answer = (message: Msg, body: unknown) => {
+    if (isOwnInbox(message.reply)) message.respond(JSON.stringify(body));
+  };
+  const armIdle = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => void end(), UPLOAD_IDLE_MS);
+  };
+  armIdle();
+  void (async () => {
+    for await (const message of subscription) {
+      armIdle();
+      if (message.data.byteLength > 0) {
+        size += message.data.byteLength;
+        if (size > request.size) {
+          answer(message, { ok: false, code: PeerApiErrorCode.Invalid, error: `more than the announced ${request.size} bytes` });
+          break;
+        }
+        hash.update(message.data);
+        if (!file.write(message.data)) await new Promise<void>((resolve) => file.once("drain", () => resolve()));
+        answer(message, { ok: true });
+        continue;
+      }
+      // The empty chunk ends the upload.
+      try {
+        await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+        answer(message, { ok: true, ...(await storeUpload(context, request, path, hash.digest("hex"), size)) });
+      } catch (error) {
+        const code = error instanceof PeerApiError ? error.code : PeerApiErrorCode.Unavailable;
+        answer(message, { ok: false, code, error: error instanceof Error ? error.message : String(error) });
+      }
+      break;
+    }
+    await end();
+  })();
+  return { upload_id: uploadId };
+}
+
+async function storeUpload(context: PeerApiContext, request: PeerRequest<"upload_begin">, path: string, sha256: string, size: number) {
+  if (size !== request.size) throw new PeerApiError(PeerApiErrorCode.Invalid, `got ${size} bytes, announced ${request.size}`);
+  await checkUpload(context, request); // the fence may have moved while the bytes came
+  const { artifacts, blends } = context.stores;
+  switch (request.kind) {
+    case "artifact":
+      return { artifact: await artifacts.put(context.userId, request.job_id, request.name, await readFile(path), request.content_type) };
+    case "blend":
+      if (sha256 !== request.sha256) throw new PeerApiError(PeerApiErrorCode.Invalid, `the bytes hash to ${sha256}, not ${request.sha256}`);
+      return await blends.putFile(context.userId, path, request.sha256);
+    case "project_scene":
+      return await blends.putProjectScene(context.userId, request.project_id, path);
+  }
+}
