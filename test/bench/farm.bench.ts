@@ -27,7 +27,8 @@ import { percentile } from "./stats.js";
 
 const TASK_SECONDS = 0.2;
 const TASKS_PER_PEER = 15;
-const PEER_COUNTS = [8, 16];
+/** Peers per run (BENCH_PEERS, comma-separated). */
+const PEER_COUNTS = (process.env.BENCH_PEERS ?? "8,16").split(",").map(Number);
 const GROUP = "bench-farm";
 const USER = "bench";
 

@@ -24,6 +24,7 @@ import {
   coversCapabilities,
   epochSeconds,
   isTerminalJobStatus,
+  keyPrefixForUser,
   type ClientRecord,
   type JobRecord,
 } from "@blender-fabric/protocol";
@@ -40,25 +41,29 @@ const SWEEP_INTERVAL_MS = 500;
 export const FINISHED_DISPATCH_RETENTION_SECONDS = 600;
 
 /** A finished record the reaper forgets once its retention has passed. */
-type Forgettable = Pick<JobRecord, "job_id" | "bus_id" | "updated_at"> & { forgettable: true };
+type Forgettable = Pick<JobRecord, "job_id" | "bus_id" | "updated_at">;
 
 type Unfinished = Pick<
   JobRecord,
   "job_id" | "bus_id" | "kind" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at" | "parent_job_id"
 >;
 
-/** Unfinished work, and finished records that are forgotten soon; everything else is left out. */
-function decodeTracked(entry: KvEntry): Unfinished | Forgettable | undefined {
+/**
+ * Unfinished work is kept (the mirror's value); a finished record that is forgotten soon is
+ * handed to `forgettable` (a queue in end order, so a sweep looks only at its head) and kept
+ * out of the mirror; everything else is left out.
+ */
+const decodeTracked = (forgettable: (job: Forgettable) => void) => (entry: KvEntry): Unfinished | undefined => {
   const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
   if (!parsed.success || parsed.data.kind === "message") return undefined;
   if (isTerminalJobStatus(parsed.data.status)) {
     const { kind, request_id, parent_job_id, job_id, bus_id, updated_at } = parsed.data;
-    const interactive = (kind === "command" || kind === "script") && request_id === null && parent_job_id === null;
-    return interactive ? { job_id, bus_id, updated_at, forgettable: true } : undefined;
+    if ((kind === "command" || kind === "script") && request_id === null && parent_job_id === null) forgettable({ job_id, bus_id, updated_at });
+    return undefined;
   }
   const { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id } = parsed.data;
   return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id };
-}
+};
 
 /**
  * Why the peer boot that runs `job` is gone, or undefined while it may still finish it. Decide
@@ -80,7 +85,10 @@ export function deadPeerReason(
 }
 
 export class JobReaper {
-  readonly #mirror: KvMirror<Unfinished | Forgettable>;
+  readonly #mirror: KvMirror<Unfinished>;
+  /** Finished records to forget, in the order they ended. */
+  readonly #forgettable: Forgettable[];
+
   readonly #jobs: JobStore;
   readonly #registry: ClientRegistry;
   readonly #timer: NodeJS.Timeout;
@@ -88,8 +96,9 @@ export class JobReaper {
   readonly #retentionSeconds: number;
   #sweeping = false;
 
-  private constructor(mirror: KvMirror<Unfinished | Forgettable>, jobs: JobStore, registry: ClientRegistry, retentionSeconds: number) {
+  private constructor(mirror: KvMirror<Unfinished>, forgettable: Forgettable[], jobs: JobStore, registry: ClientRegistry, retentionSeconds: number) {
     this.#mirror = mirror;
+    this.#forgettable = forgettable;
     this.#retentionSeconds = retentionSeconds;
     this.#jobs = jobs;
     this.#registry = registry;
@@ -97,7 +106,9 @@ export class JobReaper {
   }
 
   static async start(jobsBucket: KV, jobs: JobStore, registry: ClientRegistry, retentionSeconds = FINISHED_DISPATCH_RETENTION_SECONDS): Promise<JobReaper> {
-    return new JobReaper(await KvMirror.start(jobsBucket, decodeTracked), jobs, registry, retentionSeconds);
+    const forgettable: Forgettable[] = [];
+    const mirror = await KvMirror.start(jobsBucket, decodeTracked((job) => forgettable.push(job)));
+    return new JobReaper(mirror, forgettable, jobs, registry, retentionSeconds);
   }
 
   /** One pass over the unfinished jobs; overlapping calls are skipped. */
@@ -108,9 +119,9 @@ export class JobReaper {
       // Also replaces a watch that broke (e.g. its NATS node died), so no job is forgotten.
       await this.#mirror.sync();
       const now = epochSeconds();
-      const tracked = [...this.#mirror.entriesWithPrefix("")].map(([, { value }]) => value);
-      const unfinished = tracked.filter((job): job is Unfinished => !("forgettable" in job));
-      const forgotten = tracked.filter((job): job is Forgettable => "forgettable" in job && now - job.updated_at > this.#retentionSeconds);
+      const unfinished = [...this.#mirror.entriesWithPrefix("")].map(([, { value }]) => value);
+      const forgotten: Forgettable[] = [];
+      while (this.#forgettable.length > 0 && now - this.#forgettable[0]!.updated_at > this.#retentionSeconds) forgotten.push(this.#forgettable.shift()!);
       const settles = [
         ...unfinished.map((job) => this.#settlement(job, now)),
         ...this.#farmSettlements(unfinished),
@@ -126,7 +137,8 @@ export class JobReaper {
   /** How many jobs of a user are queued or running, as this replica's mirror sees them (the work quota). */
   unfinishedCount(userId: string): number {
     let count = 0;
-    for (const [, { value }] of this.#mirror.entriesWithPrefix("")) if (value.bus_id === userId && !("forgettable" in value)) count += 1;
+    // The mirror indexes keys by user, and holds unfinished jobs only: this counts just those.
+    for (const _entry of this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))) count += 1;
     return count;
   }
 

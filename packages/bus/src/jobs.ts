@@ -292,7 +292,8 @@ export class JobStore {
   async forget(userId: string, jobId: string): Promise<void> {
     const key = keyForJob(userId, jobId);
     const current = await this.#read(key);
-    if (current && !isTerminalJobStatus(current.record.status)) return; // never an unfinished one
+    // Never an unfinished one; and one already gone needs no second purge marker.
+    if (!current || !isTerminalJobStatus(current.record.status)) return;
     await this.#kv.purge(key);
   }
 

@@ -69,6 +69,8 @@ export class WorkStream {
   readonly #jsm: JetStreamManager;
   /** Consumers this replica pulls from for peers, by name (saves an info request per pull). */
   readonly #consumers = new Map<string, Consumer>();
+  /** Peers' own consumers this replica knows to exist (it forwards their pulls without asking). */
+  readonly #known = new Set<string>();
 
   private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager) {
     this.#nc = nc;
@@ -152,7 +154,7 @@ export class WorkStream {
     const owned = ownLaneConfigs(userId, peer);
     await retryJetStream("start the peer's work consumers", async () => {
       for (const config of owned) {
-        this.#consumers.delete(config.durable_name);
+        this.forgetConsumer(config.durable_name);
         await this.removeConsumer(config.durable_name);
         await this.#jsm.consumers.add(StreamName.Work, config);
       }
@@ -162,20 +164,38 @@ export class WorkStream {
   }
 
   /**
-   * The next message of a peer's own work (or its project's), or null when none came within
-   * `expiresMs`. A consumer that went (removed when idle, or by a leaving peer of the
-   * project) is made again.
+   * Asks JetStream for the next message of a peer's own work (or its project's), to be
+   * delivered straight to `deliverTo` (the peer's own inbox, which the caller has checked): one
+   * message, or a 408 status once `expiresMs` passed. The message never passes through this
+   * process, which only forwards the pull. A consumer that went (removed when idle, or by a
+   * leaving peer of the project) is made again first.
    */
-  async nextOwn(userId: string, peer: PeerLanes, lane: "peer" | "project", expiresMs: number): Promise<JsMsg | null> {
+  async pullOwnFor(userId: string, peer: PeerLanes, lane: "peer" | "project", expiresMs: number, deliverTo: string): Promise<void> {
     const config = ownLaneConfigs(userId, peer).find((candidate) => candidate.lane === lane);
-    if (!config) return null;
-    const consumer = await this.#consumer(config);
-    try {
-      return await consumer.next({ expires: Math.max(MIN_PULL_EXPIRES_MS, expiresMs) });
-    } catch (error) {
-      this.#consumers.delete(config.durable_name);
-      throw error;
+    if (!config) return;
+    if (!this.#known.has(config.durable_name)) {
+      await this.#consumer(config);
+      this.#known.add(config.durable_name);
     }
+    const request = { batch: 1, expires: nanos(Math.max(MIN_PULL_EXPIRES_MS, expiresMs)) };
+    this.#nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${StreamName.Work}.${config.durable_name}`, JSON.stringify(request), { reply: deliverTo });
+  }
+
+  /** Forgets that a consumer exists (a pull found it gone): the next pull makes it again. */
+  forgetConsumer(name: string): void {
+    this.#known.delete(name);
+    this.#consumers.delete(name);
+  }
+
+  /**
+   * How many times a message was delivered, read off its ack subject (see consumerOfAck); 1
+   * when the subject does not say.
+   */
+  static deliveryCountOfAck(ackSubject: string): number {
+    const tokens = ackSubject.split(".");
+    const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
+    const count = at < 0 ? Number.NaN : Number(tokens[at + 2]);
+    return Number.isInteger(count) && count > 0 ? count : 1;
   }
 
   /**
@@ -225,7 +245,7 @@ export class WorkStream {
   async removeOwnConsumer(userId: string, peer: PeerLanes, lane: "peer" | "project"): Promise<void> {
     const config = ownLaneConfigs(userId, peer).find((candidate) => candidate.lane === lane);
     if (!config) return;
-    this.#consumers.delete(config.durable_name);
+    this.forgetConsumer(config.durable_name);
     await this.removeConsumer(config.durable_name);
   }
 

@@ -14,7 +14,6 @@ import { z } from "zod";
 import { encodeToken } from "./tokens.js";
 import { ClientRecordSchema } from "./client-info.js";
 import { JobRecordSchema } from "./job.js";
-import { FarmTaskSchema } from "./farm.js";
 
 /** The queue group that serves the peer API; any trusted replica may answer any request. */
 export const PEER_API_QUEUE = "fabric-peer-api";
@@ -53,7 +52,6 @@ export const PEER_OPS = [
   "work_ack",
   "drop_project_work",
   "claim",
-  "farm_claim",
   "progress",
   "finish",
   "job_get",
@@ -107,7 +105,13 @@ export const PeerRequestSchemas = {
   heartbeat: z.object({ incarnation, health: z.object({ queue_depth: z.number(), active_jobs: z.number() }) }),
   leave: z.object({ incarnation }),
   work_open: z.object({ incarnation }),
-  work_next: z.object({ incarnation, lane: z.enum(["peer", "project"]), wait_ms: z.number().int().min(0).max(30_000) }),
+  /**
+   * Answered by JetStream itself, straight to the requester's inbox: one work message (its
+   * reply subject is what `work_ack` and `finish` take), or a status (408: none in time).
+   * `renew`: the last pull found the consumer gone; make it again first.
+   */
+  work_next: z.object({ incarnation, lane: z.enum(["peer", "project"]), wait_ms: z.number().int().min(0).max(30_000), renew: z.boolean().default(false) }),
+  /** The next farm task, with the attempt it makes already decided and claimed. */
   farm_next: z.object({ incarnation, wait_ms: z.number().int().min(0).max(30_000) }),
   work_ack: z.object({
     incarnation,
@@ -115,11 +119,12 @@ export const PeerRequestSchemas = {
   }),
   drop_project_work: z.object({ incarnation }),
   claim: z.object({ incarnation, job_id: jobId }),
-  farm_claim: z.object({ incarnation, task: FarmTaskSchema, redeliveries: z.number().int().min(0) }),
   progress: z.object({ incarnation, job_id: jobId, fraction: z.number(), message: z.string().max(4_096) }),
   finish: z.object({
     incarnation,
     job_id: jobId,
+    /** The work message to let go once the end is recorded (one round trip for both). */
+    ack: z.object({ ack: z.string().max(512), action: z.enum(["ack", "nak"]), delay_ms: z.number().int().min(0).optional() }).optional(),
     outcome: z.object({
       status: z.enum(["completed", "failed", "cancelled"]),
       result: z.unknown().optional(),
@@ -157,19 +162,20 @@ export const PeerRequestSchemas = {
 } satisfies Record<PeerOp, z.ZodType>;
 export type PeerRequest<Op extends PeerOp> = z.infer<(typeof PeerRequestSchemas)[Op]>;
 
-/** One message of work handed to a peer; `ack` names the message for `work_ack`. */
-export const PeerDeliverySchema = z.object({ envelope: z.unknown(), ack: z.string(), redeliveries: z.number() });
-export type PeerDelivery = z.infer<typeof PeerDeliverySchema>;
-
 export const HeldJobSchema = z.object({ record: JobRecordSchema, revision: z.number() });
 
-/** How a farm task's delivery goes on (farm_claim). */
-export const FarmClaimSchema = z.union([
-  z.object({ ended: z.literal(true) }),
-  z.object({ later: z.number() }),
-  z.object({ held: HeldJobSchema, attempt: z.number() }),
-]);
-export type FarmClaim = z.infer<typeof FarmClaimSchema>;
+/**
+ * One message of work handed to a peer; `ack` names the message for `work_ack` and `finish`.
+ * `attempt`: a farm task's attempt, decided and claimed (farm_next).
+ */
+export const PeerDeliverySchema = z.object({
+  envelope: z.unknown(),
+  ack: z.string(),
+  redeliveries: z.number(),
+  attempt: z.object({ held: HeldJobSchema, attempt: z.number() }).optional(),
+});
+export type PeerDelivery = z.infer<typeof PeerDeliverySchema>;
+
 
 /** Bytes per chunk of an object read or upload (well under NATS's default 1 MiB payload). */
 export const PEER_CHUNK_BYTES = 256 * 1024;

@@ -23,28 +23,23 @@ import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node"
 import {
   EnvelopeSchema,
   FarmTaskSchema,
-  SNAPSHOT_COMMAND,
   WorkPayloadSchema,
   subjectForClient,
   type CancelOutcome,
   type FarmTask,
-  type WorkPayload,
 } from "@blender-fabric/protocol";
 import { parseJsonSafely, type HeldJob, type JobOutcome } from "@blender-fabric/bus";
-import type { PeerApiClient, PeerFiles, PeerJobs, PeerWork, PeerWorkSubscription, WorkDelivery } from "@blender-fabric/engine";
+import type { PeerApiClient, PeerFiles, PeerJobs, PeerWork, PeerWorkSubscription, WorkDelivery, WorkSettlement } from "@blender-fabric/engine";
 import type { AddonHello, AddonProgress } from "./addon-connection.js";
-import { AddonConnectionLost } from "./addon-connection.js";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import { WorkQueue } from "./work-queue.js";
-import { storeLargeResults } from "./result-artifacts.js";
 import { runFarmAttempt, type RunningAttempt } from "./farm-attempt.js";
 import type { BlendCache } from "./blend-cache.js";
-import { saveSceneSnapshot } from "./scene-snapshot.js";
+import { runInBlender, runJob, type Work } from "./job-runner.js";
 import { Membership } from "./membership.js";
 
-type Work = Exclude<WorkPayload, { message_type: "job_cancel" }>;
 /** `farmTask`: a task of the group's farm; which attempt it makes is decided when it runs. */
 type QueuedItem = { work: Work; delivery: WorkDelivery; farmTask?: FarmTask };
 
@@ -82,8 +77,10 @@ export class Bridge {
   readonly #subscriptions: Subscription[] = [];
   readonly #workSubscriptions: PeerWorkSubscription[] = [];
   readonly #membership: Membership;
-  /** Called once this peer has nothing queued or running (it then takes a farm task). */
-  #idleWaiters: (() => void)[] = [];
+  /** Who waits for what: nothing queued or running (the farm's next ask), or also every end recorded (a drain). */
+  #waiters: { ready: () => boolean; wake: () => void }[] = [];
+  /** Ends of jobs being recorded in the background. */
+  readonly #finishing = new Set<Promise<void>>();
   #running: Running | undefined;
   #idleCheck: NodeJS.Timeout | undefined;
   /** When the peer last had work (or started). ms since the epoch */
@@ -159,7 +156,7 @@ export class Bridge {
     for (const subscription of this.#workSubscriptions.splice(0)) subscription.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.#whenIdle(),
+      this.#whenSettled(),
       new Promise((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
@@ -250,8 +247,26 @@ export class Bridge {
 
   /** Resolves once nothing is queued or running here. */
   #whenIdle(): Promise<void> {
-    if (this.#stopped || (!this.#running && this.#queue.size === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#waitUntil(() => !this.#running && this.#queue.size === 0);
+  }
+
+  /** Resolves once nothing is queued or running here and every job's end is recorded. */
+  #whenSettled(): Promise<void> {
+    return this.#waitUntil(() => !this.#running && this.#queue.size === 0 && this.#finishing.size === 0);
+  }
+
+  #waitUntil(ready: () => boolean): Promise<void> {
+    if (this.#stopped || ready()) return Promise.resolve();
+    return new Promise((wake) => this.#waiters.push({ ready, wake }));
+  }
+
+  #wakeWaiters(): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) {
+      if (this.#stopped || waiter.ready()) waiter.wake();
+      else this.#waiters.push(waiter);
+    }
   }
 
   /** Never leaves a rejection unhandled: a crashed bridge would lose its whole queue. */
@@ -275,45 +290,54 @@ export class Bridge {
       this.#running = undefined;
       this.#busyAt = Date.now();
       this.jobsRun += 1;
-      if (this.#queue.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+      this.#wakeWaiters();
       this.#schedulePump();
     }
   }
 
-  /** Claims the work (the fence), runs it, records its end, then lets the message go. */
+  /**
+   * Claims the work (the fence; a farm attempt comes claimed with its task), runs it, then
+   * records its end in the background, which also lets the message go: the next job starts
+   * meanwhile.
+   */
   async #take(running: Running, item: QueuedItem): Promise<void> {
     const { jobs, logger } = this.#deps;
     const { delivery, farmTask } = item;
     let held: HeldJob;
     let attempt = 1;
-    try {
-      if (farmTask) {
-        const claim = await jobs.claimFarmTask(farmTask, delivery.redeliveries);
-        if ("ended" in claim) return delivery.done();
-        if ("later" in claim) return delivery.retryLater(claim.later);
-        held = claim.held;
-        attempt = claim.attempt;
-      } else {
+    if (farmTask) {
+      if (!delivery.attempt) return delivery.done(); // the server decides every attempt; none means malformed
+      ({ held, attempt } = delivery.attempt);
+    } else {
+      try {
         const claim = await jobs.claim(item.work.job_id);
         if ("refused" in claim) {
           logger.info({ jobId: item.work.job_id, status: claim.refused?.status }, "work not started: the job is no longer queued");
           return delivery.done();
         }
         held = claim;
+      } catch (error) {
+        logger.warn({ err: error, jobId: item.work.job_id }, "could not claim work; it comes again");
+        delivery.retryLater(CLAIM_RETRY_MS);
+        return;
       }
-    } catch (error) {
-      logger.warn({ err: error, jobId: item.work.job_id }, "could not claim work; it comes again");
-      delivery.retryLater(CLAIM_RETRY_MS);
-      return;
     }
     running.held = held;
-    let outcome = farmTask ? await runFarmAttempt(this.#farmDependencies(), running, farmTask, held) : await this.#execute(item.work, held);
+    let outcome = farmTask ? await runFarmAttempt(this.#farmDependencies(), running, farmTask, held) : await runJob(this.#runnerDependencies(), item.work, held);
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
-    await this.#finish(held, outcome);
     // A failed farm attempt with attempts left hands its task back for the next attempt.
-    if (farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts) delivery.retryLater(0);
-    else delivery.done();
+    const handBack = farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts;
+    const finishing = this.#finish(held, outcome, delivery.settlement(handBack ? 0 : undefined)).finally(() => {
+      this.#finishing.delete(finishing);
+      this.#wakeWaiters();
+    });
+    this.#finishing.add(finishing);
+  }
+
+  #runnerDependencies() {
+    const { peer, files, blendCache } = this.#deps;
+    return { userId: this.#user, peer, files, blendCache };
   }
 
   #farmDependencies() {
@@ -325,62 +349,18 @@ export class Bridge {
       blendCache,
       peer,
       logger,
-      execute: (jobId: string, script: string) => this.#runInBlender({ message_type: "job_dispatch", job_id: jobId, script }),
+      execute: (jobId: string, script: string) => runInBlender(peer, { message_type: "job_dispatch", job_id: jobId, script }),
     };
-  }
-
-  /** Runs claimed work in Blender and stores a large result; never throws. */
-  async #execute(work: Work, held: HeldJob): Promise<JobOutcome> {
-    const { peer, files } = this.#deps;
-    const jobId = held.record.job_id;
-    const label = work.message_type === "command_dispatch" ? work.command : "script";
-    if (work.message_type === "command_dispatch" && work.command === SNAPSHOT_COMMAND) {
-      return saveSceneSnapshot({ peer, blends: files, cache: this.#deps.blendCache, userId: this.#user, jobId });
-    }
-    const outcome = await this.#runInBlender(work);
-    if (outcome.status !== "completed") return outcome;
-    const params = work.message_type === "command_dispatch" ? work.params : {};
-    try {
-      return { ...outcome, result: await storeLargeResults(files.artifactsOf(jobId), this.#user, jobId, label, params, outcome.result) };
-    } catch (error) {
-      return { status: "failed", error: `${label} finished, but its result could not be stored: ${String(error)}` };
-    }
-  }
-
-  /** One request to the addon; never throws. */
-  async #runInBlender(work: Work): Promise<JobOutcome> {
-    const jobId = work.job_id;
-    const label = work.message_type === "command_dispatch" ? work.command : "script";
-    try {
-      const reply = await this.#deps.peer.request(
-        work.message_type === "command_dispatch"
-          ? { type: "command", command: work.command, params: work.params, job_id: jobId }
-          : { type: "script", script: work.script, job_id: jobId },
-      );
-      return reply.ok
-        ? { status: "completed", result: reply.result, handler_ms: reply.duration_ms }
-        : {
-            status: "failed",
-            error: reply.traceback ? `${reply.error}\n${reply.traceback}` : (reply.error ?? "failed"),
-            handler_ms: reply.duration_ms,
-          };
-    } catch (error) {
-      const why = error instanceof AddonConnectionLost ? error.message : String(error);
-      return {
-        status: "failed",
-        error: `Blender went away while running ${label} (job ${jobId}): ${why}. The bridge is restarting it; send the job again.`,
-      };
-    }
   }
 
   /**
    * Records the end until the fabric takes it: while this boot lives, nobody else will
    * settle the job, so giving up would leave it running forever.
    */
-  async #finish(held: HeldJob, outcome: JobOutcome): Promise<void> {
+  async #finish(held: HeldJob, outcome: JobOutcome, settlement: WorkSettlement): Promise<void> {
     while (!this.#stopped) {
       try {
-        if (!(await this.#deps.jobs.finish(held, outcome))) {
+        if (!(await this.#deps.jobs.finish(held, outcome, settlement))) {
           this.#deps.logger.warn({ jobId: held.record.job_id }, "the job was settled by someone else while it ran");
         }
         return;
@@ -388,6 +368,7 @@ export class Bridge {
         // Refused outright (the job is not this boot's any more): nothing to retry.
         if ((error as { code?: string }).code === "forbidden" || (error as { code?: string }).code === "not_found") {
           this.#deps.logger.warn({ err: error, jobId: held.record.job_id }, "job end refused");
+          this.#deps.work.settle(settlement);
           return;
         }
         this.#deps.logger.error({ err: error, jobId: held.record.job_id }, "job end not recorded yet; retrying");
@@ -434,7 +415,7 @@ export class Bridge {
     this.#deps.work.stop();
     clearInterval(this.#idleCheck);
     for (const subscription of this.#workSubscriptions) subscription.stop();
-    for (const wake of this.#idleWaiters.splice(0)) wake();
+    this.#wakeWaiters();
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
   }
 }

@@ -7,27 +7,12 @@ import type { HeldJob } from "@blender-fabric/bus";
 import { PeerApiErrorCode, type PeerRequest } from "@blender-fabric/protocol";
 import { PeerApiError } from "./errors.js";
 import { requireBoot, type PeerApiContext } from "./context.js";
-import { decideAttempt } from "../farm-attempts.js";
+import { checkOwnAcks } from "./work-ops.js";
 
 export async function claim(context: PeerApiContext, request: PeerRequest<"claim">) {
   await requireBoot(context, request.incarnation);
   const outcome = await context.stores.jobs.claim(context.userId, request.job_id, { incarnation: request.incarnation, peerUuid: context.peerUuid });
   return "refused" in outcome ? { refused: outcome.refused ?? null } : { held: outcome };
-}
-
-/**
- * One delivery of a farm task: decides which attempt it makes (or that it waits, or that the
- * task is over) and claims that attempt for the calling boot, in one call.
- */
-export async function claimFarmTask(context: PeerApiContext, request: PeerRequest<"farm_claim">) {
-  const record = await requireBoot(context, request.incarnation);
-  const taker = { peerUuid: context.peerUuid, capabilities: record.capabilities };
-  const decision = await decideAttempt(context.stores.jobs, context.userId, taker, request.task, request.redeliveries);
-  if (!("run" in decision)) return decision;
-  const outcome = await context.stores.jobs.claim(context.userId, decision.run, { incarnation: request.incarnation, peerUuid: context.peerUuid });
-  // Another peer claimed this attempt first: it is theirs; the task comes again later.
-  if ("refused" in outcome) return { later: 1_000 };
-  return { held: outcome, attempt: decision.attempt };
 }
 
 /** The job as stored, if the calling boot holds it (running, claimed by this boot). */
@@ -47,10 +32,16 @@ export async function reportProgress(context: PeerApiContext, request: PeerReque
   return {};
 }
 
-/** Ends a job the calling boot holds; `ended: false` once anyone else has settled it. */
+/**
+ * Ends a job the calling boot holds; `ended: false` once anyone else has settled it. Then
+ * lets its work message go (`ack`), which saves the peer a `work_ack`.
+ */
 export async function finish(context: PeerApiContext, request: PeerRequest<"finish">) {
+  const peer = request.ack ? await requireBoot(context, request.incarnation) : undefined;
+  if (peer && request.ack) checkOwnAcks(context, peer, [request.ack.ack]);
   const held = await heldByCaller(context, request.job_id, request.incarnation);
   const ended = await context.stores.jobs.finish(held, request.outcome);
+  if (request.ack) context.stores.work.acknowledge(request.ack.ack, request.ack.action, request.ack.delay_ms);
   return { ended };
 }
 

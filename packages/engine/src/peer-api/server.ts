@@ -23,8 +23,8 @@ import {
 import { PeerApiError } from "./errors.js";
 import type { PeerApiContext, PeerApiStores } from "./context.js";
 import { heartbeat, leave, register } from "./membership-ops.js";
-import { acknowledgeWork, dropProjectWork, nextFarmTask, nextWork, openWork } from "./work-ops.js";
-import { cancelQueued, claim, claimFarmTask, finish, getJob, reportProgress } from "./job-ops.js";
+import { NO_ANSWER, acknowledgeWork, dropProjectWork, nextFarmTask, nextWork, openWork } from "./work-ops.js";
+import { cancelQueued, claim, finish, getJob, reportProgress } from "./job-ops.js";
 import { lease } from "./lease-ops.js";
 import { beginUpload, readObject } from "./object-ops.js";
 
@@ -40,7 +40,6 @@ const HANDLERS: Record<Exclude<PeerOp, "object_read">, Handler> = {
   work_ack: acknowledgeWork,
   drop_project_work: dropProjectWork,
   claim,
-  farm_claim: claimFarmTask,
   progress: reportProgress,
   finish,
   job_get: getJob,
@@ -112,7 +111,7 @@ export class PeerApiServer {
         return;
       }
       const result = await HANDLERS[caller.op]!(context, parsed.data, reply, isOwnInbox);
-      answer({ ok: true, ...(result as object) });
+      if (result !== NO_ANSWER) answer({ ok: true, ...(result as object) });
     } catch (error: unknown) {
       const code = error instanceof PeerApiError ? error.code : PeerApiErrorCode.Unavailable;
       if (!(error instanceof PeerApiError)) this.#logger.debug({ err: error, op: caller.op }, "peer API call failed");

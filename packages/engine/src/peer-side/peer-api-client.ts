@@ -4,7 +4,7 @@
  * server's code; a trusted tier that cannot be reached (no replica, a timeout) as
  * `unavailable`, which callers retry.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import {
   PeerApiErrorCode,
   PeerApiFailureSchema,
@@ -38,6 +38,26 @@ export class PeerApiClient {
   /** Calls one operation; `waitMs` is how long the server may hold the request (long polls). */
   async call<Op extends PeerOp>(op: Op, body: Body<Op>, waitMs = 0): Promise<Record<string, any>> {
     return this.#request(subjectForPeerOp(this.userId, this.peerUuid, op), JSON.stringify({ ...body, incarnation: this.incarnation }), waitMs + CALL_TIMEOUT_MS);
+  }
+
+  /**
+   * Sends an operation whose answer comes to `replyTo` (one of this peer's inboxes) rather
+   * than to a request's own inbox (work_next: JetStream answers, and its messages carry their
+   * stream subject, which a request's muxed inbox cannot match).
+   */
+  send<Op extends PeerOp>(op: Op, body: Body<Op>, replyTo: string): void {
+    this.nc.publish(subjectForPeerOp(this.userId, this.peerUuid, op), JSON.stringify({ ...body, incarnation: this.incarnation }), { reply: replyTo });
+  }
+
+  /** A refusal (`{ok: false}` JSON from the server) as the error it stands for; undefined for anything else. */
+  static refusalIn(message: Msg): PeerApiError | undefined {
+    if (message.headers || message.data.byteLength === 0 || message.data[0] !== 0x7b) return undefined;
+    try {
+      const failure = PeerApiFailureSchema.safeParse(message.json());
+      return failure.success ? new PeerApiError(failure.data.code as PeerApiErrorCodeType, failure.data.error) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Sends one chunk of an upload begun with `upload_begin`; the empty chunk ends it. */

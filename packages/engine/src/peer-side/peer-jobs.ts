@@ -1,15 +1,16 @@
 /**
- * The job calls of a peer (job-ops.ts on the trusted side): claim, farm claim, progress,
- * finish, a read of its tenant's job, and cancelling a job it held queued.
+ * The job calls of a peer (job-ops.ts on the trusted side): claim, progress, finish, a read of
+ * its tenant's job, and cancelling a job it held queued. (A farm task's attempt comes claimed
+ * with the task: peer-work.ts.)
  */
-import { FarmClaimSchema, HeldJobSchema, JobRecordSchema, type FarmTask, type JobRecord } from "@blender-fabric/protocol";
+import { HeldJobSchema, JobRecordSchema, type JobRecord } from "@blender-fabric/protocol";
 import type { HeldJob, JobOutcome } from "@blender-fabric/bus";
 import type { PeerApiClient } from "./peer-api-client.js";
 
 export type ClaimRefusal = { refused: JobRecord | undefined };
 
-/** How a farm task's delivery goes on: run the held attempt, wait and retry, or drop (task over). */
-export type FarmClaimResult = { held: HeldJob; attempt: number } | { later: number } | { ended: true };
+/** What to do with a finished job's work message, sent with the end (see WorkDelivery.settlement). */
+export type WorkSettlement = { ack: string; action: "ack" | "nak"; delay_ms?: number };
 
 export class PeerJobs {
   readonly #api: PeerApiClient;
@@ -25,19 +26,13 @@ export class PeerJobs {
     return { refused: answer.refused ? JobRecordSchema.parse(answer.refused) : undefined };
   }
 
-  /** Decides and claims the attempt one delivery of a farm task makes. */
-  async claimFarmTask(task: FarmTask, redeliveries: number): Promise<FarmClaimResult> {
-    const { ok: _ok, ...answer } = await this.#api.call("farm_claim", { task, redeliveries });
-    return FarmClaimSchema.parse(answer);
-  }
-
   async progress(held: HeldJob, fraction: number, message: string): Promise<void> {
     await this.#api.call("progress", { job_id: held.record.job_id, fraction, message });
   }
 
-  /** Ends a held job; false once anyone else has settled it. */
-  async finish(held: HeldJob, outcome: JobOutcome): Promise<boolean> {
-    const answer = await this.#api.call("finish", { job_id: held.record.job_id, outcome });
+  /** Ends a held job, then lets its work message go as `settlement` says; false once anyone else has settled it. */
+  async finish(held: HeldJob, outcome: JobOutcome, settlement?: WorkSettlement): Promise<boolean> {
+    const answer = await this.#api.call("finish", { job_id: held.record.job_id, outcome, ...(settlement ? { ack: settlement } : {}) });
     return answer.ended === true;
   }
 

@@ -1,18 +1,24 @@
 /**
  * A peer takes its work through the peer API: long polls for its own work (and its project's),
- * and, only while idle, asks for the next farm task. Each message is held unacknowledged
+ * which JetStream delivers straight to the peer's inbox, and, only while idle, asks for the
+ * next farm task, which comes with its attempt claimed. Each message is held unacknowledged
  * until its job has ended, and kept alive meanwhile; the trusted tier pulls and acknowledges
  * on the peer's behalf (work-ops.ts). The stream is at-least-once: a message can come twice,
  * and the claim is what makes a job start at most once.
  */
-import type { PeerDelivery } from "@blender-fabric/protocol";
-import type { PeerApiClient } from "./peer-api-client.js";
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { inboxPrefixForPeer, type PeerDelivery } from "@blender-fabric/protocol";
+import { WorkStream, type HeldJob } from "@blender-fabric/bus";
+import type { WorkSettlement } from "./peer-jobs.js";
+import { PeerApiClient } from "./peer-api-client.js";
 
 /**
  * How long one poll for a peer's own work waits on the server. Short, so after a NATS node
  * dies (taking the pull with it) an idle peer asks again within this long. ms
  */
 const OWN_POLL_MS = 2_500;
+/** How long past its wait a poll's answer may take before the poll counts as unanswered. ms */
+const ANSWER_MARGIN_MS = 5_000;
 /** How long one request for a farm task waits for one to be published. ms */
 const FARM_POLL_MS = 2_000;
 /** How often a peer says it still holds its unacknowledged work (the server's ack wait is 30 s). ms */
@@ -31,17 +37,80 @@ export type WorkDelivery = {
   envelope: unknown;
   /** How often the server delivered it before (0 on the first delivery). */
   redeliveries: number;
+  /** A farm task's attempt, decided and claimed with the delivery. */
+  attempt?: { held: HeldJob; attempt: number };
   /** The job has ended (or will never run here): the message leaves the stream. */
   done(): void;
   /** Could not be handled now: deliver again after `delayMs`. */
   retryLater(delayMs: number): void;
   /** A second copy of work already held: stop keeping this copy alive, leave the held one be. */
   forget(): void;
+  /**
+   * Hands the message's fate to the job's end (PeerJobs.finish carries it): stops keeping it
+   * alive here and says what the end should do with it. `delayMs`: hand it back after that
+   * long instead of letting it go (a failed farm attempt with attempts left).
+   */
+  settlement(delayMs?: number): WorkSettlement;
 };
 
 export type PeerWorkSubscription = { stop(): void };
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The inbox one lane's pulls are answered on. A message that arrives while no poll waits (a
+ * poll that gave up just before) is kept for the next one, so no delivery is dropped here.
+ */
+class LaneInbox {
+  readonly subject: string;
+  readonly #subscription: Subscription;
+  readonly #early: Msg[] = [];
+  #waiting: ((message: Msg) => void) | undefined;
+
+  constructor(nc: NatsConnection, subject: string) {
+    this.subject = subject;
+    this.#subscription = nc.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) return;
+        const waiting = this.#waiting;
+        this.#waiting = undefined;
+        if (waiting) waiting(message);
+        else this.#early.push(message);
+      },
+    });
+  }
+
+  /** The next message, or undefined after `timeoutMs`. */
+  next(timeoutMs: number): Promise<Msg | undefined> {
+    const early = this.#early.shift();
+    if (early) return Promise.resolve(early);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.#waiting = (message) => {
+        clearTimeout(timer);
+        resolve(message);
+      };
+    });
+  }
+
+  close(): void {
+    this.#subscription.unsubscribe();
+  }
+}
+
+/** A work message as JetStream delivered it to this peer's inbox. */
+function toDelivery(message: Msg): PeerDelivery {
+  let envelope: unknown;
+  try {
+    envelope = message.json();
+  } catch {
+    envelope = undefined; // not JSON: the peer drops it like any malformed work
+  }
+  return { envelope, ack: message.reply!, redeliveries: WorkStream.deliveryCountOfAck(message.reply!) - 1 };
+}
 
 export class PeerWork {
   readonly #api: PeerApiClient;
@@ -63,22 +132,35 @@ export class PeerWork {
     await this.#api.call("work_open", {});
   }
 
-  /** Takes the peer's own work (`peer`) or its project's (`project`) as it comes. */
+  /**
+   * Takes the peer's own work (`peer`) or its project's (`project`) as it comes, one message
+   * per poll, which JetStream answers straight to an inbox of this peer's kept for the lane.
+   */
   consume(lane: "peer" | "project", onWork: (delivery: WorkDelivery) => void): PeerWorkSubscription {
     let stopped = false;
+    const inbox = new LaneInbox(this.#api.nc, createInbox(inboxPrefixForPeer(this.#api.userId, this.#api.peerUuid)));
     void (async () => {
+      // After a failed pull (a consumer gone, JetStream away), the next asks the server to make it again.
+      let renew = false;
       while (!stopped) {
         try {
-          const { delivery } = await this.#api.call("work_next", { lane, wait_ms: OWN_POLL_MS }, OWN_POLL_MS);
-          if (!delivery) continue;
-          // Stopped while the poll was out: hand it straight back.
-          if (stopped) this.#ack([{ ack: delivery.ack, action: "nak" }], "hand back");
-          else onWork(this.#track(delivery));
+          this.#api.send("work_next", { lane, wait_ms: OWN_POLL_MS, renew }, inbox.subject);
+          const message = await inbox.next(OWN_POLL_MS + ANSWER_MARGIN_MS);
+          renew = false;
+          if (!message) throw new Error("no answer: is a gateway running?");
+          const refusal = PeerApiClient.refusalIn(message);
+          if (refusal) throw refusal;
+          const status = message.headers?.code ?? 0;
+          if (status === 408 || status === 404) continue; // nothing came in time
+          if (status >= 400 || !message.reply) throw new Error(`the pull was refused (${status} ${message.headers?.description ?? ""})`);
+          this.#hand([toDelivery(message)], () => stopped, onWork);
         } catch (error) {
+          renew = true;
           this.onError(error, `polling ${lane} work`);
           await delay(POLL_RETRY_MS);
         }
       }
+      inbox.close();
     })();
     return {
       stop() {
@@ -89,7 +171,8 @@ export class PeerWork {
 
   /**
    * Takes farm tasks one at a time, asking for the next only once `whenIdle()` resolves, so a
-   * busy peer never holds a task another peer could run now.
+   * busy peer never holds a task another peer could run now. Each comes with its attempt
+   * claimed; a task handed back by the server (another peer should take it) paces the next ask.
    */
   consumeFarm(whenIdle: () => Promise<void>, onTask: (delivery: WorkDelivery) => void): PeerWorkSubscription {
     let stopped = false;
@@ -103,10 +186,9 @@ export class PeerWork {
         if (askAgainAt > Date.now()) await delay(askAgainAt - Date.now());
         if (stopped) break;
         try {
-          const { delivery } = await this.#api.call("farm_next", { wait_ms: FARM_POLL_MS }, FARM_POLL_MS);
-          if (!delivery) continue;
-          if (stopped) this.#ack([{ ack: delivery.ack, action: "nak" }], "hand back");
-          else onTask(this.#track(delivery, passedOn));
+          const { deliveries, later } = await this.#api.call("farm_next", { wait_ms: FARM_POLL_MS }, FARM_POLL_MS);
+          if (typeof later === "number") passedOn(later);
+          this.#hand(deliveries as PeerDelivery[], () => stopped, onTask, passedOn);
         } catch (error) {
           this.onError(error, "polling farm tasks");
           await delay(POLL_RETRY_MS);
@@ -130,12 +212,41 @@ export class PeerWork {
     await this.#api.call("drop_project_work", {});
   }
 
+  /**
+   * Hands deliveries on. A subscription stopped while its poll was out hands them straight
+   * back; a farm attempt claimed with its task ends failed, saying it never started, so it is
+   * not left running for a peer that is leaving.
+   */
+  #hand(deliveries: PeerDelivery[], stopped: () => boolean, onWork: (delivery: WorkDelivery) => void, onRetryLater?: (delayMs: number) => void): void {
+    for (const delivery of deliveries) {
+      if (!stopped()) {
+        onWork(this.#track(delivery, onRetryLater));
+        continue;
+      }
+      const held = delivery.attempt?.held;
+      if (!held) {
+        this.#ack([{ ack: delivery.ack, action: "nak" }], "hand back");
+        continue;
+      }
+      // A farm attempt claimed for a peer that is leaving: it ends failed, saying it never
+      // started, and its task goes back for the next attempt.
+      const outcome = { status: "failed" as const, error: "its peer was leaving when the attempt reached it, so it never started" };
+      this.#api.call("finish", { job_id: held.record.job_id, outcome, ack: { ack: delivery.ack, action: "nak" } }).catch((error: unknown) => this.onError(error, "ending an attempt that never started"));
+    }
+  }
+
+  /** Lets a message go as a settlement says, when the job's end could not carry it. */
+  settle(settlement: WorkSettlement): void {
+    this.#ack([settlement], "settle");
+  }
+
   #track(delivery: PeerDelivery, onRetryLater: (delayMs: number) => void = () => {}): WorkDelivery {
     this.#held.add(delivery.ack);
     const release = () => this.#held.delete(delivery.ack);
     return {
       envelope: delivery.envelope,
       redeliveries: delivery.redeliveries,
+      ...(delivery.attempt ? { attempt: delivery.attempt } : {}),
       done: () => {
         release();
         this.#ack([{ ack: delivery.ack, action: "ack" }], "ack");
@@ -146,6 +257,12 @@ export class PeerWork {
         onRetryLater(delayMs);
       },
       forget: release,
+      settlement: (delayMs) => {
+        release();
+        if (delayMs === undefined) return { ack: delivery.ack, action: "ack" };
+        onRetryLater(delayMs);
+        return { ack: delivery.ack, action: "nak", delay_ms: delayMs };
+      },
     };
   }
 
