@@ -12,6 +12,10 @@
  * so of two racing transitions exactly one wins: a job that was cancelled, expired or lost
  * can never be claimed afterwards, and a claimed job can no longer expire. A transition that
  * changes the status announces it on `user.<u>.job.<id>` and to the job's originator.
+ *
+ * Since issue 16 only the trusted tier calls this (bridges reach it through the peer API).
+ * Longer than 400 lines on purpose: every transition of a job record is kept in this one
+ * place, so none is decided twice.
  */
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -288,7 +292,7 @@ export class JobStore {
     return { record: written.record, changed: written.changed };
   }
 
-  /** Removes a finished job's record for good (the reaper's retention; no tombstone history is kept). */
+  /** Removes a finished job's record for good (the reaper's retention). */
   async forget(userId: string, jobId: string): Promise<void> {
     const key = keyForJob(userId, jobId);
     const current = await this.#read(key);

@@ -8,6 +8,7 @@ import type { ArtifactStore, BlendStore, ClientRegistry, JobStore, PeerLanes, Wo
 import { PeerApiErrorCode, type ClientRecord } from "@blender-fabric/protocol";
 import { PeerApiError } from "./errors.js";
 import type { TenantQuotas } from "../quotas.js";
+import type { RecentClaims } from "./recent-claims.js";
 
 export type PeerApiStores = {
   nc: NatsConnection;
@@ -22,7 +23,7 @@ export type PeerApiStores = {
 
 export type PeerCaller = { userId: string; peerUuid: string };
 
-export type PeerApiContext = PeerCaller & { stores: PeerApiStores };
+export type PeerApiContext = PeerCaller & { stores: PeerApiStores; claims: RecentClaims };
 
 /**
  * The registered record of the calling boot. Refused when another boot registered since (or

@@ -12,12 +12,17 @@ import { checkOwnAcks } from "./work-ops.js";
 export async function claim(context: PeerApiContext, request: PeerRequest<"claim">) {
   await requireBoot(context, request.incarnation);
   const outcome = await context.stores.jobs.claim(context.userId, request.job_id, { incarnation: request.incarnation, peerUuid: context.peerUuid });
-  return "refused" in outcome ? { refused: outcome.refused ?? null } : { held: outcome };
+  if ("refused" in outcome) return { refused: outcome.refused ?? null };
+  context.claims.remember(context.userId, { ...outcome });
+  return { held: outcome };
 }
 
-/** The job as stored, if the calling boot holds it (running, claimed by this boot). */
+/**
+ * The job, if the calling boot holds it (running, claimed by this boot): as this replica last
+ * wrote it, or as stored. A remembered record that is stale only makes the write retry.
+ */
 async function heldByCaller(context: PeerApiContext, jobId: string, incarnation: string): Promise<HeldJob> {
-  const entry = await context.stores.jobs.entry(context.userId, jobId);
+  const entry = context.claims.get(context.userId, jobId) ?? (await context.stores.jobs.entry(context.userId, jobId));
   if (!entry) throw new PeerApiError(PeerApiErrorCode.NotFound, `no job ${jobId}`);
   const { record } = entry;
   if (record.incarnation !== incarnation || record.target_uuid !== context.peerUuid) {
@@ -41,6 +46,7 @@ export async function finish(context: PeerApiContext, request: PeerRequest<"fini
   if (peer && request.ack) checkOwnAcks(context, peer, [request.ack.ack]);
   const held = await heldByCaller(context, request.job_id, request.incarnation);
   const ended = await context.stores.jobs.finish(held, request.outcome);
+  context.claims.forget(context.userId, request.job_id);
   if (request.ack) context.stores.work.acknowledge(request.ack.ack, request.ack.action, request.ack.delay_ms);
   return { ended };
 }

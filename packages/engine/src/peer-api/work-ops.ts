@@ -103,6 +103,7 @@ export async function nextFarmTask(context: PeerApiContext, request: PeerRequest
     work.acknowledge(delivery.ack, "nak", CLAIMED_ELSEWHERE_RETRY_MS);
     return { deliveries: [], later: CLAIMED_ELSEWHERE_RETRY_MS };
   }
+  context.claims.remember(context.userId, { ...claimed });
   return { deliveries: [{ ...delivery, attempt: { held: claimed, attempt: decision.attempt } }] };
 }
 
