@@ -43,6 +43,11 @@ export class ArtifactStore {
     return new ArtifactStore(new TenantObjectStores(nc, BucketName.Artifacts, replicas));
   }
 
+  /** The bytes of artifacts a tenant stores now (its quota is checked against it). */
+  storedBytes(userId: string): Promise<number> {
+    return this.#stores.storedBytes(userId);
+  }
+
   async put(userId: string, jobId: string, fileName: string, bytes: Uint8Array, contentType: string): Promise<ArtifactRef> {
     const name = artifactName(userId, jobId, fileName);
     const store = await this.#stores.forUser(userId);

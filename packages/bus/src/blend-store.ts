@@ -57,6 +57,11 @@ export class BlendStore {
     return new BlendStore(new TenantObjectStores(nc, BucketName.Blends, replicas));
   }
 
+  /** The bytes of .blend files and project scenes a tenant stores now (its quota is checked against it). */
+  storedBytes(userId: string): Promise<number> {
+    return this.#stores.storedBytes(userId);
+  }
+
   /** The stored size of a user's .blend, or undefined when the user has none with this hash. */
   async sizeOf(userId: string, sha256: string): Promise<number | undefined> {
     const info = await (await this.#stores.forUser(userId)).info(blendObjectName(userId, sha256));

@@ -17,15 +17,17 @@ const MiB = 1024 * 1024;
 /**
  * Every bucket has a byte limit: the backstop behind the tenant quotas and the reaper's
  * retention (job-reaper.ts), so no traffic can grow the store without bound. A full bucket
- * refuses new writes (the caller gets an error); nothing stored is dropped.
+ * refuses new writes (the caller gets an error); nothing stored is dropped. nats-server
+ * reserves a stream's byte limit against its whole store when the stream is made, so these
+ * (with FABRIC_WORK's, about 2.3 GiB in all) need that much room in the server's store.
  */
 const BUCKETS = {
-  clients: { name: BucketName.Clients, options: { history: 1, max_bytes: 256 * MiB } },
+  clients: { name: BucketName.Clients, options: { history: 1, max_bytes: 64 * MiB } },
   // Idle sessions leave earlier through SessionStore's idle limit; this is the backstop.
-  sessions: { name: BucketName.Sessions, options: { history: 1, ttl: RECORD_RETENTION_MS, max_bytes: 512 * MiB } },
-  jobs: { name: BucketName.Jobs, options: { history: 1, ttl: RECORD_RETENTION_MS, max_bytes: 4096 * MiB } },
-  requests: { name: BucketName.Requests, options: { history: 1, ttl: REQUEST_ID_RETENTION_SECONDS * 1000, max_bytes: 512 * MiB } },
-  projects: { name: BucketName.Projects, options: { history: 1, max_bytes: 64 * MiB } },
+  sessions: { name: BucketName.Sessions, options: { history: 1, ttl: RECORD_RETENTION_MS, max_bytes: 128 * MiB } },
+  jobs: { name: BucketName.Jobs, options: { history: 1, ttl: RECORD_RETENTION_MS, max_bytes: 1024 * MiB } },
+  requests: { name: BucketName.Requests, options: { history: 1, ttl: REQUEST_ID_RETENTION_SECONDS * 1000, max_bytes: 128 * MiB } },
+  projects: { name: BucketName.Projects, options: { history: 1, max_bytes: 16 * MiB } },
 } as const satisfies Record<string, { name: string; options: Partial<KvOptions> }>;
 
 export type FabricBucketName = keyof typeof BUCKETS;

@@ -1,6 +1,6 @@
 /** The package's public API: what the fabric's other packages, services and tests use. */
 export { parseJsonSafely } from "./safe-json.js";
-export { BusError, BusErrorCode } from "./errors.js";
+export { BusError, BusErrorCode, isStoreFull } from "./errors.js";
 export { connectToFabric } from "./connect.js";
 export { JETSTREAM_API_TIMEOUT_MS, openFabricBuckets } from "./buckets.js";
 export { heartbeatClient, registerClient, unregisterClient } from "./client-records.js";

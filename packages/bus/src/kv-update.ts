@@ -4,7 +4,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import { ZodError } from "zod";
-import { BusError, BusErrorCode } from "./errors.js";
+import { BusError, BusErrorCode, isStoreFull } from "./errors.js";
 import { parseJsonSafely } from "./safe-json.js";
 
 /** How long a write keeps retrying before it reports failure. ms */
@@ -30,6 +30,8 @@ export async function retryJetStream<T>(
     } catch (error) {
       // A value that does not validate will not validate on the next attempt either.
       if (error instanceof ZodError || error instanceof FinalAnswerError) throw error;
+      // Nor does a full store empty itself: that is a quota, said at once.
+      if (isStoreFull(error)) throw new BusError(BusErrorCode.StoreFull, `could not ${what}: the store is full`, { cause: error });
       if (Date.now() + backoff > deadline) {
         throw new BusError(BusErrorCode.Unavailable, `could not ${what}: ${String(error)}`, {
           cause: error,

@@ -44,7 +44,7 @@ import { retryJetStream } from "./kv-update.js";
 import { BIND_DEADLINE_MS, JETSTREAM_API_TIMEOUT_MS, RECORD_RETENTION_MS } from "./buckets.js";
 
 /** Largest the work stream may grow (every tenant's queued work). Bytes */
-const WORK_STREAM_MAX_BYTES = 8 * 1024 ** 3;
+const WORK_STREAM_MAX_BYTES = 1024 ** 3;
 /** Within this window a second publish with the same message id is dropped by the server. ms */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 /** Unacknowledged work is delivered again after this long without an in-progress ack. ms */

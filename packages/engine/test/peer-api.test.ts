@@ -29,6 +29,8 @@ async function peerOf(userId: string, peerUuid: string, incarnation: string) {
 }
 
 const registration = { client_type: "blender", capabilities: ["rendering"], group_id: null };
+/** Each tenant's blend bucket holds at most this much here: two 1.3 MB scenes fit, a third does not. Bytes */
+const BLEND_BYTES_PER_TENANT = 3_000_000;
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -37,7 +39,7 @@ beforeAll(async () => {
   registry = await ClientRegistry.open(buckets.clients, { staleAfterSeconds: 30, evictAfterSeconds: 3600 });
   jobs = new JobStore(buckets.jobs, trusted);
   work = await WorkStream.open(trusted, 1);
-  const quotas = { ...DEFAULT_TENANT_QUOTAS, maxUploadBytes: 4 * 1024 * 1024 };
+  const quotas = { ...DEFAULT_TENANT_QUOTAS, maxUploadBytes: 4 * 1024 * 1024, maxBlendBytes: BLEND_BYTES_PER_TENANT };
   server = PeerApiServer.start(
     { nc: trusted, registry, jobs, work, artifacts: await ArtifactStore.open(trusted), blends: await BlendStore.open(trusted), projects: buckets.projects, quotas },
     { warn() {}, debug() {} },
@@ -171,4 +173,24 @@ test("a project's lease goes to one boot at a time; the scene is saved only by i
   const opened = join(folder, "opened.blend");
   expect(await new PeerFiles(second).downloadProjectScene("p1", opened)).toBe(true);
   expect(await readFile(opened, "utf8")).toBe("scene bytes");
+});
+
+test("a tenant whose blend store is full gets quota_exceeded naming the limit, and keeps what it stored", async () => {
+  const api = await peerOf("gil", "blender-gil", "inc-1");
+  await api.call("register", { registration });
+  const files = new PeerFiles(api);
+  const stored: string[] = [];
+  for (const name of ["one", "two"]) {
+    const path = join(folder, `${name}.blend`);
+    await writeFile(path, randomBytes(1_300_000));
+    stored.push((await files.putFile(path)).sha256);
+  }
+  const third = join(folder, "three.blend");
+  await writeFile(third, randomBytes(1_300_000));
+  await expect(files.putFile(third)).rejects.toMatchObject({ code: "quota_exceeded", message: expect.stringContaining("maxBlendBytes (3000000 bytes") });
+  for (const sha256 of stored) await files.download(sha256, join(folder, `${sha256}.copy`));
+  // Another tenant's store is its own.
+  const other = await peerOf("hal", "blender-hal", "inc-1");
+  await other.call("register", { registration });
+  expect(await new PeerFiles(other).putFile(third)).toMatchObject({ size: 1_300_000 });
 });

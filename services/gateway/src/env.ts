@@ -48,6 +48,10 @@ export const GatewayEnvSchema = z.object({
    * then its record is purged. Farm jobs, jobs with a request id and bus messages keep 24 h. Seconds.
    */
   FABRIC_FINISHED_JOB_RETENTION_SECONDS: seconds(600),
+  /** Quota: bytes of artifacts (frames, screenshots, large results) one tenant may store. */
+  FABRIC_TENANT_ARTIFACT_BYTES: z.coerce.number().int().positive().default(50 * 1024 ** 3),
+  /** Quota: bytes of .blend files and project scenes one tenant may store. */
+  FABRIC_TENANT_BLEND_BYTES: z.coerce.number().int().positive().default(20 * 1024 ** 3),
   /** Quota: queued and running jobs (farm tasks included) one user may have; more answers quota_exceeded. */
   FABRIC_MAX_UNFINISHED_JOBS: z.coerce.number().int().positive().default(20_000),
   /** Quota: live MCP sessions one user may hold; one more answers 429 quota_exceeded. */

@@ -12,7 +12,7 @@ import {
   connectToFabric,
   openFabricBuckets,
 } from "@blender-fabric/bus";
-import { DEFAULT_TENANT_QUOTAS, PeerApiServer } from "@blender-fabric/engine";
+import { PeerApiServer } from "@blender-fabric/engine";
 import type { GatewayEnv } from "./env.js";
 import { CallCancellations } from "./delivery/call-cancellations.js";
 
@@ -59,7 +59,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
   const cancellations = new CallCancellations(nc);
   // Every replica serves the peer API: the bridges' only way to the fabric's state.
   const peerApi = PeerApiServer.start(
-    { nc, registry, jobs, work, artifacts, blends, projects: buckets.projects, quotas: { ...DEFAULT_TENANT_QUOTAS, maxUploadBytes: env.FABRIC_MAX_BLEND_BYTES } },
+    { nc, registry, jobs, work, artifacts, blends, projects: buckets.projects, quotas: { maxUploadBytes: env.FABRIC_MAX_BLEND_BYTES, maxArtifactBytes: env.FABRIC_TENANT_ARTIFACT_BYTES, maxBlendBytes: env.FABRIC_TENANT_BLEND_BYTES } },
     logger,
   );
   return {

@@ -24,6 +24,7 @@ import {
   subjectForPeerUpload,
   type PeerRequest,
 } from "@blender-fabric/protocol";
+import { isStoreFull } from "@blender-fabric/bus";
 import { PeerApiError } from "./errors.js";
 import { requireBoot, type PeerApiContext } from "./context.js";
 
@@ -67,6 +68,16 @@ async function checkUpload(context: PeerApiContext, request: PeerRequest<"upload
   await requireBoot(context, request.incarnation);
   if (request.size > context.stores.quotas.maxUploadBytes) {
     throw new PeerApiError(PeerApiErrorCode.QuotaExceeded, `upload of ${request.size} bytes is over the limit maxUploadBytes (${context.stores.quotas.maxUploadBytes})`);
+  }
+  // Stored bytes: what the tenant's bucket holds now, plus this upload (a check, not a
+  // reservation: two uploads racing may pass the limit by one upload).
+  const { artifacts, blends, quotas } = context.stores;
+  const [stored, limit, name] =
+    request.kind === "artifact"
+      ? [await artifacts.storedBytes(context.userId), quotas.maxArtifactBytes, "maxArtifactBytes"]
+      : [await blends.storedBytes(context.userId), quotas.maxBlendBytes, "maxBlendBytes"];
+  if (stored + request.size > limit) {
+    throw new PeerApiError(PeerApiErrorCode.QuotaExceeded, `the tenant's store is full: ${name} (${limit} bytes; ${stored} stored); nothing stored was lost, remove old files or raise the limit`);
   }
   if (request.kind === "artifact") {
     // Stored under the held job itself, or under the farm job of a held attempt.
@@ -146,6 +157,17 @@ export async function beginUpload(context: PeerApiContext, request: PeerRequest<
 }
 
 async function storeUpload(context: PeerApiContext, request: PeerRequest<"upload_begin">, path: string, sha256: string, size: number) {
+  try {
+    return await storeVerifiedUpload(context, request, path, sha256, size);
+  } catch (error) {
+    if (!isStoreFull(error)) throw error;
+    const { quotas } = context.stores;
+    const limit = request.kind === "artifact" ? `maxArtifactBytes (${quotas.maxArtifactBytes} bytes of artifacts)` : `maxBlendBytes (${quotas.maxBlendBytes} bytes of scenes)`;
+    throw new PeerApiError(PeerApiErrorCode.QuotaExceeded, `the tenant's store is full: ${limit}; nothing stored was lost, remove old files or raise the limit`, { cause: error });
+  }
+}
+
+async function storeVerifiedUpload(context: PeerApiContext, request: PeerRequest<"upload_begin">, path: string, sha256: string, size: number) {
   if (size !== request.size) throw new PeerApiError(PeerApiErrorCode.Invalid, `got ${size} bytes, announced ${request.size}`);
   await checkUpload(context, request); // the fence may have moved while the bytes came
   const { artifacts, blends } = context.stores;
