@@ -18,6 +18,10 @@
  * acknowledged and dropped, never run. Each boot has its own incarnation id, registered in
  * ClientInfo and written on every job it claims, so the jobs of a dead boot can be settled
  * `lost` (job-reaper.ts) while the work it merely held runs on the next boot.
+ *
+ * Longer than 400 lines: intake, the queue, the pump, the end of jobs and cancels share one
+ * state (what runs, what waits, what is being recorded); registration (membership.ts),
+ * running a job (job-runner.ts) and farm attempts (farm-attempt.ts) live apart.
  */
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import {
