@@ -2,6 +2,7 @@
 // nothing already stored is lost. Real nats-server and gateway replicas; small limits so the
 // test reaches them quickly.
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { createHash, randomBytes } from "node:crypto";
 import { FabricTestClient, mintToken } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
 
@@ -10,7 +11,7 @@ let fabric: Fabric;
 beforeAll(async () => {
   fabric = await startFabric({
     gateways: 2,
-    gatewayEnv: { FABRIC_MAX_SESSIONS_PER_USER: "3", FABRIC_SESSIONS_PER_MINUTE: "5", FABRIC_MAX_UNFINISHED_JOBS: "6" },
+    gatewayEnv: { FABRIC_MAX_SESSIONS_PER_USER: "3", FABRIC_SESSIONS_PER_MINUTE: "5", FABRIC_MAX_UNFINISHED_JOBS: "6", FABRIC_TENANT_BLEND_BYTES: "1500000" },
   });
 });
 
@@ -78,4 +79,28 @@ test("a token holder cannot mint its way around the quotas: a token signed with 
   const client = await FabricTestClient.connect({ mcpUrls: [fabric.gateways[1]!.mcpUrl], token: await mintToken({ sub: "vic" }) });
   expect(await client.call("blender_list_available_clients", {})).toMatchObject({ status: "ok" });
   await client.close();
+});
+
+test("stored .blend bytes per tenant are capped: an upload past the quota gets 413 naming it, and what is stored stays", async () => {
+  const token = await mintToken({ sub: "wes" });
+  const put = (bytes: Buffer) =>
+    fetch(`${fabric.gateways[0]!.baseUrl}/blends/${createHash("sha256").update(bytes).digest("hex")}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      body: bytes,
+    });
+  const first = randomBytes(1_000_000);
+  expect((await put(first)).status).toBe(201);
+  const refused = await put(randomBytes(1_000_000));
+  expect(refused.status).toBe(413);
+  expect(await refused.json()).toMatchObject({ status: "quota_exceeded", error: expect.stringContaining("FABRIC_TENANT_BLEND_BYTES (1500000 bytes") });
+  // The first is still there, and another tenant's quota is its own.
+  const sha256 = createHash("sha256").update(first).digest("hex");
+  expect((await fetch(`${fabric.gateways[1]!.baseUrl}/blends/${sha256}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  const other = await fetch(`${fabric.gateways[0]!.baseUrl}/blends/${createHash("sha256").update(first).digest("hex")}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${await mintToken({ sub: "xia" })}`, "content-type": "application/octet-stream" },
+    body: first,
+  });
+  expect(other.status).toBe(201);
 });

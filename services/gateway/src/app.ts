@@ -88,7 +88,7 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   const blends = new Hono<{ Variables: AuthVariables }>();
   blends.use(guardEdge);
   blends.use(createAuthMiddleware(verifyToken));
-  mountBlendRoutes(blends, services.blends, env.FABRIC_MAX_BLEND_BYTES);
+  mountBlendRoutes(blends, services.blends, env.FABRIC_MAX_BLEND_BYTES, env.FABRIC_TENANT_BLEND_BYTES);
   app.route("/blends", blends);
 
   const natsCredentials = new Hono<{ Variables: AuthVariables }>();

@@ -39,7 +39,8 @@ const shaOf = (c: BlendContext) => {
 const badHash = (c: BlendContext) =>
   c.json({ error: "the path must be /blends/<sha256>, the file's SHA-256 as 64 lowercase hex digits", field: "sha256" }, 400);
 
-export function mountBlendRoutes(app: Hono<{ Variables: AuthVariables }>, blends: BlendStore, maxBytes: number): void {
+/** `maxBytes`: one file at most; `tenantBytes`: what one tenant may store in all (its quota). */
+export function mountBlendRoutes(app: Hono<{ Variables: AuthVariables }>, blends: BlendStore, maxBytes: number, tenantBytes: number): void {
   // GET (and so HEAD, which Hono answers from GET without the body) says whether it is there.
   app.get("/:sha256", async (c) => {
     const sha256 = shaOf(c);
@@ -56,14 +57,17 @@ export function mountBlendRoutes(app: Hono<{ Variables: AuthVariables }>, blends
     if (declared > maxBytes) return c.json({ error: `the file is larger than ${maxBytes} bytes (FABRIC_MAX_BLEND_BYTES)` }, 413);
     const existing = await blends.sizeOf(userId, sha256);
     if (existing !== undefined) return c.json({ status: "exists", sha256, size: existing }, 200);
+    const stored = await blends.storedBytes(userId);
+    if (stored + declared > tenantBytes) {
+      return c.json({ status: "quota_exceeded", error: `quota_exceeded: FABRIC_TENANT_BLEND_BYTES (${tenantBytes} bytes; ${stored} stored); nothing stored was lost` }, 413);
+    }
     const body = c.req.raw.body;
     if (!body) return c.json({ error: "the request has no body: send the .blend file" }, 400);
     const folder = await mkdtemp(join(tmpdir(), "fabric-upload-"));
     const path = join(folder, "upload.blend");
     try {
       await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream), sizeLimit(maxBytes), createWriteStream(path));
-      const stored = await blends.putFile(userId, path, sha256);
-      return c.json({ status: "stored", ...stored }, 201);
+      return c.json({ status: "stored", ...(await blends.putFile(userId, path, sha256)) }, 201);
     } catch (error) {
       if (error instanceof TooLarge) return c.json({ error: `${error.message} (FABRIC_MAX_BLEND_BYTES)` }, 413);
       if (error instanceof BlendHashMismatch) return c.json({ error: error.message, field: "sha256" }, 400);
