@@ -98,7 +98,6 @@ export const PeerRegistrationSchema = ClientRecordSchema.pick({
   blender_version: true,
   health: true,
 }).partial();
-export type PeerRegistration = z.infer<typeof PeerRegistrationSchema>;
 
 export const PeerRequestSchemas = {
   register: z.object({ incarnation, registration: PeerRegistrationSchema }),

@@ -7,7 +7,7 @@
  * and the claim is what makes a job start at most once.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { inboxPrefixForPeer, type PeerDelivery } from "@blender-fabric/protocol";
+import { PeerDeliverySchema, inboxPrefixForPeer, type PeerDelivery } from "@blender-fabric/protocol";
 import { WorkStream, type HeldJob } from "@blender-fabric/bus";
 import type { WorkSettlement } from "./peer-jobs.js";
 import { PeerApiClient } from "./peer-api-client.js";
@@ -188,7 +188,7 @@ export class PeerWork {
         try {
           const { deliveries, later } = await this.#api.call("farm_next", { wait_ms: FARM_POLL_MS }, FARM_POLL_MS);
           if (typeof later === "number") passedOn(later);
-          this.#hand(deliveries as PeerDelivery[], () => stopped, onTask, passedOn);
+          this.#hand(PeerDeliverySchema.array().parse(deliveries), () => stopped, onTask, passedOn);
         } catch (error) {
           this.onError(error, "polling farm tasks");
           await delay(POLL_RETRY_MS);
