@@ -4,38 +4,24 @@
 // `blender-fabric nats-creds`. Tenant anna's bridge runs with only its credential;
 // everything of tenant bert is tried with that credential and refused.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { promisify } from "node:util";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { OPERATOR_INBOX_PREFIX, authenticatorFor, createFabricAccounts, mintUserCreds } from "@blender-fabric/bus";
+import { OPERATOR_INBOX_PREFIX, createFabricAccounts, mintUserCreds } from "@blender-fabric/bus";
 import { BucketName, StreamName, consumerForPeer, inboxPrefixForPeer, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
 import {
   FabricTestClient,
   mintToken,
-  sourceCommand,
   startBridgeProcess,
   startGatewayProcess,
-  startNatsServerWithConfig,
   type BridgeProcess,
   type GatewayProcess,
 } from "@blender-fabric/testkit";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const run = promisify(execFile);
-
-/** Runs the project's CLI (blender-fabric …). */
-async function cli(...args: string[]): Promise<string> {
-  const [command, ...rest] = sourceCommand(join(root, "services", "cli", "src", "main.ts"));
-  return (await run(command!, [...rest, ...args], { timeout: 60_000 })).stdout;
-}
+import { cli, connectWithCreds, refused, startProductionNats } from "../support/production-nats.js";
 
 let dir: string;
 let nats: { url: string; stop(): Promise<void> };
@@ -51,18 +37,11 @@ async function annaCreds(name: string, expires = "1h"): Promise<string> {
   return path;
 }
 
-const connectWith = async (path: string, inboxPrefix?: string) =>
-  connect({ servers: nats.url, authenticator: await authenticatorFor({ credsFile: path }), inboxPrefix, reconnect: false, timeout: 3_000 });
-
-/** Resolves to whether `promise` was refused within the time. */
-const refused = (promise: Promise<unknown>) => promise.then(() => false, () => true);
+const connectWith = (path: string, inboxPrefix?: string) => connectWithCreds(nats.url, path, inboxPrefix);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fabric-tenants-"));
-  await cli("nats-setup", "--out", dir);
-  await copyFile(join(root, "deploy", "nats", "nats-server.conf"), join(dir, "nats-server.conf"));
-  await writeFile(join(dir, "cluster.conf"), "# one server: no routes\n");
-  nats = await startNatsServerWithConfig(join(dir, "nats-server.conf"), join(dir, "jetstream"));
+  nats = await startProductionNats(dir);
   const gatewayCreds = join(dir, "gateway.creds");
   // The gateway may mint peers' credentials (POST /nats/credentials); short-lived here, so the
   // test sees a bridge renew its own.

@@ -5,17 +5,13 @@
 // attack class of the issue is tried against tenant bert; each is refused or harmless, and
 // bert's dispatch and farm work still complete with bert's data intact.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { promisify } from "node:util";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { authenticatorFor } from "@blender-fabric/bus";
 import {
   BucketName,
   PEER_OPS,
@@ -30,21 +26,12 @@ import {
 import {
   FabricTestClient,
   mintToken,
-  sourceCommand,
   startBridgeProcess,
   startGatewayProcess,
-  startNatsServerWithConfig,
   type BridgeProcess,
   type GatewayProcess,
 } from "@blender-fabric/testkit";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<string> {
-  const [command, ...rest] = sourceCommand(join(root, "services", "cli", "src", "main.ts"));
-  return (await run(command!, [...rest, ...args], { timeout: 60_000 })).stdout;
-}
+import { cli, connectWithCreds, refused, startProductionNats } from "../support/production-nats.js";
 
 const ANNA = { user: "anna", uuid: "blender-anna", group: "farm" };
 const BERT = { user: "bert", uuid: "blender-bert", group: "farm" };
@@ -65,10 +52,7 @@ async function peerCreds(tenant: typeof ANNA): Promise<string> {
   return path;
 }
 
-const connectWith = async (path: string, inboxPrefix?: string) =>
-  connect({ servers: nats.url, authenticator: await authenticatorFor({ credsFile: path }), inboxPrefix, reconnect: false, timeout: 3_000 });
-
-const refused = (promise: Promise<unknown>) => promise.then(() => false, () => true);
+const connectWith = (path: string, inboxPrefix?: string) => connectWithCreds(nats.url, path, inboxPrefix);
 const settle = () => new Promise((resolve) => setTimeout(resolve, 400));
 
 /** Everything bert's subjects, inboxes and peer API carry, as the trusted tier sees it. */
@@ -96,10 +80,7 @@ let before: Awaited<ReturnType<typeof bertState>>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fabric-hostile-"));
-  await cli("nats-setup", "--out", dir);
-  await copyFile(join(root, "deploy", "nats", "nats-server.conf"), join(dir, "nats-server.conf"));
-  await writeFile(join(dir, "cluster.conf"), "# one server: no routes\n");
-  nats = await startNatsServerWithConfig(join(dir, "nats-server.conf"), join(dir, "jetstream"));
+  nats = await startProductionNats(dir);
   gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_NATS_CREDS: join(dir, "gateway.creds") } });
   trusted = await connectWith(join(dir, "gateway.creds"));
   for (const tenant of [ANNA, BERT]) {

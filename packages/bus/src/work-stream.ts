@@ -192,10 +192,8 @@ export class WorkStream {
    * when the subject does not say.
    */
   static deliveryCountOfAck(ackSubject: string): number {
-    const tokens = ackSubject.split(".");
-    const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
-    const count = at < 0 ? Number.NaN : Number(tokens[at + 2]);
-    return Number.isInteger(count) && count > 0 ? count : 1;
+    const count = parseAckSubject(ackSubject)?.deliveries ?? 0;
+    return count > 0 ? count : 1;
   }
 
   /**
@@ -269,13 +267,7 @@ export class WorkStream {
    * domain and account hash before the stream (newer servers).
    */
   static consumerOfAck(ackSubject: string): string | undefined {
-    const tokens = ackSubject.split(".");
-    if (tokens[0] !== "$JS" || tokens[1] !== "ACK") return undefined;
-    const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
-    if (at < 0 || tokens[at] !== StreamName.Work) return undefined;
-    const numbers = tokens.slice(at + 2);
-    if (numbers.length < 5 || !numbers.every((token) => /^\d+$/.test(token))) return undefined;
-    return tokens[at + 1];
+    return parseAckSubject(ackSubject)?.consumer;
   }
 
   async #consumer(config: { durable_name: string }): Promise<Consumer> {
@@ -291,6 +283,20 @@ export class WorkStream {
     this.#consumers.set(config.durable_name, consumer);
     return consumer;
   }
+}
+
+/**
+ * An ack subject of this stream: `$JS.ACK.<stream>.<consumer>.<delivered>.<4 numbers>`
+ * (nats-server 2.9), or with a domain and account hash before the stream (newer servers).
+ */
+function parseAckSubject(ackSubject: string): { consumer: string; deliveries: number } | undefined {
+  const tokens = ackSubject.split(".");
+  if (tokens[0] !== "$JS" || tokens[1] !== "ACK") return undefined;
+  const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
+  if (at < 0 || tokens[at] !== StreamName.Work) return undefined;
+  const numbers = tokens.slice(at + 2);
+  if (numbers.length < 5 || !numbers.every((token) => /^\d+$/.test(token))) return undefined;
+  return { consumer: tokens[at + 1]!, deliveries: Number(numbers[0]) };
 }
 
 /** What decides a peer's consumers: who it is, and which project, group and pool it serves. */

@@ -141,7 +141,7 @@ export const PeerRequestSchemas = {
   }),
   object_read: z.discriminatedUnion("kind", [
     z.object({ kind: z.literal("blend"), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
-    z.object({ kind: z.literal("project_scene"), incarnation, project_id: z.string().min(1).max(256) }),
+    z.object({ kind: z.literal("project_scene"), project_id: z.string().min(1).max(256) }),
   ]),
   upload_begin: z.discriminatedUnion("kind", [
     z.object({

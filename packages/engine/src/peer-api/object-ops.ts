@@ -20,13 +20,13 @@ import {
   OBJECT_META_HEADER,
   PEER_CHUNK_BYTES,
   PeerApiErrorCode,
-  keyForProject,
   subjectForPeerUpload,
   type PeerRequest,
 } from "@blender-fabric/protocol";
 import { isStoreFull } from "@blender-fabric/bus";
 import { PeerApiError } from "./errors.js";
 import { requireBoot, type PeerApiContext } from "./context.js";
+import { readLease } from "./lease-ops.js";
 
 /** An upload whose next chunk does not come within this long is abandoned. ms */
 const UPLOAD_IDLE_MS = 30_000;
@@ -34,7 +34,6 @@ const UPLOAD_IDLE_MS = 30_000;
 /** Streams a .blend or a project's scene to `reply`; answers `{ok:false}` when there is none. */
 export async function readObject(context: PeerApiContext, request: PeerRequest<"object_read">, reply: string): Promise<void> {
   const { nc, blends } = context.stores;
-  if (request.kind === "project_scene") await requireBoot(context, request.incarnation).catch(() => undefined);
   const read =
     request.kind === "blend" ? await blends.readBlend(context.userId, request.sha256) : await blends.readProjectScene(context.userId, request.project_id);
   const meta = headers();
@@ -88,13 +87,7 @@ async function checkUpload(context: PeerApiContext, request: PeerRequest<"upload
     }
   }
   if (request.kind === "project_scene") {
-    const entry = await context.stores.projects.get(keyForProject(context.userId, request.project_id));
-    let holder: { holder_uuid?: string; incarnation?: string } | undefined;
-    try {
-      holder = entry?.operation === "PUT" ? entry.json() : undefined;
-    } catch {
-      holder = undefined;
-    }
+    const holder = (await readLease(context, request.project_id))?.value as { holder_uuid?: string; incarnation?: string } | null | undefined;
     if (holder?.holder_uuid !== context.peerUuid || holder.incarnation !== request.incarnation) {
       throw new PeerApiError(PeerApiErrorCode.Forbidden, `project ${request.project_id} is not held by this boot of ${context.peerUuid}`);
     }

@@ -66,7 +66,7 @@ export class PeerFiles implements BlendFiles {
   }
 
   async downloadProjectScene(projectId: string, path: string): Promise<boolean> {
-    return (await this.#download({ kind: "project_scene", project_id: projectId, incarnation: this.#api.incarnation }, path)) !== undefined;
+    return (await this.#download({ kind: "project_scene", project_id: projectId }, path)) !== undefined;
   }
 
   /** Begins an upload, sends the bytes chunk by chunk (each answered), ends it; the server's last answer. */
