@@ -26,6 +26,7 @@ import {
 import { AddonConnection } from "../../services/bridge/src/addon-connection.js";
 import { startBlender } from "../../services/bridge/src/blender-process.js";
 import { closedLoops, summarize, type Summary } from "./stats.js";
+import { cpuPerCall, sampleFabricCpu, type CpuSample } from "./process-cpu.js";
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 6_000);
 const WARMUP_MS = 1_000;
@@ -36,7 +37,7 @@ const WORKLOADS = [
   { command: "execute_code", params: { code: "x = 1" } },
 ] as const;
 
-type Row = { path: string; command: string; sessions: number; handlerP50: number; overheadP50: number } & Summary;
+type Row = { path: string; command: string; sessions: number; handlerP50: number; overheadP50: number; cpu?: CpuSample } & Summary;
 
 const median = (values: number[]) => summarize(values, 1).p50;
 
@@ -54,8 +55,10 @@ async function benchFabric(clients: FabricTestClient[], command: string, params:
   await closedLoops(sessions, WARMUP_MS, roundTrip);
   handler.length = 0;
   overhead.length = 0;
+  const cpuBefore = sampleFabricCpu();
   const { latencies, elapsedMs } = await closedLoops(sessions, PHASE_MS, roundTrip);
-  return { path: "fabric (MCP -> gateway -> NATS -> bridge)", command, sessions, handlerP50: median(handler), overheadP50: median(overhead), ...summarize(latencies, elapsedMs) };
+  const cpu = cpuPerCall(cpuBefore, sampleFabricCpu(), latencies.length);
+  return { path: "fabric (MCP -> gateway -> NATS -> bridge)", command, sessions, handlerP50: median(handler), overheadP50: median(overhead), cpu, ...summarize(latencies, elapsedMs) };
 }
 
 async function benchDirect(connections: AddonConnection[], command: string, params: object, sessions: number): Promise<Row> {
@@ -78,11 +81,13 @@ async function benchDirect(connections: AddonConnection[], command: string, para
 
 function formatTable(rows: Row[]): string {
   const header =
-    "| path | command | sessions | calls | p50 ms | p99 ms | calls/s | handler p50 ms | overhead p50 ms |\n" +
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|";
+    "| path | command | sessions | calls | p50 ms | p99 ms | calls/s | handler p50 ms | overhead p50 ms | CPU ms per call: gateway / bridge / nats-server |\n" +
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+  const cpu = (sample: CpuSample | undefined) =>
+    sample ? `${sample.gateway.toFixed(2)} / ${sample.bridge.toFixed(2)} / ${sample["nats-server"].toFixed(2)}` : "";
   const line = (row: Row) =>
     `| ${row.path} | ${row.command} | ${row.sessions} | ${row.count} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ` +
-    `${row.throughput.toFixed(0)} | ${row.handlerP50.toFixed(3)} | ${row.overheadP50.toFixed(2)} |`;
+    `${row.throughput.toFixed(0)} | ${row.handlerP50.toFixed(3)} | ${row.overheadP50.toFixed(2)} | ${cpu(row.cpu)} |`;
   return [header, ...rows.map(line)].join("\n");
 }
 

@@ -45,8 +45,11 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       ? new TextEncoder().encode(options.secret)
       : createRemoteJWKSet(new URL(options.jwksUrl));
   const algorithms = options.kind === "secret" ? ["HS256"] : ["RS256", "ES256", "EdDSA"];
+  const verified = new VerifiedTokens();
   return async function verifyToken(token) {
     if (!token) throw new AuthError(AuthErrorCode.Missing, "a Bearer token is required");
+    const known = verified.get(token);
+    if (known) return known;
     try {
       const { payload } = await jwtVerify(token, key as Uint8Array, {
         algorithms,
@@ -55,9 +58,37 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
         requiredClaims: ["sub", "exp"],
       });
       const claims = ClaimsSchema.parse(payload);
-      return { userId: claims.sub, role: claims.role };
+      const identity = { userId: claims.sub, role: claims.role };
+      verified.remember(token, identity, payload.exp!);
+      return identity;
     } catch (cause) {
       throw new AuthError(AuthErrorCode.Invalid, "the token is invalid or expired", { cause });
     }
   };
+}
+
+/** Tokens remembered at most; the oldest go first. */
+const REMEMBERED_TOKENS = 10_000;
+
+/**
+ * Tokens that passed verification, until they expire. A client sends the same token with
+ * every request, and checking its signature again cost more than the rest of the auth step.
+ * The key is the whole token text: a token that differs in any byte is verified afresh.
+ */
+class VerifiedTokens {
+  readonly #byToken = new Map<string, { identity: VerifiedIdentity; expires: number }>();
+
+  get(token: string): VerifiedIdentity | undefined {
+    const known = this.#byToken.get(token);
+    if (!known) return undefined;
+    if (Date.now() / 1000 < known.expires) return known.identity;
+    this.#byToken.delete(token);
+    return undefined;
+  }
+
+  /** `expires`: the token's `exp`, seconds since the epoch. */
+  remember(token: string, identity: VerifiedIdentity, expires: number): void {
+    this.#byToken.set(token, { identity, expires });
+    if (this.#byToken.size > REMEMBERED_TOKENS) this.#byToken.delete(this.#byToken.keys().next().value!);
+  }
 }

@@ -28,5 +28,8 @@ export async function connectToFabric(options: FabricConnectionOptions): Promise
     reconnectJitter: 100, // ms
     pingInterval: 5_000, // ms
     waitOnFirstConnect: true,
+    // Every request would otherwise build an Error up front for its stack trace: on the
+    // dispatch path that was a tenth of the gateway's CPU. Errors still say what failed.
+    noAsyncTraces: true,
   });
 }

@@ -48,13 +48,28 @@ type Unfinished = Pick<
   "job_id" | "bus_id" | "kind" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at" | "parent_job_id"
 >;
 
+/** Every job write passes through the mirror: only what the reaper decides on is checked. */
+const TrackedFieldsSchema = JobRecordSchema.pick({
+  job_id: true,
+  bus_id: true,
+  kind: true,
+  status: true,
+  target_uuid: true,
+  deadline: true,
+  incarnation: true,
+  created_at: true,
+  updated_at: true,
+  parent_job_id: true,
+  request_id: true,
+});
+
 /**
  * Unfinished work is kept (the mirror's value); a finished record that is forgotten soon is
  * handed to `forgettable` (a queue in end order, so a sweep looks only at its head) and kept
  * out of the mirror; everything else is left out.
  */
 const decodeTracked = (forgettable: (job: Forgettable) => void) => (entry: KvEntry): Unfinished | undefined => {
-  const parsed = JobRecordSchema.safeParse(parseJsonSafely(entry));
+  const parsed = TrackedFieldsSchema.safeParse(parseJsonSafely(entry));
   if (!parsed.success || parsed.data.kind === "message") return undefined;
   if (isTerminalJobStatus(parsed.data.status)) {
     const { kind, request_id, parent_job_id, job_id, bus_id, updated_at } = parsed.data;

@@ -41,6 +41,7 @@ import { JETSTREAM_API_TIMEOUT_MS } from "./buckets.js";
 import { parseJsonSafely } from "./safe-json.js";
 import { publishJobEvent } from "./job-waiter.js";
 import { createEnvelope, publishEnvelope } from "./router.js";
+import { RecentJobWrites } from "./recent-job-writes.js";
 
 /** A running job as the peer that claimed it holds it: later writes skip a read. */
 export type HeldJob = { record: JobRecord; revision: number };
@@ -76,6 +77,8 @@ export class JobStore {
   readonly #nc: NatsConnection;
   /** For listing keys; made without a request (no API check). */
   readonly #jsm: Promise<JetStreamManager>;
+  /** What this process wrote last of each unfinished job: its next write skips a read. */
+  readonly #written = new RecentJobWrites();
 
   constructor(kv: KV, nc: NatsConnection) {
     this.#kv = kv;
@@ -102,6 +105,15 @@ export class JobStore {
     return this.#read(keyForJob(userId, jobId));
   }
 
+  /**
+   * The record as this process last wrote it, or as stored. For checks that a write
+   * follows: a stale answer only makes that write's compare-and-set read again.
+   */
+  async known(userId: string, jobId: string): Promise<HeldJob | undefined> {
+    const key = keyForJob(userId, jobId);
+    return this.#written.get(key) ?? this.#read(key);
+  }
+
   // --- transitions ---------------------------------------------------------------------
 
   /**
@@ -112,15 +124,17 @@ export class JobStore {
    */
   async create(record: JobRecord, options: { replace?: boolean } = {}): Promise<number> {
     const key = keyForJob(record.bus_id, record.job_id);
-    const value = JSON.stringify(JobRecordSchema.parse(record));
+    const stored = JobRecordSchema.parse(record);
+    const value = JSON.stringify(stored);
     return retryJetStream("record a job", async () => {
       try {
-        return await this.#kv.create(key, value); // the common case: a new job id, one round trip
+        // The common case: a new job id, one round trip.
+        return this.#remember(key, stored, await this.#kv.create(key, value));
       } catch (error) {
         const current = await this.#read(key);
         if (!current) throw error; // not a conflict: JetStream trouble, retried
         if (options.replace && isTerminalJobStatus(current.record.status)) {
-          return this.#kv.update(key, value, current.revision);
+          return this.#remember(key, stored, await this.#kv.update(key, value, current.revision));
         }
         throw new JobExistsError(`job ${record.job_id} exists${options.replace ? " and has not finished" : ""}`, { cause: error });
       }
@@ -298,6 +312,7 @@ export class JobStore {
     const current = await this.#read(key);
     // Never an unfinished one; and one already gone needs no second purge marker.
     if (!current || !isTerminalJobStatus(current.record.status)) return;
+    this.#written.forget(key);
     await this.#kv.purge(key);
   }
 
@@ -349,16 +364,22 @@ export class JobStore {
    */
   async #transition(userId: string, jobId: string, change: Change, held?: HeldJob, deadlineMs?: number): Promise<Written> {
     const key = keyForJob(userId, jobId);
-    let known: HeldJob | undefined = held;
+    let known: HeldJob | undefined = held ?? this.#written.get(key);
     return retryJetStream(
       `write ${key}`,
       async () => {
-        const current = known ?? (await this.#read(key, deadlineMs));
+        let current = known ?? (await this.#read(key, deadlineMs));
+        let next = current && change(current.record);
+        // A remembered record that says "no change" is confirmed against the stored one:
+        // a refusal, unlike a write, has no revision check to catch a stale record.
+        if (known && !next) {
+          current = await this.#read(key, deadlineMs);
+          next = current && change(current.record);
+        }
         known = undefined; // a failed attempt reads afresh
         if (!current) return { record: undefined, revision: 0, changed: false };
-        const next = change(current.record);
         if (!next) return { record: current.record, revision: current.revision, changed: false };
-        const revision = await this.#kv.update(key, JSON.stringify(next), current.revision);
+        const revision = this.#remember(key, next, await this.#kv.update(key, JSON.stringify(next), current.revision));
         if (held) {
           held.record = next;
           held.revision = revision;
@@ -367,6 +388,13 @@ export class JobStore {
       },
       deadlineMs,
     );
+  }
+
+  /** Remembers an unfinished job's write (a finished one is written no more); returns the revision. */
+  #remember(key: string, record: JobRecord, revision: number): number {
+    if (isTerminalJobStatus(record.status)) this.#written.forget(key);
+    else this.#written.remember(key, record, revision);
+    return revision;
   }
 
   #announce(job: JobRecord, fields: { status: string; progress?: number; progress_message?: string; handler_ms?: number }) {

@@ -165,19 +165,19 @@ export class WorkStream {
 
   /**
    * Asks JetStream for the next message of a peer's own work (or its project's), to be
-   * delivered straight to `deliverTo` (the peer's own inbox, which the caller has checked): one
-   * message, or a 408 status once `expiresMs` passed. The message never passes through this
+   * delivered straight to `deliverTo` (the peer's own inbox, which the caller has checked): up
+   * to `batch` messages as they come, then a 408 status if fewer came before `expiresMs`. The message never passes through this
    * process, which only forwards the pull. A consumer that went (removed when idle, or by a
    * leaving peer of the project) is made again first.
    */
-  async pullOwnFor(userId: string, peer: PeerLanes, lane: "peer" | "project", expiresMs: number, deliverTo: string): Promise<void> {
+  async pullOwnFor(userId: string, peer: PeerLanes, lane: "peer" | "project", expiresMs: number, deliverTo: string, batch = 1): Promise<void> {
     const config = ownLaneConfigs(userId, peer).find((candidate) => candidate.lane === lane);
     if (!config) return;
     if (!this.#known.has(config.durable_name)) {
       await this.#consumer(config);
       this.#known.add(config.durable_name);
     }
-    const request = { batch: 1, expires: nanos(Math.max(MIN_PULL_EXPIRES_MS, expiresMs)) };
+    const request = { batch, expires: nanos(Math.max(MIN_PULL_EXPIRES_MS, expiresMs)) };
     this.#nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${StreamName.Work}.${config.durable_name}`, JSON.stringify(request), { reply: deliverTo });
   }
 
@@ -253,12 +253,22 @@ export class WorkStream {
     this.#nc.publish(ackSubject, body);
   }
 
-  /** The consumers a peer may be handed work from, by name. */
-  static consumerNamesOf(userId: string, peer: PeerLanes): Set<string> {
-    return new Set([
-      ...ownLaneConfigs(userId, peer).map((config) => config.durable_name),
-      ...farmLaneConfigs(userId, { groupId: peer.groupId, userPool: peer.farmWorker }).map((config) => config.durable_name),
-    ]);
+  /**
+   * The consumers a peer may be handed work from, by name. Asked on every end of a job, and
+   * names are digests, so the answer is remembered per peer and lanes.
+   */
+  static consumerNamesOf(userId: string, peer: PeerLanes): ReadonlySet<string> {
+    const key = JSON.stringify([userId, peer.peerUuid, peer.projectId, peer.groupId, peer.farmWorker]);
+    let names = consumerNamesByPeer.get(key);
+    if (!names) {
+      names = new Set([
+        ...ownLaneConfigs(userId, peer).map((config) => config.durable_name),
+        ...farmLanes(userId, { groupId: peer.groupId, userPool: peer.farmWorker }).map((lane) => lane.name),
+      ]);
+      consumerNamesByPeer.set(key, names);
+      if (consumerNamesByPeer.size > REMEMBERED_PEERS) consumerNamesByPeer.delete(consumerNamesByPeer.keys().next().value!);
+    }
+    return names;
   }
 
   /**
@@ -299,11 +309,32 @@ function parseAckSubject(ackSubject: string): { consumer: string; deliveries: nu
   return { consumer: tokens[at + 1]!, deliveries: Number(numbers[0]) };
 }
 
+/** Peers whose consumer names are remembered (consumerNamesOf), at most; the oldest go first. */
+const REMEMBERED_PEERS = 10_000;
+const consumerNamesByPeer = new Map<string, ReadonlySet<string>>();
+
 /** What decides a peer's consumers: who it is, and which project, group and pool it serves. */
 export type PeerLanes = { peerUuid: string; projectId: string | null; groupId: string | null; farmWorker: boolean };
 
-/** A peer's own consumer and its project's: a new boot of the peer makes them afresh. */
-function ownLaneConfigs(userId: string, peer: PeerLanes) {
+/**
+ * A peer's own consumer and its project's: a new boot of the peer makes them afresh.
+ * Remembered per peer and project, as consumer names are digests and every pull asks.
+ */
+function ownLaneConfigs(userId: string, peer: PeerLanes): OwnLaneConfig[] {
+  const key = JSON.stringify([userId, peer.peerUuid, peer.projectId]);
+  let configs = ownLaneConfigsByPeer.get(key);
+  if (!configs) {
+    configs = buildOwnLaneConfigs(userId, peer);
+    ownLaneConfigsByPeer.set(key, configs);
+    if (ownLaneConfigsByPeer.size > REMEMBERED_PEERS) ownLaneConfigsByPeer.delete(ownLaneConfigsByPeer.keys().next().value!);
+  }
+  return configs;
+}
+
+type OwnLaneConfig = ReturnType<typeof buildOwnLaneConfigs>[number];
+const ownLaneConfigsByPeer = new Map<string, OwnLaneConfig[]>();
+
+function buildOwnLaneConfigs(userId: string, peer: PeerLanes) {
   return [
     { lane: "peer" as const, ...consumerConfig(consumerForPeer(userId, peer.peerUuid), subjectForPeerWork(userId, peer.peerUuid), `work for peer ${peer.peerUuid} of user ${userId}`) },
     ...(peer.projectId

@@ -99,17 +99,27 @@ export const PeerRegistrationSchema = ClientRecordSchema.pick({
   health: true,
 }).partial();
 
+/** Work messages one `work_next` may ask for (a peer holds at most its consumer's max_ack_pending). */
+export const MAX_WORK_BATCH = 64;
+
 export const PeerRequestSchemas = {
   register: z.object({ incarnation, registration: PeerRegistrationSchema }),
   heartbeat: z.object({ incarnation, health: z.object({ queue_depth: z.number(), active_jobs: z.number() }) }),
   leave: z.object({ incarnation }),
   work_open: z.object({ incarnation }),
   /**
-   * Answered by JetStream itself, straight to the requester's inbox: one work message (its
-   * reply subject is what `work_ack` and `finish` take), or a status (408: none in time).
-   * `renew`: the last pull found the consumer gone; make it again first.
+   * Answered by JetStream itself, straight to the requester's inbox: up to `batch` work
+   * messages as they come (each one's reply subject is what `work_ack` and `finish` take),
+   * then a status if fewer came in time (408). `renew`: the last pull found the consumer gone;
+   * make it again first.
    */
-  work_next: z.object({ incarnation, lane: z.enum(["peer", "project"]), wait_ms: z.number().int().min(0).max(30_000), renew: z.boolean().default(false) }),
+  work_next: z.object({
+    incarnation,
+    lane: z.enum(["peer", "project"]),
+    wait_ms: z.number().int().min(0).max(30_000),
+    batch: z.number().int().min(1).max(MAX_WORK_BATCH).default(1),
+    renew: z.boolean().default(false),
+  }),
   /** The next farm task, with the attempt it makes already decided and claimed. */
   farm_next: z.object({ incarnation, wait_ms: z.number().int().min(0).max(30_000) }),
   work_ack: z.object({

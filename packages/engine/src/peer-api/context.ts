@@ -8,7 +8,6 @@ import type { ArtifactStore, BlendStore, ClientRegistry, JobStore, PeerLanes, Wo
 import { PeerApiErrorCode, type ClientRecord } from "@blender-fabric/protocol";
 import { PeerApiError } from "./errors.js";
 import type { TenantQuotas } from "../quotas.js";
-import type { RecentClaims } from "./recent-claims.js";
 
 export type PeerApiStores = {
   nc: NatsConnection;
@@ -23,7 +22,7 @@ export type PeerApiStores = {
 
 export type PeerCaller = { userId: string; peerUuid: string };
 
-export type PeerApiContext = PeerCaller & { stores: PeerApiStores; claims: RecentClaims };
+export type PeerApiContext = PeerCaller & { stores: PeerApiStores };
 
 /**
  * The registered record of the calling boot. Refused when another boot registered since (or

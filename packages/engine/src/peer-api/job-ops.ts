@@ -13,7 +13,6 @@ export async function claim(context: PeerApiContext, request: PeerRequest<"claim
   await requireBoot(context, request.incarnation);
   const outcome = await context.stores.jobs.claim(context.userId, request.job_id, { incarnation: request.incarnation, peerUuid: context.peerUuid });
   if ("refused" in outcome) return { refused: outcome.refused ?? null };
-  context.claims.remember(context.userId, { ...outcome });
   return { held: outcome };
 }
 
@@ -22,13 +21,15 @@ export async function claim(context: PeerApiContext, request: PeerRequest<"claim
  * wrote it, or as stored. A remembered record that is stale only makes the write retry.
  */
 async function heldByCaller(context: PeerApiContext, jobId: string, incarnation: string): Promise<HeldJob> {
-  const entry = context.claims.get(context.userId, jobId) ?? (await context.stores.jobs.entry(context.userId, jobId));
-  if (!entry) throw new PeerApiError(PeerApiErrorCode.NotFound, `no job ${jobId}`);
-  const { record } = entry;
-  if (record.incarnation !== incarnation || record.target_uuid !== context.peerUuid) {
-    throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${jobId} is not held by this boot of ${context.peerUuid}`);
-  }
-  return entry;
+  const { jobs } = context.stores;
+  const holds = (entry: HeldJob | undefined) => entry?.record.incarnation === incarnation && entry.record.target_uuid === context.peerUuid;
+  const known = await jobs.known(context.userId, jobId);
+  if (known && holds(known)) return known;
+  // Refused only on the stored record: another replica may have claimed the job since this one wrote it.
+  const stored = await jobs.entry(context.userId, jobId);
+  if (!stored) throw new PeerApiError(PeerApiErrorCode.NotFound, `no job ${jobId}`);
+  if (!holds(stored)) throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${jobId} is not held by this boot of ${context.peerUuid}`);
+  return stored;
 }
 
 export async function reportProgress(context: PeerApiContext, request: PeerRequest<"progress">) {
@@ -46,7 +47,6 @@ export async function finish(context: PeerApiContext, request: PeerRequest<"fini
   if (peer && request.ack) checkOwnAcks(context, peer, [request.ack.ack]);
   const held = await heldByCaller(context, request.job_id, request.incarnation);
   const ended = await context.stores.jobs.finish(held, request.outcome);
-  context.claims.forget(context.userId, request.job_id);
   if (request.ack) context.stores.work.acknowledge(request.ack.ack, request.ack.action, request.ack.delay_ms);
   return { ended };
 }

@@ -21,7 +21,6 @@ import {
   type PeerOp,
 } from "@blender-fabric/protocol";
 import { PeerApiError } from "./errors.js";
-import { RecentClaims } from "./recent-claims.js";
 import type { PeerApiContext, PeerApiStores } from "./context.js";
 import { heartbeat, leave, register } from "./membership-ops.js";
 import { NO_ANSWER, acknowledgeWork, dropProjectWork, nextFarmTask, nextWork, openWork } from "./work-ops.js";
@@ -67,7 +66,6 @@ export class PeerApiServer {
   readonly #subscription: Subscription;
   readonly #stores: PeerApiStores;
   readonly #logger: PeerApiLogger;
-  readonly #claims = new RecentClaims();
   /** Requests dropped because their reply subject was not the requester's own inbox. */
   refusedReplies = 0;
 
@@ -106,7 +104,7 @@ export class PeerApiServer {
     }
     const parsed = PeerRequestSchemas[caller.op].safeParse(body);
     if (!parsed.success) return answer({ ok: false, code: PeerApiErrorCode.Invalid, error: parsed.error.message });
-    const context: PeerApiContext = { userId: caller.userId, peerUuid: caller.peerUuid, stores: this.#stores, claims: this.#claims };
+    const context: PeerApiContext = { userId: caller.userId, peerUuid: caller.peerUuid, stores: this.#stores };
     try {
       if (caller.op === "object_read") {
         await readObject(context, parsed.data as never, reply);

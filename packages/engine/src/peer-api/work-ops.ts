@@ -58,7 +58,7 @@ export async function openWork(context: PeerApiContext, request: PeerRequest<"wo
 }
 
 /**
- * The next message of the peer's own (or project's) work. This replica only forwards the pull:
+ * The next messages of the peer's own (or project's) work. This replica only forwards the pull:
  * JetStream answers the requester's inbox itself (checked by the server before any handler
  * runs), with the message or with a status, so the answer is not this handler's.
  */
@@ -69,7 +69,7 @@ export async function nextWork(context: PeerApiContext, request: PeerRequest<"wo
   if (request.renew) {
     for (const name of WorkStream.consumerNamesOf(context.userId, lanes)) context.stores.work.forgetConsumer(name);
   }
-  await context.stores.work.pullOwnFor(context.userId, lanes, request.lane, request.wait_ms, reply);
+  await context.stores.work.pullOwnFor(context.userId, lanes, request.lane, request.wait_ms, reply, request.batch);
   return NO_ANSWER;
 }
 
@@ -103,7 +103,6 @@ export async function nextFarmTask(context: PeerApiContext, request: PeerRequest
     work.acknowledge(delivery.ack, "nak", CLAIMED_ELSEWHERE_RETRY_MS);
     return { deliveries: [], later: CLAIMED_ELSEWHERE_RETRY_MS };
   }
-  context.claims.remember(context.userId, { ...claimed });
   return { deliveries: [{ ...delivery, attempt: { held: claimed, attempt: decision.attempt } }] };
 }
 

@@ -17,6 +17,8 @@ import { PeerApiClient } from "./peer-api-client.js";
  * dies (taking the pull with it) an idle peer asks again within this long. ms
  */
 const OWN_POLL_MS = 2_500;
+/** Messages one pull of a peer's own work asks for. */
+const OWN_PULL_BATCH = 16;
 /** How long past its wait a poll's answer may take before the poll counts as unanswered. ms */
 const ANSWER_MARGIN_MS = 5_000;
 /** How long one request for a farm task waits for one to be published. ms */
@@ -133,27 +135,37 @@ export class PeerWork {
   }
 
   /**
-   * Takes the peer's own work (`peer`) or its project's (`project`) as it comes, one message
-   * per poll, which JetStream answers straight to an inbox of this peer's kept for the lane.
+   * Takes the peer's own work (`peer`) or its project's (`project`) as it comes, which
+   * JetStream answers straight to an inbox of this peer's kept for the lane. A pull of the
+   * peer's own lane asks for several messages, so a busy peer asks once per batch instead
+   * of once per job; all of that work is this peer's anyway. A project's pull asks for one:
+   * the project's other peers may be idle.
    */
   consume(lane: "peer" | "project", onWork: (delivery: WorkDelivery) => void): PeerWorkSubscription {
     let stopped = false;
     const inbox = new LaneInbox(this.#api.nc, createInbox(inboxPrefixForPeer(this.#api.userId, this.#api.peerUuid)));
+    const batch = lane === "peer" ? OWN_PULL_BATCH : 1;
     void (async () => {
       // After a failed pull (a consumer gone, JetStream away), the next asks the server to make it again.
       let renew = false;
       while (!stopped) {
         try {
-          this.#api.send("work_next", { lane, wait_ms: OWN_POLL_MS, renew }, inbox.subject);
-          const message = await inbox.next(OWN_POLL_MS + ANSWER_MARGIN_MS);
-          renew = false;
-          if (!message) throw new Error("no answer: is a gateway running?");
-          const refusal = PeerApiClient.refusalIn(message);
-          if (refusal) throw refusal;
-          const status = message.headers?.code ?? 0;
-          if (status === 408 || status === 404) continue; // nothing came in time
-          if (status >= 400 || !message.reply) throw new Error(`the pull was refused (${status} ${message.headers?.description ?? ""})`);
-          this.#hand([toDelivery(message)], () => stopped, onWork);
+          this.#api.send("work_next", { lane, wait_ms: OWN_POLL_MS, batch, renew }, inbox.subject);
+          const pullEnds = Date.now() + OWN_POLL_MS + ANSWER_MARGIN_MS;
+          for (let received = 0; received < batch && !stopped; received += 1) {
+            const message = await inbox.next(pullEnds - Date.now());
+            if (!message) {
+              if (received === 0) throw new Error("no answer: is a gateway running?");
+              break; // some came, then the pull's end status was lost: pull again
+            }
+            renew = false;
+            const refusal = PeerApiClient.refusalIn(message);
+            if (refusal) throw refusal;
+            const status = message.headers?.code ?? 0;
+            if (status === 408 || status === 404) break; // the pull ended before the batch was full
+            if (status >= 400 || !message.reply) throw new Error(`the pull was refused (${status} ${message.headers?.description ?? ""})`);
+            this.#hand([toDelivery(message)], () => stopped, onWork);
+          }
         } catch (error) {
           renew = true;
           this.onError(error, `polling ${lane} work`);

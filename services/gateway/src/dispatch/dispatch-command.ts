@@ -75,12 +75,13 @@ type WatchedJob = { watch: JobWatch; queued: QueuedJob | TargetRefusal };
 async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: JobRequest): Promise<WatchedJob> {
   const { nc } = context.services;
   const { progress } = context;
-  // Subscribed (and flushed) before the work is queued: an answer that comes at once is seen.
+  // Subscribed before the work is queued, so an answer that comes at once is seen. No flush
+  // is needed: the server takes this connection's messages in order, so the subscription is
+  // in place before the job's record and work exist, let alone its end.
   const watch = watchJob(nc, context.identity.userId, ticket.jobId, (event) => {
     if (progress && event.status === "progress" && event.progress !== undefined) progress(event.progress, event.progress_message ?? "");
   });
   try {
-    await nc.flush();
     return { watch, queued: await queueJob(context, ticket, job) };
   } catch (error) {
     watch.stop();

@@ -4,6 +4,7 @@
  * that cheap is that the tool catalog and its JSON schemas are built once per process.
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -45,10 +46,17 @@ function progressNotifier(progressToken: string | number, send: (notification: S
   };
 }
 
+/**
+ * One JSON Schema validator per process: the SDK would build a new Ajv instance (with its
+ * formats) for every server, which cost more than the rest of serving a tool call.
+ */
+const sharedSchemaValidator = new AjvJsonSchemaValidator();
+
 export function createMcpServer(dependencies: McpServerDependencies, context: ToolContext): Server {
   const { catalog, metrics, logger } = dependencies;
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: {}, logging: {}, resources: {} },
+    jsonSchemaValidator: sharedSchemaValidator,
     instructions:
       "Blender Fabric: many LLM sessions, many Blender instances, one bus per user. " +
       "Register with blender_register_client to receive messages as notifications/message.",
