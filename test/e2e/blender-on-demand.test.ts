@@ -15,6 +15,11 @@ import { waitForRunningJob } from "../support/running-job.js";
 
 /** Short, so scale to zero happens within a test. Seconds */
 const IDLE_SECONDS = 3;
+/**
+ * The pool's tenant quota: fewer than the 3 places its 4 leave for farm work (one is kept for
+ * projects), so without the quota one user's burst would take all 3.
+ */
+const PEERS_PER_USER = 2;
 let fabric: Fabric;
 let pool: PoolProcess;
 let llm: FabricTestClient;
@@ -25,7 +30,8 @@ beforeAll(async () => {
     natsUrls: fabric.natsUrls,
     env: {
       FABRIC_POOL_WARM: "0",
-      FABRIC_POOL_MAX_PEERS: "3",
+      FABRIC_POOL_MAX_PEERS: "4",
+      FABRIC_POOL_MAX_PEERS_PER_USER: String(PEERS_PER_USER),
       FABRIC_IDLE_SECONDS: String(IDLE_SECONDS),
       FABRIC_POOL_STATE_DIR: mkdtempSync(join(tmpdir(), "fabric-pool-")),
     },
@@ -92,17 +98,36 @@ test("plain dispatches never land on a project's peer", async () => {
   await scaledToZero();
 });
 
-test("a farm job for a group with no live peer makes the pool start peers, which exit when idle", async () => {
+test("a farm job for a group with no live peer makes the pool start peers, which exit when idle; one user gets at most their quota of them", async () => {
   const script = "import time\ntime.sleep(0.5)\nprint(sum(items))";
   const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4, 5, 6], chunk_size: 1, group_id: "burst" });
   expect(farm).toMatchObject({ status: "queued", tasks: 6 });
-  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 50 });
-  expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 6 } } });
-  const runners = new Set(ended.farm.tasks.map((task: { attempts: { target_uuid: string }[] }) => task.attempts.at(-1)!.target_uuid));
-  expect(runners.size).toBeGreaterThanOrEqual(1);
-  expect(runners.size).toBeLessThanOrEqual(3); // the pool's maximum
-  for (const runner of runners) expect(runner).toMatch(/^blender-burst-/u);
+  // Another tenant's work queued behind the burst still gets the place the quota leaves.
+  const other = await fabric.connect("pia");
+  const otherFarm = await other.call("blender_farm_map", { script, items: [7, 8], chunk_size: 1, group_id: "burst" });
+  expect(otherFarm).toMatchObject({ status: "queued", tasks: 2 });
+  let mostOfOlga = 0;
+  const sampling = setInterval(() => {
+    void pool.peers().then((peers) => {
+      mostOfOlga = Math.max(mostOfOlga, peers.filter((peer) => peer.user === "olga").length);
+    }, () => {});
+  }, 100);
+  try {
+    const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 50 });
+    expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 6 } } });
+    const runners = new Set(ended.farm.tasks.map((task: { attempts: { target_uuid: string }[] }) => task.attempts.at(-1)!.target_uuid));
+    expect(runners.size).toBeGreaterThanOrEqual(1);
+    expect(runners.size).toBeLessThanOrEqual(PEERS_PER_USER);
+    for (const runner of runners) expect(runner).toMatch(/^blender-burst-/u);
+    const otherEnded = await other.call("blender_job_status", { job_id: otherFarm.job_id, wait_seconds: 50 });
+    expect(otherEnded).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 2 } } });
+  } finally {
+    clearInterval(sampling);
+  }
+  expect(mostOfOlga).toBeGreaterThanOrEqual(1);
+  expect(mostOfOlga).toBeLessThanOrEqual(PEERS_PER_USER);
   await scaledToZero();
+  await waitFor("pia's peers to leave too", async () => (await other.call("blender_list_available_clients")).persistent.length === 0, 30_000, 200);
 });
 
 test("a pool killed -9 leaves no bridge or Blender behind, and starts peers again when restarted", async () => {

@@ -34,6 +34,7 @@ beforeAll(async () => {
       FABRIC_KV_REPLICAS: "3",
       FABRIC_POOL_WARM: "0",
       FABRIC_POOL_MAX_PEERS: "3",
+      FABRIC_POOL_MAX_PEERS_PER_USER: "3",
       FABRIC_IDLE_SECONDS: "4",
       FABRIC_POOL_CAPABILITIES: "python_execution,modeling,rendering,gpu",
       FABRIC_POOL_ADDON_PREFS: JSON.stringify({ enable_polyhaven: true, polyhaven_base_url: polyhaven.url }),

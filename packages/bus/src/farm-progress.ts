@@ -31,11 +31,18 @@ export type FarmProgress = {
   ended: boolean;
 };
 
-/** The attempts recorded so far for one task, oldest first. */
-export async function readAttempts(jobs: JobStore, userId: string, taskJobId: string, maxAttempts: number): Promise<FarmAttempt[]> {
+/**
+ * The attempts recorded so far for one task, oldest first. `at once`: every possible attempt's
+ * record is asked for together (one round trip instead of one per attempt, for a peer waiting
+ * on its next task); otherwise one after another, stopping at the first missing.
+ */
+export async function readAttempts(jobs: JobStore, userId: string, taskJobId: string, maxAttempts: number, options: { atOnce?: boolean } = {}): Promise<FarmAttempt[]> {
+  const read = (attempt: number) => jobs.get(userId, farmAttemptJobId(taskJobId, attempt));
+  const numbers = Array.from({ length: maxAttempts }, (_, index) => index + 1);
+  const prefetched = options.atOnce ? await Promise.all(numbers.map(read)) : undefined;
   const attempts: FarmAttempt[] = [];
-  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-    const record = await jobs.get(userId, farmAttemptJobId(taskJobId, attempt));
+  for (const attempt of numbers) {
+    const record = prefetched ? prefetched[attempt - 1] : await read(attempt);
     if (!record) break;
     attempts.push({ job_id: record.job_id, status: record.status, target_uuid: record.target_uuid, error: record.error });
   }

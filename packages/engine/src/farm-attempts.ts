@@ -46,13 +46,16 @@ export async function decideAttempt(
   const { peerUuid } = taker;
   // A task needing what this peer lacks is left to a peer that has it.
   if (!coversCapabilities(taker.capabilities, task.capabilities)) return { later: PASSED_ON_RETRY_MS };
-  const farm = await jobs.get(userId, task.farm_job_id);
+  // Read together: a peer waits on this between two tasks.
+  const [farm, attempts] = await Promise.all([
+    jobs.get(userId, task.farm_job_id),
+    readAttempts(jobs, userId, task.job_id, task.max_attempts, { atOnce: true }),
+  ]);
   if (!farm || isTerminalJobStatus(farm.status)) return { ended: true };
   // A peer blocklisted for this job leaves its tasks to the others (the reaper fails the job
   // when no one else is left).
   const summary = FarmSummarySchema.safeParse(farm.result);
   if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: PASSED_ON_RETRY_MS };
-  const attempts = await readAttempts(jobs, userId, task.job_id, task.max_attempts);
   const last = attempts.at(-1);
   if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };
   if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };

@@ -60,6 +60,8 @@ export async function up(options: UpOptions): Promise<void> {
       FABRIC_POOL_WARM_USER: options.user,
       FABRIC_POOL_WARM_PREFIX: options.blenderUuid,
       FABRIC_POOL_MAX_PEERS: String(options.maxPeers),
+      // One user runs the local fabric: the tenant quota would only hold them back.
+      FABRIC_POOL_MAX_PEERS_PER_USER: String(options.maxPeers),
       FABRIC_IDLE_SECONDS: String(options.idleSeconds),
       FABRIC_POOL_STATE_DIR: join(options.dataDirectory, "pool"),
     },

@@ -23,6 +23,11 @@ export const PoolEnvSchema = z.object({
   FABRIC_POOL_LAUNCHER: z.enum(["process", "knative"]).default("process"),
   /** Most peers the pool runs at once (warm ones included). */
   FABRIC_POOL_MAX_PEERS: z.coerce.number().int().min(1).default(4),
+  /**
+   * Most peers the pool runs at once for one user (tenant quota; warm ones count but are
+   * always started), so one tenant's burst cannot take every place.
+   */
+  FABRIC_POOL_MAX_PEERS_PER_USER: z.coerce.number().int().min(1).default(2),
   /** Peers kept running for FABRIC_POOL_WARM_USER whatever the demand (no idle exit). */
   FABRIC_POOL_WARM: z.coerce.number().int().min(0).default(0),
   /** The user whose bus the warm peers join. */

@@ -1,7 +1,8 @@
 /**
  * The peer pool (seed 004): Blender when work arrives, none when idle. It watches demand on
  * the work stream (work-demand.ts: a project, farm group or farm pool with work waiting) and
- * starts peers for what no live peer serves, up to FABRIC_POOL_MAX_PEERS:
+ * starts peers for what no live peer serves, up to FABRIC_POOL_MAX_PEERS, and up to
+ * FABRIC_POOL_MAX_PEERS_PER_USER for one user (the tenant quota):
  * - a project gets one peer, bound to it (two projects never share a Blender);
  * - a group or the farm pool gets as many as it has tasks outstanding, if the pool's peers
  *   have the capabilities the tasks ask for;
@@ -46,6 +47,8 @@ export class Pool {
   readonly #retryAt = new Map<string, number>();
   /** Demands whose tasks ask for capabilities the pool's peers lack (logged once each). */
   readonly #unservable = new Set<string>();
+  /** Users whose work waits on their peer quota (logged once per time they reach it). */
+  readonly #atQuota = new Set<string>();
   #subscriptions: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
   #looking = false;
@@ -110,8 +113,11 @@ export class Pool {
     const purposes = new Set(demand.map((wanted) => demandKey(wanted)));
     for (const purpose of this.#unservable) if (!purposes.has(purpose)) this.#unservable.delete(purpose);
     for (const [purpose, at] of this.#retryAt) if (at <= Date.now()) this.#retryAt.delete(purpose);
+    const usersAtQuota = new Set<string>();
     for (const wanted of ordered) {
-      const room = wanted.kind === "project" ? free : free - keptForProjects;
+      const userRoom = env.FABRIC_POOL_MAX_PEERS_PER_USER - launcher.peers().filter((peer) => peer.spec.userId === wanted.userId).length;
+      if (userRoom <= 0) usersAtQuota.add(wanted.userId);
+      const room = Math.min(userRoom, wanted.kind === "project" ? free : free - keptForProjects);
       if (room <= 0) continue;
       const purpose = demandKey(wanted);
       if ((this.#retryAt.get(purpose) ?? 0) > Date.now()) continue;
@@ -126,6 +132,17 @@ export class Pool {
         free -= 1;
       }
     }
+    this.#noteQuota(usersAtQuota);
+  }
+
+  /** Says once, each time a user reaches the peer quota, that their work waits on it. */
+  #noteQuota(usersAtQuota: Set<string>): void {
+    for (const userId of usersAtQuota) {
+      if (this.#atQuota.has(userId)) continue;
+      this.#atQuota.add(userId);
+      this.#deps.logger.warn({ user: userId, limit: this.#deps.env.FABRIC_POOL_MAX_PEERS_PER_USER }, "quota_exceeded: FABRIC_POOL_MAX_PEERS_PER_USER; the user's other work waits for one of their peers");
+    }
+    for (const userId of this.#atQuota) if (!usersAtQuota.has(userId)) this.#atQuota.delete(userId);
   }
 
   #launch(spec: PeerSpec): void {

@@ -19,8 +19,12 @@ import { PeerApiClient } from "./peer-api-client.js";
 const OWN_POLL_MS = 2_500;
 /** Messages one pull of a peer's own work asks for. */
 const OWN_PULL_BATCH = 16;
-/** How long past its wait a poll's answer may take before the poll counts as unanswered. ms */
-const ANSWER_MARGIN_MS = 5_000;
+/**
+ * How long past its wait a poll's answer (JetStream's 408) may take before the poll counts as
+ * lost: after a NATS node dies, its consumers' pulls die with it unanswered, and the next
+ * pull should go to the new leader soon. ms
+ */
+const ANSWER_MARGIN_MS = 500;
 /** How long one request for a farm task waits for one to be published. ms */
 const FARM_POLL_MS = 2_000;
 /** How often a peer says it still holds its unacknowledged work (the server's ack wait is 30 s). ms */
@@ -148,6 +152,9 @@ export class PeerWork {
     void (async () => {
       // After a failed pull (a consumer gone, JetStream away), the next asks the server to make it again.
       let renew = false;
+      // Pulls in a row that got no answer at all: the first is pulled again at once (its node
+      // died), more say that no gateway answers.
+      let unanswered = 0;
       while (!stopped) {
         try {
           this.#api.send("work_next", { lane, wait_ms: OWN_POLL_MS, batch, renew }, inbox.subject);
@@ -155,9 +162,11 @@ export class PeerWork {
           for (let received = 0; received < batch && !stopped; received += 1) {
             const message = await inbox.next(pullEnds - Date.now());
             if (!message) {
-              if (received === 0) throw new Error("no answer: is a gateway running?");
-              break; // some came, then the pull's end status was lost: pull again
+              renew = true; // some came, then the pull's end was lost; or none came: pull again
+              if (received === 0 && ++unanswered > 1) throw new Error("no answer: is a gateway running?");
+              break;
             }
+            unanswered = 0;
             renew = false;
             const refusal = PeerApiClient.refusalIn(message);
             if (refusal) throw refusal;
