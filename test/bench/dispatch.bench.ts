@@ -141,11 +141,15 @@ closed loop per session for ${PHASE_MS / 1000} s after a ${WARMUP_MS / 1000} s w
 - **fabric**: the MCP SDK client calls \`blender_<command>\` on the gateway; the gateway
   records the job in KV (with its deadline), stores \`command_dispatch\` in the work-queue
   stream \`FABRIC_WORK\`, and waits on the job subject; the bridge (attached to the Blender)
-  takes it from its durable consumer, claims the job (compare-and-set queued -> running), runs
-  it, records the end and acknowledges the message.
+  takes it from its durable consumer through the peer API (the gateway forwards its pull),
+  claims the job (compare-and-set queued -> running, served by the gateway), runs it, and
+  ends it (the gateway records the end and acknowledges the message).
 - **direct**: the benchmark's own TCP connections to the same addon socket, one per session.
 - **handler**: the addon handler's own time on Blender's main thread (\`duration_ms\` of the
   reply). **overhead** = round trip − handler, per call; the p50 of that is shown.
+- **CPU ms per call**: CPU time (user + system, from /proc) the gateway, bridge and
+  nats-server processes spent during the phase, divided by its calls
+  (\`test/bench/process-cpu.ts\`). It varies less between runs than calls/s on a shared machine.
 
 Blender runs one command at a time, so at 16 sessions both paths queue behind its main thread.
 
