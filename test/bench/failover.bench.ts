@@ -2,7 +2,7 @@
  * Benchmark: how soon an idle peer takes work again after the NATS node that leads its work
  * dies. A 3-node cluster (R3 stream and buckets), one gateway, one bridge with headless Blender,
  * idle. Each trial kills -9 the node leading the peer's consumer on FABRIC_WORK, then
- * dispatches `execute_code` to the peer every 100 ms (each call a new job with a 3 s timeout)
+ * dispatches `execute_code` to the peer every DISPATCH_EVERY_MS (each call a new job with a 3 s timeout)
  * and records, from the kill:
  * - when the consumer has a new leader (asked every 50 ms through the surviving nodes);
  * - when the first of those dispatches completes.
@@ -26,6 +26,8 @@ const USER = "bench";
 const PEER = "blender-failover";
 /** How long a trial dispatches for at most. ms */
 const TRIAL_LIMIT_MS = 30_000;
+/** A new dispatch starts this often during a trial, whatever the earlier ones are doing. ms */
+const DISPATCH_EVERY_MS = 100;
 /** Pause after restarting a node, so streams and consumers are current again. ms */
 const SETTLE_MS = 8_000;
 
@@ -74,7 +76,7 @@ async function runTrial(): Promise<Trial> {
         () => {}, // a transport error while the gateway fails over: the next call tries again
       ),
     );
-    await sleep(100);
+    await sleep(DISPATCH_EVERY_MS); // pacing, not a wait for a condition: the calls run on meanwhile
   }
   await Promise.all([watchLeader, ...calls]);
   await victim.restart();

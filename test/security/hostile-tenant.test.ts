@@ -14,6 +14,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import {
   BucketName,
+  MAX_WORK_BATCH,
   PEER_OPS,
   StreamName,
   consumerForPeer,
@@ -200,6 +201,8 @@ test("through its own peer API a tenant reaches only its own records, work and l
   // An ack subject of bert's consumer is not anna's to acknowledge.
   const bertAck = `$JS.ACK.${StreamName.Work}.${consumerForPeer("bert", BERT.uuid)}.1.1.1.1.0`;
   expect(await call("work_ack", { incarnation, acks: [{ ack: bertAck, action: "ack" }] })).toMatchObject({ ok: false, code: "forbidden" });
+  // A pull asks for a bounded batch of the peer's own work only: more is refused as invalid.
+  expect(await call("work_next", { incarnation, lane: "peer", wait_ms: 1_000, batch: MAX_WORK_BATCH + 1 })).toMatchObject({ ok: false, code: "invalid" });
   // A finish of a job this boot does not hold is refused; so is a boot that is not registered.
   expect(await call("finish", { incarnation, job_id: "j-bert", outcome: { status: "completed" } })).toMatchObject({ ok: false, code: "not_found" });
   expect(await call("claim", { incarnation: "inc-forged", job_id: "j-1" })).toMatchObject({ ok: false, code: "stale_incarnation" });

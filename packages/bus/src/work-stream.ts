@@ -11,8 +11,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import {
-  AckPolicy,
-  DeliverPolicy,
   DiscardPolicy,
   RetentionPolicy,
   StorageType,
@@ -28,9 +26,6 @@ import {
 import {
   StreamName,
   WORK_STREAM_SUBJECTS,
-  consumerForPeer,
-  consumerForProject,
-  farmLanes,
   subjectForAllGroupWork,
   subjectForAllUserFarmWork,
   subjectForGroupWork,
@@ -42,15 +37,14 @@ import {
 } from "@blender-fabric/protocol";
 import { retryJetStream } from "./kv-update.js";
 import { BIND_DEADLINE_MS, JETSTREAM_API_TIMEOUT_MS, RECORD_RETENTION_MS } from "./buckets.js";
+import { consumerNamesOf, farmLaneConfigs, ownLaneConfigs, type PeerLanes } from "./work-consumers.js";
+
+export type { PeerLanes } from "./work-consumers.js";
 
 /** Largest the work stream may grow (every tenant's queued work). Bytes */
 const WORK_STREAM_MAX_BYTES = 1024 ** 3;
 /** Within this window a second publish with the same message id is dropped by the server. ms */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
-/** Unacknowledged work is delivered again after this long without an in-progress ack. ms */
-const ACK_WAIT_MS = 30_000;
-/** Most messages held unacknowledged through one consumer (a peer's queue; a group's peers). */
-const MAX_HELD_PER_CONSUMER = 1_000;
 /** How long one pull for a group's next task waits (the shortest pull JetStream allows). ms */
 const GROUP_PULL_EXPIRES_MS = 1_000;
 /** How long an idle peer's request for a farm task waits for one to be published before it looks again. ms */
@@ -253,22 +247,9 @@ export class WorkStream {
     this.#nc.publish(ackSubject, body);
   }
 
-  /**
-   * The consumers a peer may be handed work from, by name. Asked on every end of a job, and
-   * names are digests, so the answer is remembered per peer and lanes.
-   */
+  /** The consumers a peer may be handed work from, by name (work-consumers.ts). */
   static consumerNamesOf(userId: string, peer: PeerLanes): ReadonlySet<string> {
-    const key = JSON.stringify([userId, peer.peerUuid, peer.projectId, peer.groupId, peer.farmWorker]);
-    let names = consumerNamesByPeer.get(key);
-    if (!names) {
-      names = new Set([
-        ...ownLaneConfigs(userId, peer).map((config) => config.durable_name),
-        ...farmLanes(userId, { groupId: peer.groupId, userPool: peer.farmWorker }).map((lane) => lane.name),
-      ]);
-      consumerNamesByPeer.set(key, names);
-      if (consumerNamesByPeer.size > REMEMBERED_PEERS) consumerNamesByPeer.delete(consumerNamesByPeer.keys().next().value!);
-    }
-    return names;
+    return consumerNamesOf(userId, peer);
   }
 
   /**
@@ -307,40 +288,6 @@ function parseAckSubject(ackSubject: string): { consumer: string; deliveries: nu
   const numbers = tokens.slice(at + 2);
   if (numbers.length < 5 || !numbers.every((token) => /^\d+$/.test(token))) return undefined;
   return { consumer: tokens[at + 1]!, deliveries: Number(numbers[0]) };
-}
-
-/** Peers whose consumer names are remembered (consumerNamesOf), at most; the oldest go first. */
-const REMEMBERED_PEERS = 10_000;
-const consumerNamesByPeer = new Map<string, ReadonlySet<string>>();
-
-/** What decides a peer's consumers: who it is, and which project, group and pool it serves. */
-export type PeerLanes = { peerUuid: string; projectId: string | null; groupId: string | null; farmWorker: boolean };
-
-/**
- * A peer's own consumer and its project's: a new boot of the peer makes them afresh.
- * Remembered per peer and project, as consumer names are digests and every pull asks.
- */
-function ownLaneConfigs(userId: string, peer: PeerLanes): OwnLaneConfig[] {
-  const key = JSON.stringify([userId, peer.peerUuid, peer.projectId]);
-  let configs = ownLaneConfigsByPeer.get(key);
-  if (!configs) {
-    configs = buildOwnLaneConfigs(userId, peer);
-    ownLaneConfigsByPeer.set(key, configs);
-    if (ownLaneConfigsByPeer.size > REMEMBERED_PEERS) ownLaneConfigsByPeer.delete(ownLaneConfigsByPeer.keys().next().value!);
-  }
-  return configs;
-}
-
-type OwnLaneConfig = ReturnType<typeof buildOwnLaneConfigs>[number];
-const ownLaneConfigsByPeer = new Map<string, OwnLaneConfig[]>();
-
-function buildOwnLaneConfigs(userId: string, peer: PeerLanes) {
-  return [
-    { lane: "peer" as const, ...consumerConfig(consumerForPeer(userId, peer.peerUuid), subjectForPeerWork(userId, peer.peerUuid), `work for peer ${peer.peerUuid} of user ${userId}`) },
-    ...(peer.projectId
-      ? [{ lane: "project" as const, ...consumerConfig(consumerForProject(userId, peer.projectId), subjectForProjectWork(userId, peer.projectId), `work for project ${peer.projectId} of user ${userId}`) }]
-      : []),
-  ];
 }
 
 /** Whether a task was published since the last reset, and a wait for the next one. */
@@ -384,34 +331,6 @@ class Arrivals {
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
     this.#wake?.();
   }
-}
-
-/**
- * The shared consumers of a group's or farm pool's tasks. They are never removed for being
- * idle: a group at zero peers still has its consumers, whose pending count is what scales it
- * up again (a missing consumer would read to KEDA as the whole stream pending).
- */
-function farmLaneConfigs(userId: string, sources: { groupId: string | null; userPool: boolean }) {
-  return farmLanes(userId, sources).map((lane) => {
-    const { inactive_threshold: _removedWhenIdle, ...config } = consumerConfig(lane.name, lane.filter, lane.description);
-    return config;
-  });
-}
-
-/** The durable pull consumer of one peer's work or one group's tasks. */
-function consumerConfig(name: string, filterSubject: string, description: string) {
-  return {
-    durable_name: name,
-    description,
-    filter_subject: filterSubject,
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(ACK_WAIT_MS),
-    deliver_policy: DeliverPolicy.All,
-    max_ack_pending: MAX_HELD_PER_CONSUMER,
-    // A consumer nobody pulls from this long is removed (its work stays in the stream until
-    // max age, and the next peer creates the consumer again), so departed peers do not pile up.
-    inactive_threshold: nanos(RECORD_RETENTION_MS),
-  };
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

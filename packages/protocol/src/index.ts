@@ -18,4 +18,4 @@ export { BlendSha256Schema, BlendSnapshotResultSchema, SNAPSHOT_COMMAND, blendOb
 export { RenderFramesInputSchema, frameOfFileName, parseFrames, renderFramesScript } from "./render.js";
 export { projectOfTarget, projectSceneObjectName } from "./project.js";
 export { DispatchResultSchema, ToolOutputSchemas, isErrorStatus, withParsedResult } from "./tool-results.js";
-export { ALL_PEER_API_SUBJECTS, HeldJobSchema, OBJECT_META_HEADER, PEER_API_QUEUE, PEER_CHUNK_BYTES, PEER_OPS, PeerApiErrorCode, PeerApiFailureSchema, PeerDeliverySchema, PeerRequestSchemas, inboxPrefixForPeer, isPeerOp, subjectForPeerOp, subjectForPeerUpload, subjectsOfPeer, type PeerDelivery, type PeerOp, type PeerRequest } from "./peer-api.js";
+export { ALL_PEER_API_SUBJECTS, HeldJobSchema, OBJECT_META_HEADER, PEER_API_QUEUE, PEER_CHUNK_BYTES, MAX_WORK_BATCH, PEER_OPS, PeerApiErrorCode, PeerApiFailureSchema, PeerDeliverySchema, PeerRequestSchemas, inboxPrefixForPeer, isPeerOp, subjectForPeerOp, subjectForPeerUpload, subjectsOfPeer, type PeerDelivery, type PeerOp, type PeerRequest } from "./peer-api.js";
