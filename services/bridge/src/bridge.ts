@@ -43,6 +43,7 @@ import { runFarmAttempt, type RunningAttempt } from "./farm-attempt.js";
 import type { BlendCache } from "./blend-cache.js";
 import { runInBlender, runJob, type Work } from "./job-runner.js";
 import { Membership } from "./membership.js";
+import { ProgressReports } from "./progress-reports.js";
 
 /** `farmTask`: a task of the group's farm; which attempt it makes is decided when it runs. */
 type QueuedItem = { work: Work; delivery: WorkDelivery; farmTask?: FarmTask };
@@ -52,6 +53,8 @@ type Running = RunningAttempt & {
   /** Set once the claim succeeded. */
   held?: HeldJob;
   cancelRequested?: boolean;
+  /** Its progress reports, sent in order and before its end. */
+  reports?: ProgressReports;
 };
 
 export type BridgeDependencies = {
@@ -119,7 +122,7 @@ export class Bridge {
   /** Waits for Blender, registers this boot, subscribes, takes work and starts heartbeating. */
   async start(): Promise<void> {
     const { peer, env, nc, work } = this.#deps;
-    peer.onProgress((progress) => this.#logFailure(this.#reportProgress(progress), "progress not reported"));
+    peer.onProgress((progress) => this.#reportProgress(progress));
     await this.#membership.register(await peer.start());
     // A restarted Blender has a new pid: register again (same boot of the bridge).
     peer.onConnected = (hello: AddonHello) => this.#logFailure(this.#membership.register(hello), "registration failed");
@@ -332,7 +335,7 @@ export class Bridge {
     if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };
     // A failed farm attempt with attempts left hands its task back for the next attempt.
     const handBack = farmTask && outcome.status === "failed" && attempt < farmTask.max_attempts;
-    const finishing = this.#finish(held, outcome, delivery.settlement(handBack ? 0 : undefined)).finally(() => {
+    const finishing = this.#finish(held, outcome, delivery.settlement(handBack ? 0 : undefined), running.reports).finally(() => {
       this.#finishing.delete(finishing);
       this.#wakeWaiters();
     });
@@ -361,7 +364,9 @@ export class Bridge {
    * Records the end until the fabric takes it: while this boot lives, nobody else will
    * settle the job, so giving up would leave it running forever.
    */
-  async #finish(held: HeldJob, outcome: JobOutcome, settlement: WorkSettlement): Promise<void> {
+  async #finish(held: HeldJob, outcome: JobOutcome, settlement: WorkSettlement, reports?: ProgressReports): Promise<void> {
+    // The caller sees every report before the answer (progress-reports.ts).
+    await reports?.flushed();
     while (!this.#stopped) {
       try {
         if (!(await this.#deps.jobs.finish(held, outcome, settlement))) {
@@ -381,14 +386,18 @@ export class Bridge {
     }
   }
 
-  async #reportProgress(progress: AddonProgress): Promise<void> {
+  #reportProgress(progress: AddonProgress): void {
     const running = this.#running;
     const held = running?.held;
     if (!held || held.record.job_id !== progress.job_id) return;
     running.lastProgressAt = Date.now();
     // A render reports each frame: store what it has written so far.
     if (running.outputs) this.#logFailure(running.outputs.sync(), "outputs not stored yet");
-    await this.#deps.jobs.progress(held, progress.fraction, progress.message);
+    running.reports ??= new ProgressReports(
+      (report) => this.#deps.jobs.progress(held, report.fraction, report.message),
+      (error) => this.#deps.logger.warn({ err: error, jobId: held.record.job_id }, "progress not reported"),
+    );
+    running.reports.report({ fraction: progress.fraction, message: progress.message });
   }
 
   /** Queued work is dropped (and never runs); a running script gets its cancellation flag. */
