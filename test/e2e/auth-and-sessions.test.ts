@@ -81,7 +81,7 @@ describe("bearer tokens", () => {
 });
 
 describe("sessions live in KV", () => {
-  test("initialize on A, use on B; missing 400, unknown 404, other user 403", async () => {
+  test("initialize on A, use on B; missing 400, unknown 404, another user's 404 (stored under its user)", async () => {
     const token = await mintToken({ sub: "grace" });
     const auth = { authorization: `Bearer ${token}`, "mcp-protocol-version": "2025-06-18" };
     const sessionId = await initialize(replicaA, token);
@@ -104,11 +104,11 @@ describe("sessions live in KV", () => {
     expect((await post(replicaB, list, auth)).status).toBe(400);
     expect((await post(replicaB, list, { ...auth, "mcp-session-id": "no-such-session" })).status).toBe(404);
     const mallory = { authorization: `Bearer ${await mintToken({ sub: "mallory" })}` };
-    expect((await post(replicaB, list, { ...mallory, "mcp-session-id": sessionId })).status).toBe(403);
+    expect((await post(replicaB, list, { ...mallory, "mcp-session-id": sessionId })).status).toBe(404);
     const stream = await fetch(replicaB, {
       headers: { ...mallory, accept: "text/event-stream", "mcp-session-id": sessionId },
     });
-    expect(stream.status).toBe(403);
+    expect(stream.status).toBe(404);
   });
 
   test("DELETE on one replica ends the session everywhere; ephemeral clients leave, persistent stay", async () => {

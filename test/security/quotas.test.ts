@@ -20,11 +20,18 @@ afterAll(async () => {
 });
 
 /** A raw `initialize` POST, as a client that never closes its sessions sends it. */
-const initialize = async (userId: string) =>
-  fetch(fabric.gateways[0]!.mcpUrl, {
+const initialize = async (userId: string, replica = 0) =>
+  fetch(fabric.gateways[replica]!.mcpUrl, {
     method: "POST",
     headers: { authorization: `Bearer ${await mintToken({ sub: userId })}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "q", version: "1" } } }),
+  });
+
+/** DELETE /mcp: the session ends. */
+const endSession = async (userId: string, sessionId: string, replica = 0) =>
+  fetch(fabric.gateways[replica]!.mcpUrl, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${await mintToken({ sub: userId })}`, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" },
   });
 
 test("live sessions per user are capped; one more initialize gets 429 naming the limit, and the sessions held keep working", async () => {
@@ -40,17 +47,20 @@ test("live sessions per user are capped; one more initialize gets 429 naming the
   await expect.poll(async () => (await initialize("quinn")).status, { timeout: 10_000 }).toBe(200);
 });
 
-test("new sessions per user per minute are capped", async () => {
+test("new sessions per user per minute are capped, counted over every replica, ended sessions included", async () => {
   const statuses: number[] = [];
-  for (let attempt = 0; attempt < 7; attempt += 1) {
-    const response = await initialize("sam");
+  for (let attempt = 0; attempt < 6; attempt += 1) {
+    const replica = attempt % 2;
+    const response = await initialize("sam", replica);
     statuses.push(response.status);
     if (response.status === 429) {
-      expect(JSON.stringify(await response.json())).toMatch(/quota_exceeded: FABRIC_(SESSIONS_PER_MINUTE|MAX_SESSIONS_PER_USER)/);
+      expect(JSON.stringify(await response.json())).toMatch(/quota_exceeded: FABRIC_SESSIONS_PER_MINUTE \(5 new sessions a minute\)/);
+      continue;
     }
+    // Ended at once: never more than one live, so only the per-minute limit can refuse.
+    expect((await endSession("sam", response.headers.get("mcp-session-id")!, 1 - replica)).status).toBeLessThan(300);
   }
-  expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
-  expect(statuses.at(-1)).toBe(429);
+  expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
 });
 
 test("queued work per user is capped: a farm job that would pass the limit is refused whole, and what is queued stays", async () => {

@@ -5,7 +5,7 @@ export { connectToFabric } from "./connect.js";
 export { JETSTREAM_API_TIMEOUT_MS, openFabricBuckets } from "./buckets.js";
 export { heartbeatClient, registerClient, unregisterClient } from "./client-records.js";
 export { ClientRegistry } from "./registry.js";
-export { SessionStore } from "./sessions.js";
+export { SessionStore, type SessionBegun, type SessionQuotas, type SessionStoreOptions } from "./sessions.js";
 export { JobExistsError, JobStore, type HeldJob, type JobOutcome } from "./jobs.js";
 export { JobReaper } from "./job-reaper.js";
 export { readAttempts, readFarmProgress, taskEnded, type FarmProgress } from "./farm-progress.js";

@@ -26,6 +26,12 @@
  * What it does instead is share the round trip: at most one request is in flight per mirror,
  * and it answers every `sync()` that began before it was sent. A replica under load thus
  * asks the leader once per round trip, not once per read.
+ *
+ * With `keep` (the sessions), it holds only the keys this process has read, up to that many
+ * (the least recently read leave first), and watches from the moment it starts instead of
+ * loading the bucket: a replica's memory grows with what it serves, not with every tenant's
+ * records. The watch still keeps every held key current, and a read that races a write of the
+ * same key keeps whichever is newer.
  */
 import type { KV, KvEntry } from "@nats-io/kv";
 import { retryJetStream } from "./kv-update.js";
@@ -36,6 +42,11 @@ export type MirrorEntry<T> = { value: T; revision: number };
 export type MirrorDecoder<T> = (entry: KvEntry) => T | undefined;
 
 export type MirrorChangeListener<T> = (key: string, value: T | undefined) => void;
+
+export type MirrorOptions = {
+  /** Hold only keys read through `load()`, at most this many. Default: the whole bucket. */
+  keep?: number;
+};
 
 /** How long `sync()` trusts the running watch to catch up before replacing it. ms */
 const WATCH_GRACE_MS = 750;
@@ -73,18 +84,31 @@ export class KvMirror<T> {
   #stopWatch: (() => void) | undefined;
   #restarting: Promise<void> | undefined;
   #stopped = false;
+  /** `MirrorOptions.keep`; undefined holds every key. */
+  readonly #keep: number | undefined;
+  /** Reads of KV in flight, shared by every caller of `load()` for the same key. */
+  readonly #loads = new Map<string, Promise<MirrorEntry<T> | undefined>>();
+  /** For each key being loaded, the newest write the watch delivered meanwhile. */
+  readonly #seenWhileLoading = new Map<string, KvEntry | undefined>();
 
-  private constructor(kv: KV, decode: MirrorDecoder<T>) {
+  private constructor(kv: KV, decode: MirrorDecoder<T>, options: MirrorOptions) {
     this.#kv = kv;
     this.#decode = decode;
+    this.#keep = options.keep;
   }
 
   /**
-   * Starts watching `kv` and resolves once the current contents are loaded. Retries while
-   * JetStream cannot create the watch's consumer (a cluster still electing leaders).
+   * Starts watching `kv` and resolves once the current contents are loaded (with `keep`: once
+   * the watch runs). Retries while JetStream cannot create the watch's consumer (a cluster
+   * still electing leaders).
    */
-  static async start<T>(kv: KV, decode: MirrorDecoder<T>): Promise<KvMirror<T>> {
-    const mirror = new KvMirror(kv, decode);
+  static async start<T>(kv: KV, decode: MirrorDecoder<T>, options: MirrorOptions = {}): Promise<KvMirror<T>> {
+    const mirror = new KvMirror(kv, decode, options);
+    if (options.keep !== undefined) {
+      // Nothing is loaded: the watch begins after the stream's last message.
+      const { state } = (await retryJetStream("read the stream state", () => kv.status(), START_DEADLINE_MS)).streamInfo;
+      mirror.#watchedRevision = state.last_seq;
+    }
     await retryJetStream("watch a bucket", () => mirror.#watch(), START_DEADLINE_MS);
     await mirror.sync();
     return mirror;
@@ -129,21 +153,34 @@ export class KvMirror<T> {
     return this.#restarting;
   }
 
-  #apply(entry: KvEntry): void {
+  /** `read`: the entry comes from a read of KV (`load()`), not from the watch. */
+  #apply(entry: KvEntry, read = false): void {
     const current = this.#entries.get(entry.key);
     if (current && current.revision >= entry.revision) return;
+    if (!read && this.#seenWhileLoading.has(entry.key)) {
+      const seen = this.#seenWhileLoading.get(entry.key);
+      if (!seen || seen.revision < entry.revision) this.#seenWhileLoading.set(entry.key, entry);
+    }
+    const held = this.#keep === undefined || read || current !== undefined;
+    if (!held && this.#listeners.size === 0) return;
     const value = entry.operation === "PUT" ? this.#decodeSafely(entry) : undefined;
     if (value === undefined) this.#drop(entry.key);
-    else this.#store(entry.key, { value, revision: entry.revision });
+    else if (held) this.#store(entry.key, { value, revision: entry.revision });
     for (const listener of this.#listeners) listener(entry.key, value);
   }
 
   #store(key: string, entry: MirrorEntry<T>): void {
+    if (this.#keep !== undefined) this.#entries.delete(key); // re-inserted last: the most recently used
     this.#entries.set(key, entry);
     const token = firstToken(key);
     let keys = this.#keysByFirstToken.get(token);
     if (!keys) this.#keysByFirstToken.set(token, (keys = new Set()));
     keys.add(key);
+    if (this.#keep === undefined) return;
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= this.#keep) break;
+      this.#drop(oldest);
+    }
   }
 
   #drop(key: string): void {
@@ -237,14 +274,39 @@ export class KvMirror<T> {
   }
 
   get(key: string): MirrorEntry<T> | undefined {
-    return this.#entries.get(key);
+    const entry = this.#entries.get(key);
+    if (entry && this.#keep !== undefined) this.#store(key, entry); // most recently used
+    return entry;
   }
 
-  /** Reads one key from KV itself (not the mirror) and folds the answer into the mirror. */
-  async load(key: string): Promise<MirrorEntry<T> | undefined> {
-    const entry = await this.#kv.get(key);
-    if (entry) this.#apply(entry);
-    return this.#entries.get(key);
+  /**
+   * Reads one key from KV itself (not the mirror) and folds the answer into the mirror. A
+   * write the watch delivers while the read is out wins if it is newer.
+   */
+  load(key: string): Promise<MirrorEntry<T> | undefined> {
+    let loading = this.#loads.get(key);
+    if (!loading) {
+      this.#seenWhileLoading.set(key, undefined);
+      loading = this.#kv
+        .get(key)
+        .then((read) => {
+          const seen = this.#seenWhileLoading.get(key);
+          const newest = seen && (!read || seen.revision > read.revision) ? seen : read;
+          if (newest) this.#apply(newest, true);
+          return this.#entries.get(key);
+        })
+        .finally(() => {
+          this.#loads.delete(key);
+          this.#seenWhileLoading.delete(key);
+        });
+      this.#loads.set(key, loading);
+    }
+    return loading;
+  }
+
+  /** How many keys the mirror holds. */
+  get size(): number {
+    return this.#entries.size;
   }
 
   /** Drops a key from memory only (for values KV removes silently, by max age). */

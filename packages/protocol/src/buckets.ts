@@ -89,8 +89,15 @@ export const keyForClient = (userId: string, clientUuid: string) =>
 /** Prefix of every key of one user in `fabric_clients` and `fabric_jobs` (`<u>.`). */
 export const keyPrefixForUser = (userId: string) => `${encodeToken(userId)}.`;
 
-/** Key of a session in `fabric_sessions`. */
-export const keyForSession = (sessionId: string) => encodeToken(sessionId);
+/**
+ * Key of a session in `fabric_sessions`: under its user, so a token of another user never
+ * finds it, and no replica needs everyone's sessions to count one user's.
+ */
+export const keyForSession = (userId: string, sessionId: string) =>
+  `${encodeToken(userId)}.${encodeToken(sessionId)}`;
+
+/** Key of a user's session index in `fabric_sessions` (session.ts, the session quotas). */
+export const keyForSessionIndex = (userId: string) => encodeToken(userId);
 
 /** Key of an idempotency key in `fabric_requests`. */
 export const keyForRequest = (userId: string, requestId: string) =>

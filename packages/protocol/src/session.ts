@@ -15,3 +15,17 @@ export const SessionRecordSchema = z.object({
   last_seen: z.number(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
+
+/**
+ * One user's sessions, for the session quotas (key `<u>` in `fabric_sessions`): which sessions
+ * the user began and when, and when it began the ones of the last minute. Written with
+ * compare-and-set at every `initialize`, so every replica counts the same; its size is bounded
+ * by the quotas themselves.
+ */
+export const SessionIndexSchema = z.object({
+  /** Session id → when it began (seconds since the epoch). Ended or idle ones leave at the next begin. */
+  sessions: z.record(z.string(), z.number()),
+  /** When each session of the last minute began, ended ones included (seconds since the epoch). */
+  recent_starts: z.array(z.number()),
+});
+export type SessionIndex = z.infer<typeof SessionIndexSchema>;

@@ -75,7 +75,12 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   mcp.use(guardEdge);
   mcp.use(createBodyCap(env.FABRIC_MAX_BODY_BYTES, "FABRIC_MAX_BODY_BYTES"));
   mcp.use(createAuthMiddleware(verifyToken));
-  mcp.use(createSessionMiddleware(services.sessions, { maxPerUser: env.FABRIC_MAX_SESSIONS_PER_USER, maxPerMinute: env.FABRIC_SESSIONS_PER_MINUTE }));
+  mcp.use(
+    createSessionMiddleware(services.sessions, {
+      FABRIC_MAX_SESSIONS_PER_USER: env.FABRIC_MAX_SESSIONS_PER_USER,
+      FABRIC_SESSIONS_PER_MINUTE: env.FABRIC_SESSIONS_PER_MINUTE,
+    }),
+  );
   mcp.on(["POST", "GET", "DELETE"], "/", createMcpEndpoint({ services, env, logger, metrics, catalog }));
   app.route("/mcp", mcp);
 

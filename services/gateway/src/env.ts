@@ -58,6 +58,8 @@ export const GatewayEnvSchema = z.object({
   FABRIC_MAX_SESSIONS_PER_USER: z.coerce.number().int().positive().default(64),
   /** Quota: MCP sessions one user may begin per minute. */
   FABRIC_SESSIONS_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  /** How many MCP sessions one replica keeps in memory, the most recently used; others are read from KV when used. */
+  FABRIC_SESSIONS_HELD: z.coerce.number().int().positive().default(10_000),
   /** Largest `payload` of blender_send_message, as JSON. Bytes. */
   FABRIC_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
   /**

@@ -49,7 +49,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
       staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS,
       evictAfterSeconds: env.FABRIC_EVICT_AFTER_SECONDS,
     }),
-    SessionStore.open(buckets.sessions, env.FABRIC_SESSION_IDLE_SECONDS),
+    SessionStore.open(buckets.sessions, { idleLimitSeconds: env.FABRIC_SESSION_IDLE_SECONDS, keep: env.FABRIC_SESSIONS_HELD }),
     ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
     BlendStore.open(nc, env.FABRIC_KV_REPLICAS),
     WorkStream.open(nc, env.FABRIC_KV_REPLICAS),

@@ -77,7 +77,7 @@ export class SessionStream {
         void this.resync().then(() => message.respond());
       },
     });
-    this.#stopWatchingRecord = this.#options.services.sessions.onChange(this.#options.sessionId, (record) => {
+    this.#stopWatchingRecord = this.#options.services.sessions.onChange(this.#options.userId, this.#options.sessionId, (record) => {
       // `touch` rewrites the record every minute; only a change of what is served matters.
       if (!this.#serves(record)) void this.resync();
     });
@@ -105,7 +105,7 @@ export class SessionStream {
   async #resubscribe(): Promise<void> {
     const { services, sessionId, userId } = this.#options;
     // Fresh: the registration that triggered this resync was written by another replica.
-    const record = await services.sessions.get(sessionId, { fresh: true });
+    const record = await services.sessions.get(userId, sessionId, { fresh: true });
     const uuids = new Set(record?.client_uuids ?? []);
     const clients = (await services.registry.list(userId)).filter((client) => uuids.has(client.uuid));
     if (this.#closed) return;

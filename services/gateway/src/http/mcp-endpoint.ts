@@ -132,10 +132,10 @@ function asksForProgress(message: JSONRPCMessage): boolean {
 
 /** DELETE /mcp: the session ends; its ephemeral clients leave the bus, persistent ones stay. */
 async function closeSession(services: GatewayServices, sessionId: string, userId: string) {
-  const record = await services.sessions.get(sessionId);
+  const record = await services.sessions.get(userId, sessionId);
   for (const uuid of record?.client_uuids ?? []) {
     const client = await services.registry.get(userId, uuid);
     if (client && !client.is_persistent) await services.registry.unregister(userId, uuid);
   }
-  await services.sessions.delete(sessionId);
+  await services.sessions.delete(userId, sessionId);
 }

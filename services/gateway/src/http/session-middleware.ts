@@ -1,13 +1,14 @@
 /**
  * MCP sessions without sticky routing. `initialize` creates a session record in KV and the
  * response carries its `Mcp-Session-Id`; every later request, on any replica, is checked
- * against KV: missing id 400, unknown id 404, another user's session 403.
+ * against KV: missing id 400, unknown id (or another user's) 404, a user over a session
+ * quota 429.
  */
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { epochSeconds, type SessionRecord } from "@blender-fabric/protocol";
-import type { SessionStore } from "@blender-fabric/bus";
+import type { SessionQuotas, SessionStore } from "@blender-fabric/bus";
 import type { AuthVariables } from "./auth-middleware.js";
 import { JsonRpcCode, McpHttpError } from "./errors.js";
 
@@ -29,23 +30,11 @@ function findInitialize(body: unknown): InitializeMessage | undefined {
   );
 }
 
-/** Per-user limits on MCP sessions (quotas); exceeding one answers 429 naming it. */
-export type SessionQuotas = {
-  /** Live sessions one user may hold. */
-  maxPerUser: number;
-  /** Sessions one user may begin per minute. */
-  maxPerMinute: number;
+/** What each session quota says when exceeded (429). */
+const QUOTA_MESSAGES: Record<keyof SessionQuotas, (limit: number) => string> = {
+  FABRIC_MAX_SESSIONS_PER_USER: (limit) => `(${limit} live sessions); end one (DELETE /mcp) or wait until one is idle`,
+  FABRIC_SESSIONS_PER_MINUTE: (limit) => `(${limit} new sessions a minute)`,
 };
-
-function refuseOverQuota(sessions: SessionStore, userId: string, quotas: SessionQuotas): void {
-  const { live, recent } = sessions.usageOf(userId, 60);
-  if (live >= quotas.maxPerUser) {
-    throw new McpHttpError(429, `quota_exceeded: FABRIC_MAX_SESSIONS_PER_USER (${quotas.maxPerUser} live sessions); end one (DELETE /mcp) or wait until one is idle`);
-  }
-  if (recent >= quotas.maxPerMinute) {
-    throw new McpHttpError(429, `quota_exceeded: FABRIC_SESSIONS_PER_MINUTE (${quotas.maxPerMinute} new sessions a minute)`);
-  }
-}
 
 export function createSessionMiddleware(
   sessions: SessionStore,
@@ -60,7 +49,6 @@ export function createSessionMiddleware(
       c.set("body", body);
       const initialize = findInitialize(body);
       if (initialize) {
-        refuseOverQuota(sessions, identity.userId, quotas);
         const id = randomUUID();
         const now = epochSeconds();
         const record: SessionRecord = {
@@ -71,7 +59,11 @@ export function createSessionMiddleware(
           created_at: now,
           last_seen: now,
         };
-        await sessions.create(id, record);
+        const begun = await sessions.begin(id, record, quotas);
+        if (!begun.begun) {
+          const limit = quotas[begun.exceeded];
+          throw new McpHttpError(429, `quota_exceeded: ${begun.exceeded} ${QUOTA_MESSAGES[begun.exceeded](limit)}`);
+        }
         c.set("session", { id, record });
         await next();
         c.res.headers.set(SESSION_HEADER, id);
@@ -80,13 +72,11 @@ export function createSessionMiddleware(
     }
     const id = c.req.header(SESSION_HEADER);
     if (!id) throw new McpHttpError(400, "Bad Request: Mcp-Session-Id header is required");
-    const record = await sessions.get(id);
+    // Sessions are stored under their user: another user's session id is not found (404).
+    const record = await sessions.get(identity.userId, id);
     if (!record) throw new McpHttpError(404, "Session not found", JsonRpcCode.Unauthorized);
-    if (record.user_id !== identity.userId) {
-      throw new McpHttpError(403, "Forbidden: the session belongs to another user");
-    }
     c.set("session", { id, record });
-    await sessions.touch(id, record);
+    await sessions.touch(identity.userId, id, record);
     await next();
   };
 }

@@ -103,7 +103,7 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
   // The level lives in the session record: the next request may land on another replica,
   // and the replica holding the stream filters by it.
   server.setRequestHandler(SetLevelRequestSchema, async (request) => {
-    await context.services.sessions.update(context.sessionId, (record) => ({
+    await context.services.sessions.update(context.identity.userId, context.sessionId, (record) => ({
       ...record,
       log_level: request.params.level,
     }));

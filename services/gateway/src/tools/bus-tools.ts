@@ -38,7 +38,7 @@ async function changeSessionClients(
   sessionId: string,
   change: (uuids: string[]) => string[],
 ): Promise<void> {
-  await context.services.sessions.update(sessionId, (record) => ({
+  await context.services.sessions.update(context.identity.userId, sessionId, (record) => ({
     ...record,
     client_uuids: change(record.client_uuids),
   }));
