@@ -332,5 +332,3 @@ class Arrivals {
     this.#wake?.();
   }
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,8 +7,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ArtifactStore, BlendStore, ClientRegistry, JobStore, WorkStream, createEnvelope, openFabricBuckets } from "@blender-fabric/bus";
-import { DEFAULT_TENANT_QUOTAS, PeerApiClient, PeerApiServer, PeerFiles, PeerJobs, PeerWork, ProjectLease, type WorkDelivery } from "@blender-fabric/engine";
+import { ArtifactStore, BlendStore, ClientRegistry, WorkStream, createEnvelope, openFabricBuckets } from "@blender-fabric/bus";
+import { DEFAULT_TENANT_QUOTAS, JobStore, PeerApiClient, PeerApiServer, PeerFiles, PeerJobs, PeerWork, ProjectLease, type WorkDelivery } from "@blender-fabric/engine";
 import { inboxPrefixForPeer, newJobRecord, subjectForPeerOp } from "@blender-fabric/protocol";
 import { startNatsServer, type NatsServer } from "@blender-fabric/testkit";
 

@@ -32,8 +32,8 @@ import {
   type CancelOutcome,
   type FarmTask,
 } from "@blender-fabric/protocol";
-import { parseJsonSafely, type HeldJob, type JobOutcome } from "@blender-fabric/bus";
-import type { PeerApiClient, PeerFiles, PeerJobs, PeerWork, PeerWorkSubscription, WorkDelivery, WorkSettlement } from "@blender-fabric/engine";
+import { parseJsonSafely } from "@blender-fabric/bus";
+import type { HeldJob, JobOutcome, PeerApiClient, PeerFiles, PeerJobs, PeerWork, PeerWorkSubscription, WorkDelivery, WorkSettlement } from "@blender-fabric/engine";
 import type { AddonHello, AddonProgress } from "./addon-connection.js";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BridgeEnv } from "./env.js";

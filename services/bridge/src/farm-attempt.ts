@@ -5,8 +5,7 @@
  * timeout is stuck: Blender is restarted and the attempt fails, so the task is tried again.
  */
 import { farmTaskScript, isTerminalJobStatus, type FarmTask } from "@blender-fabric/protocol";
-import type { HeldJob, JobOutcome } from "@blender-fabric/bus";
-import type { PeerFiles, PeerJobs } from "@blender-fabric/engine";
+import type { HeldJob, JobOutcome, PeerFiles, PeerJobs } from "@blender-fabric/engine";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BlendCache } from "./blend-cache.js";
 import type { Logger } from "./logger.js";

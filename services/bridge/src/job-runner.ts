@@ -4,8 +4,7 @@
  * throws: every failure is an outcome that says what happened.
  */
 import { SNAPSHOT_COMMAND, type WorkPayload } from "@blender-fabric/protocol";
-import type { HeldJob, JobOutcome } from "@blender-fabric/bus";
-import type { PeerFiles } from "@blender-fabric/engine";
+import type { HeldJob, JobOutcome, PeerFiles } from "@blender-fabric/engine";
 import { AddonConnectionLost } from "./addon-connection.js";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BlendCache } from "./blend-cache.js";

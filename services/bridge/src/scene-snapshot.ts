@@ -6,8 +6,7 @@
  */
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { JobOutcome } from "@blender-fabric/bus";
-import type { BlendFiles } from "@blender-fabric/engine";
+import type { BlendFiles, JobOutcome } from "@blender-fabric/engine";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BlendCache } from "./blend-cache.js";
 import { bridgeWorkRoot, privateCopyOf } from "./work-root.js";

@@ -1,18 +1,7 @@
 /** Everything a gateway replica shares across requests: NATS and the views of its buckets. */
 import type { NatsConnection } from "@nats-io/transport-node";
-import {
-  ArtifactStore,
-  BlendStore,
-  ClientRegistry,
-  JobReaper,
-  JobStore,
-  RequestLedger,
-  SessionStore,
-  WorkStream,
-  connectToFabric,
-  openFabricBuckets,
-} from "@blender-fabric/bus";
-import { PeerApiServer } from "@blender-fabric/engine";
+import { ArtifactStore, BlendStore, ClientRegistry, SessionStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
+import { JobEngine, JobReaper, JobStore, PeerApiServer, RequestLedger } from "@blender-fabric/engine";
 import type { GatewayEnv } from "./env.js";
 import { CallCancellations } from "./delivery/call-cancellations.js";
 
@@ -21,7 +10,10 @@ export type GatewayServices = {
   registry: ClientRegistry;
   sessions: SessionStore;
   jobs: JobStore;
+  /** Which job or answer each request id became (one per request id). */
   requests: RequestLedger;
+  /** Starts jobs: request ids, the work quota, the target, record then queue. */
+  engine: JobEngine;
   /** Settles abandoned jobs; also counts each user's unfinished jobs (the work quota). */
   reaper: JobReaper;
   work: WorkStream;
@@ -62,12 +54,18 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
     { nc, registry, jobs, work, artifacts, blends, projects: buckets.projects, quotas: { maxUploadBytes: env.FABRIC_MAX_BLEND_BYTES, maxArtifactBytes: env.FABRIC_TENANT_ARTIFACT_BYTES, maxBlendBytes: env.FABRIC_TENANT_BLEND_BYTES } },
     logger,
   );
+  const requests = new RequestLedger(buckets.requests);
+  const engine = new JobEngine(
+    { jobs, requests, registry, work, reaper },
+    { maxUnfinishedJobs: env.FABRIC_MAX_UNFINISHED_JOBS },
+  );
   return {
     nc,
     registry,
     sessions,
     jobs,
-    requests: new RequestLedger(buckets.requests),
+    requests,
+    engine,
     reaper,
     work,
     artifacts,

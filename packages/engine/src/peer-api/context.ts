@@ -4,7 +4,8 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
-import type { ArtifactStore, BlendStore, ClientRegistry, JobStore, PeerLanes, WorkStream } from "@blender-fabric/bus";
+import type { ArtifactStore, BlendStore, ClientRegistry, PeerLanes, WorkStream } from "@blender-fabric/bus";
+import type { JobStore } from "../jobs/job-store.js";
 import { PeerApiErrorCode, type ClientRecord } from "@blender-fabric/protocol";
 import { PeerApiError } from "./errors.js";
 import type { TenantQuotas } from "../quotas.js";

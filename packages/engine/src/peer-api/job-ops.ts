@@ -3,7 +3,7 @@
  * registered boot, and reports progress and the end only of a job that boot holds. Every
  * check reads the record here; nothing the peer says about a record is taken on trust.
  */
-import type { HeldJob } from "@blender-fabric/bus";
+import type { HeldJob } from "../jobs/job-store.js";
 import { PeerApiErrorCode, type PeerRequest } from "@blender-fabric/protocol";
 import { PeerApiError } from "./errors.js";
 import { requireBoot, type PeerApiContext } from "./context.js";

@@ -15,7 +15,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Msg } from "@nats-io/transport-node";
 import { PeerApiError } from "./errors.js";
 import { lanesOf, requireBoot, type PeerApiContext } from "./context.js";
-import { decideAttempt } from "../farm-attempts.js";
+import { decideAttempt } from "../jobs/farm-attempts.js";
 
 /** What a handler returns when someone else answers the request (JetStream, for work_next). */
 export const NO_ANSWER = Symbol("no answer");

@@ -4,7 +4,7 @@
  * with the task: peer-work.ts.)
  */
 import { HeldJobSchema, JobRecordSchema, type JobRecord } from "@blender-fabric/protocol";
-import type { HeldJob, JobOutcome } from "@blender-fabric/bus";
+import type { HeldJob, JobOutcome } from "../jobs/job-store.js";
 import type { PeerApiClient } from "./peer-api-client.js";
 
 export type ClaimRefusal = { refused: JobRecord | undefined };

@@ -8,7 +8,8 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { PeerDeliverySchema, inboxPrefixForPeer, type PeerDelivery } from "@blender-fabric/protocol";
-import { WorkStream, type HeldJob } from "@blender-fabric/bus";
+import { WorkStream } from "@blender-fabric/bus";
+import type { HeldJob } from "../jobs/job-store.js";
 import type { WorkSettlement } from "./peer-jobs.js";
 import { PeerApiClient } from "./peer-api-client.js";
 

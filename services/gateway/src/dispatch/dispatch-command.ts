@@ -10,16 +10,14 @@
  */
 import type { ClientRecord } from "@blender-fabric/protocol";
 import { isTerminalJobStatus, projectOfTarget, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
-import { watchJob, type JobWatch } from "@blender-fabric/bus";
+import { isRefusal, watchJob, type CommandRequest, type JobTicket, type JobWatch, type QueuedJob, type RequestIdConflict, type TargetRefusal } from "@blender-fabric/engine";
 import type { ToolContext } from "../mcp/tool-context.js";
-import { isRefusal, type TargetRefusal } from "./pick-target.js";
-import { queueJob, ticketFor, type JobRequest, type JobTicket, type QueuedJob, type RequestIdConflict } from "./queue-job.js";
 import { cancelJob } from "./cancel-job.js";
 
 /** How long the settling after the wait may take, so no call outlives its timeout by much. ms */
 const SETTLE_DEADLINE_MS = 3_000;
 
-export type DispatchRequest = Omit<JobRequest, "deadline"> & {
+export type DispatchRequest = Omit<CommandRequest, "deadline"> & {
   /** How long to wait, and the job's deadline. Seconds. */
   timeoutSeconds: number;
 };
@@ -38,8 +36,8 @@ export function finishedJobResult(record: Pick<JobRecord, "status" | "command" |
 
 export async function dispatchCommand(context: ToolContext, request: DispatchRequest) {
   const waitEnds = Date.now() + request.timeoutSeconds * 1000;
-  const job: JobRequest = { ...request, deadline: waitEnds / 1000 };
-  const ticketing = ticketFor(context, job);
+  const job: CommandRequest = { ...request, deadline: waitEnds / 1000 };
+  const ticketing = context.services.engine.ticket(context.identity.userId, job);
   const starting = (async (): Promise<WatchedJob | RequestIdConflict> => {
     const ticket = await ticketing;
     return "status" in ticket ? ticket : startWatchedJob(context, ticket, job);
@@ -72,7 +70,7 @@ export async function dispatchCommand(context: ToolContext, request: DispatchReq
 type WatchedJob = { watch: JobWatch; queued: QueuedJob | TargetRefusal };
 
 /** Subscribes to the job's subject, then records and queues the job. */
-async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: JobRequest): Promise<WatchedJob> {
+async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: CommandRequest): Promise<WatchedJob> {
   const { nc } = context.services;
   const { progress } = context;
   // Subscribed before the work is queued, so an answer that comes at once is seen. No flush
@@ -82,7 +80,7 @@ async function startWatchedJob(context: ToolContext, ticket: JobTicket, job: Job
     if (progress && event.status === "progress" && event.progress !== undefined) progress(event.progress, event.progress_message ?? "");
   });
   try {
-    return { watch, queued: await queueJob(context, ticket, job) };
+    return { watch, queued: await context.services.engine.queueCommand(context.identity.userId, ticket, job) };
   } catch (error) {
     watch.stop();
     throw error;

@@ -14,19 +14,12 @@ import {
   requestFingerprint,
   resolveRouting,
   WorkPayloadSchema,
-  type Envelope,
   type JobKind,
-  type JobRecord,
   ToolOutputSchemas,
   type Routing,
 } from "@blender-fabric/protocol";
-import {
-  JobExistsError,
-  createEnvelope,
-  publishEnvelope,
-  publishJobEvent,
-  selectRecipients,
-} from "@blender-fabric/bus";
+import { createEnvelope, publishEnvelope, selectRecipients } from "@blender-fabric/bus";
+import { publishJobEvent } from "@blender-fabric/engine";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { requestSessionSync } from "../delivery/session-sync.js";
@@ -117,44 +110,6 @@ async function recipientsOf(context: ToolContext, routing: Routing, fromUuid: st
   return selectRecipients(routing, clients, fromUuid, (client) => registry.isStale(client));
 }
 
-/** A bus message's job record; a job id still in use by an unfinished job keeps its record. */
-async function recordMessageJob(context: ToolContext, record: JobRecord): Promise<void> {
-  try {
-    await context.services.jobs.create(record, { replace: true });
-  } catch (error) {
-    if (!(error instanceof JobExistsError)) throw error;
-  }
-}
-
-/**
- * Work sent as a bus message (the seed's `command_dispatch` / `job_dispatch`): a bridge never
- * runs what it reads off a core subject, so the gateway turns it into work here, for the
- * first live Blender peer the routing reaches, through the same stream and fence as every
- * dispatch. Its record is the sender's (written above with a `from_uuid`) or a new one.
- */
-async function queueMessageWork(context: ToolContext, envelope: Envelope, targets: string[]): Promise<void> {
-  const { registry, jobs, work } = context.services;
-  const userId = context.identity.userId;
-  const peer = targets.map((uuid) => registry.cached(userId, uuid)).find((record) => record?.incarnation && !registry.isStale(record));
-  if (!peer) return; // no Blender among the receivers: the job expires at its deadline
-  let entry = await jobs.entry(userId, envelope.job_id);
-  if (!entry) {
-    const { kind, command } = jobKindOf(envelope.payload);
-    await recordMessageJob(context, newJobRecord({
-      job_id: envelope.job_id,
-      bus_id: userId,
-      originator_uuid: null,
-      target_uuid: peer.uuid,
-      kind,
-      command,
-      deadline: epochSeconds() + DEFAULT_SUBMIT_DEADLINE_SECONDS,
-    }));
-    entry = await jobs.entry(userId, envelope.job_id);
-  }
-  if (entry?.record.status !== "queued") return;
-  await work.publishToPeer(userId, peer.uuid, { ...envelope, target_uuid: peer.uuid }, `${envelope.job_id}@${entry.revision}`);
-}
-
 function createSendMessage(maxPayloadBytes: number) {
   return defineTool({
     name: "blender_send_message",
@@ -207,7 +162,7 @@ function createSendMessage(maxPayloadBytes: number) {
       if (input.from_uuid) {
         // Written before publishing, so an immediate reply already finds its originator.
         const { kind, command } = jobKindOf(input.payload);
-        await recordMessageJob(context, 
+        await context.services.engine.recordMessage(
           newJobRecord({
             job_id: envelope.job_id,
             bus_id: userId,
@@ -221,7 +176,8 @@ function createSendMessage(maxPayloadBytes: number) {
           }),
         );
       }
-      if (isWork) await queueMessageWork(context, envelope, targets);
+      // Work for Blender becomes a job and work first: a bridge never runs what it reads off a core subject.
+      if (isWork) await context.services.engine.queueMessageWork(userId, envelope, targets, jobKindOf(input.payload));
       publishEnvelope(context.services.nc, envelope);
       return answer;
     },

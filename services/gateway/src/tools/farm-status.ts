@@ -6,7 +6,8 @@
  */
 import type { ImageContent } from "@modelcontextprotocol/sdk/types.js";
 import { FarmSummarySchema, decodeToken, frameOfFileName, type JobRecord } from "@blender-fabric/protocol";
-import { readFarmProgress, type ArtifactRef, type FarmProgress } from "@blender-fabric/bus";
+import type { ArtifactRef } from "@blender-fabric/bus";
+import { readFarmProgress, type FarmProgress } from "@blender-fabric/engine";
 import type { ToolContext } from "../mcp/tool-context.js";
 
 /** Largest frame sent back as a preview image. Bytes */

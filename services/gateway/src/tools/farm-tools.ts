@@ -13,21 +13,16 @@ import {
   BlendSnapshotResultSchema,
   chunk,
   farmTaskJobId,
-  newFarmAttemptRecord,
-  newJobRecord,
   parseFrames,
   renderFramesScript,
   FarmSummarySchema,
   type BlendSource,
   type FarmSummary,
   ToolOutputSchemas,
-  type FarmTask,
 } from "@blender-fabric/protocol";
 import type { z } from "zod";
-import { JobExistsError, createEnvelope, type HeldJob } from "@blender-fabric/bus";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
-import { refuseOverWorkQuota, ticketFor } from "../dispatch/queue-job.js";
 import { dispatchCommand } from "../dispatch/dispatch-command.js";
 import { refuseCaller } from "./caller-checks.js";
 
@@ -118,20 +113,21 @@ const renderFrames = defineTool({
 });
 
 /**
- * Records the farm job and queues its tasks. A repeat (its first gateway may have died
- * half-way) finds the farm job and queues what is not queued yet; the stream drops the
- * copies of what is.
+ * Records the farm job and queues its tasks (the engine's `queueFarm`). A repeat (its first
+ * gateway may have died half-way) finds the farm job's summary and queues what is not queued
+ * yet; the stream drops the copies of what is.
  */
 async function startFarm(context: ToolContext, request: FarmRequest) {
-  const ticket = await ticketFor(context, request);
-  if ("status" in ticket) return ticket;
+  const { engine } = context.services;
   const userId = context.identity.userId;
-  const recorded = ticket.repeat ? FarmSummarySchema.safeParse((await context.services.jobs.get(userId, ticket.jobId))?.result) : undefined;
+  const ticket = await engine.ticket(userId, request);
+  if ("status" in ticket) return ticket;
+  const recorded = ticket.repeat ? FarmSummarySchema.safeParse(await engine.farmSummary(userId, ticket.jobId)) : undefined;
   let summary: FarmSummary;
   if (recorded?.success) {
     summary = recorded.data;
   } else {
-    const over = refuseOverWorkQuota(context, Math.ceil(request.items.length / request.chunkSize) + 1);
+    const over = engine.refuseOverWorkQuota(userId, Math.ceil(request.items.length / request.chunkSize) + 1);
     if (over) return over;
     const { placement } = request;
     const blend = await resolveBlend(context, placement.blend);
@@ -149,12 +145,12 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
       priority: placement.priority,
       blend_sha256: blend,
     };
-    await recordFarm(context, ticket.jobId, request.command, summary);
   }
-  const chunks = chunk(request.items, request.chunkSize);
-  // Consumers before tasks: a group at zero peers is scaled up by their pending counts.
-  await context.services.work.ensureFarmLanes(userId, summary.group_id);
-  await Promise.all(chunks.map((items, index) => queueTask(context, ticket.jobId, summary, index, request, items)));
+  await engine.queueFarm(userId, ticket.jobId, request.command, summary, {
+    script: request.script,
+    chunks: chunk(request.items, request.chunkSize),
+    taskTimeoutSeconds: request.placement.task_timeout_seconds,
+  });
   return {
     status: "queued",
     job_id: ticket.jobId,
@@ -189,57 +185,5 @@ async function resolveBlend(context: ToolContext, blend: BlendSource | null): Pr
   const why = "error" in answer && answer.error ? answer.error : `the snapshot ended ${answer.status}`;
   return { status: "snapshot_failed", field: "blend.snapshot_of", error: `blend.snapshot_of: ${blend.snapshot_of} could not save its scene: ${why}` };
 }
-
-async function recordFarm(context: ToolContext, farmJobId: string, command: FarmRequest["command"], summary: FarmSummary): Promise<void> {
-  const record = newJobRecord({
-    job_id: farmJobId,
-    bus_id: context.identity.userId,
-    originator_uuid: null,
-    target_uuid: null,
-    kind: "farm",
-    command,
-  });
-  await context.services.jobs.create({ ...record, result: summary }).catch(ignoreExisting);
-}
-
-async function queueTask(context: ToolContext, farmJobId: string, summary: FarmSummary, index: number, request: FarmRequest, items: unknown[]) {
-  const { jobs, work } = context.services;
-  const userId = context.identity.userId;
-  const taskId = summary.task_ids[index]!;
-  const record = newFarmAttemptRecord(userId, farmJobId, taskId);
-  let entry: HeldJob | undefined;
-  try {
-    entry = { record, revision: await jobs.create(record) };
-  } catch (error) {
-    ignoreExisting(error);
-    entry = await jobs.entry(userId, taskId);
-  }
-  if (entry?.record.status !== "queued") return;
-  const task: FarmTask = {
-    message_type: "farm_task",
-    job_id: taskId,
-    farm_job_id: farmJobId,
-    script: request.script,
-    items,
-    max_attempts: summary.max_attempts,
-    capabilities: summary.capabilities,
-    task_timeout_seconds: request.placement.task_timeout_seconds,
-    blend_sha256: summary.blend_sha256,
-  };
-  const envelope = createEnvelope({
-    userId,
-    fromUuid: `server:${userId}`,
-    routing: summary.group_id === null ? { type: "broadcast" } : { type: "group", group_id: summary.group_id },
-    // Below every interactive priority: a farm peer runs a dispatch before its next task.
-    priority: "debug",
-    jobId: taskId,
-    payload: task,
-  });
-  await work.publishFarmTask(userId, summary.group_id, summary.priority, envelope, `${taskId}@${entry.revision}`);
-}
-
-const ignoreExisting = (error: unknown) => {
-  if (!(error instanceof JobExistsError)) throw error;
-};
 
 export const createFarmTools = (): ToolDefinition[] => [farmMap, renderFrames];

@@ -16,12 +16,10 @@ import {
   withParsedResult,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { readFarmProgress, watchJob } from "@blender-fabric/bus";
+import { isRefusal, readFarmProgress, watchJob } from "@blender-fabric/engine";
 import { defineTool, withImages, type ToolDefinition } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { finishedJobResult } from "../dispatch/dispatch-command.js";
-import { isRefusal } from "../dispatch/pick-target.js";
-import { queueJob, ticketFor } from "../dispatch/queue-job.js";
 import { askPeerToCancel, cancelJob } from "../dispatch/cancel-job.js";
 import { refuseCaller } from "./caller-checks.js";
 import { farmStatus } from "./farm-status.js";
@@ -63,9 +61,10 @@ const submit = defineTool({
       requestId: input.request_id,
       deadline: Date.now() / 1000 + input.deadline_seconds,
     };
-    const ticket = await ticketFor(context, request);
+    const { engine } = context.services;
+    const ticket = await engine.ticket(context.identity.userId, request);
     if ("status" in ticket) return ticket;
-    const queued = await queueJob(context, ticket, request);
+    const queued = await engine.queueCommand(context.identity.userId, ticket, request);
     if (isRefusal(queued)) return { ...queued, command: command.name };
     return { status: queued.record.status, job_id: queued.jobId, command: command.name, target_uuid: queued.targetUuid };
   },

@@ -35,12 +35,16 @@ import {
   type JobStatus,
   type Priority,
 } from "@blender-fabric/protocol";
-import { FinalAnswerError, retryJetStream } from "./kv-update.js";
-import { listKvKeys } from "./kv-keys.js";
-import { JETSTREAM_API_TIMEOUT_MS } from "./buckets.js";
-import { parseJsonSafely } from "./safe-json.js";
-import { publishJobEvent } from "./job-waiter.js";
-import { createEnvelope, publishEnvelope } from "./router.js";
+import {
+  FinalAnswerError,
+  JETSTREAM_API_TIMEOUT_MS,
+  createEnvelope,
+  listKvKeys,
+  parseJsonSafely,
+  publishEnvelope,
+  retryJetStream,
+} from "@blender-fabric/bus";
+import { publishJobEvent } from "./job-events.js";
 import { RecentJobWrites } from "./recent-job-writes.js";
 
 /** A running job as the peer that claimed it holds it: later writes skip a read. */

@@ -28,11 +28,9 @@ import {
   type ClientRecord,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { KvMirror } from "./kv-mirror.js";
-import { parseJsonSafely } from "./safe-json.js";
-import { notStartedError, type JobStore } from "./jobs.js";
+import { KvMirror, parseJsonSafely, type ClientRegistry } from "@blender-fabric/bus";
+import { notStartedError, type JobStore } from "./job-store.js";
 import { farmOutcome, readFarmProgress } from "./farm-progress.js";
-import type { ClientRegistry } from "./registry.js";
 
 /** How often the reaper sweeps; a farm job ends at most this long after its last task. ms */
 const SWEEP_INTERVAL_MS = 500;

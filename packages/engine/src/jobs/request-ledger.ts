@@ -6,8 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { RequestRecordSchema, epochSeconds, keyForRequest, type RequestRecord } from "@blender-fabric/protocol";
-import { FinalAnswerError, retryJetStream } from "./kv-update.js";
-import { parseJsonSafely } from "./safe-json.js";
+import { FinalAnswerError, parseJsonSafely, retryJetStream } from "@blender-fabric/bus";
 
 /** The first use of a key (`first: true`), or the record an earlier use left. */
 export type RequestClaim = { first: boolean; record: RequestRecord };

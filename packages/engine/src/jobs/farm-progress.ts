@@ -10,7 +10,7 @@ import {
   isTerminalJobStatus,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import type { JobStore } from "./jobs.js";
+import type { JobStore } from "./job-store.js";
 
 export type FarmAttempt = Pick<JobRecord, "job_id" | "status" | "target_uuid" | "error">;
 

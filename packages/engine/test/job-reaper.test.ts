@@ -1,7 +1,8 @@
 // The reaper against a real nats-server: it ends the jobs nobody else will end, and only those.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ClientRegistry, JobReaper, JobStore, openFabricBuckets } from "@blender-fabric/bus";
+import { ClientRegistry, openFabricBuckets } from "@blender-fabric/bus";
+import { JobReaper, JobStore } from "@blender-fabric/engine";
 import { startNatsServer, type NatsServer } from "@blender-fabric/testkit";
 import { epochSeconds, newJobRecord } from "@blender-fabric/protocol";
 

@@ -2,7 +2,8 @@
 // that moves forward only, and the claim is the fence that keeps settled work from running.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { JobExistsError, JobStore, RequestLedger, openFabricBuckets, publishJobEvent, watchJob, type HeldJob } from "@blender-fabric/bus";
+import { openFabricBuckets } from "@blender-fabric/bus";
+import { JobExistsError, JobStore, RequestLedger, publishJobEvent, watchJob, type HeldJob } from "@blender-fabric/engine";
 import { startNatsServer, type NatsServer } from "@blender-fabric/testkit";
 import { epochSeconds, newJobRecord, type JobRecord } from "@blender-fabric/protocol";
 

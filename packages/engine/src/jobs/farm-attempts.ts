@@ -14,7 +14,8 @@ import {
   newFarmAttemptRecord,
   type FarmTask,
 } from "@blender-fabric/protocol";
-import { JobExistsError, readAttempts, taskEnded, type JobStore } from "@blender-fabric/bus";
+import { JobExistsError, type JobStore } from "./job-store.js";
+import { readAttempts, taskEnded } from "./farm-progress.js";
 
 /** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
 const HELD_ELSEWHERE_RETRY_MS = 5_000;

@@ -11,7 +11,7 @@ import {
   subjectForJob,
   type JobEvent,
 } from "@blender-fabric/protocol";
-import { parseJsonSafely } from "./safe-json.js";
+import { parseJsonSafely } from "@blender-fabric/bus";
 
 export type JobWatch = {
   /** Resolves with the terminal event, or undefined after `timeoutMs` without one. */
