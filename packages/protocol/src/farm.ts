@@ -6,8 +6,6 @@
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
 import { RequestIdSchema } from "./dispatch.js";
-import { newJobRecord } from "./job.js";
-import { epochSeconds } from "./envelope.js";
 import { BlendSha256Schema, BlendSourceSchema } from "./blend.js";
 
 /** Most items one farm job takes. */
@@ -101,12 +99,6 @@ export type FarmTask = z.infer<typeof FarmTaskSchema>;
 /** The job id of task `index` of a farm job: also the job id of that task's first attempt. */
 export const farmTaskJobId = (farmJobId: string, index: number) => `${farmJobId}-t${String(index + 1).padStart(4, "0")}`;
 
-/**
- * Each attempt at a task is a job of its own (job records move forward only, so a failed
- * attempt stays failed): attempt 1 is the task's job id, attempt n is `<task>-a<n>`.
- */
-export const farmAttemptJobId = (taskJobId: string, attempt: number) => (attempt === 1 ? taskJobId : `${taskJobId}-a${attempt}`);
-
 /** Splits `items` into consecutive chunks of at most `size`. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
@@ -123,7 +115,7 @@ export const FarmSummarySchema = z.object({
   max_attempts: z.number().int(),
   max_peer_failures: z.number().int(),
   capabilities: z.array(z.string()).default([]),
-  /** Failed or lost attempts per peer uuid, counted as they end (jobs.ts). */
+  /** Failed or lost attempts per peer uuid, counted as they end (the engine's job-store.ts). */
   failures: z.record(z.string(), z.number().int()).default({}),
   /** `render` for blender_render_frames: its items are frame numbers. */
   kind: z.enum(["map", "render"]).default("map"),
@@ -143,27 +135,3 @@ export const farmTaskScript = (task: Pick<FarmTask, "script" | "items">, outputD
   `items = __import__("json").loads(${JSON.stringify(JSON.stringify(task.items))})\n` +
   `output_dir = ${JSON.stringify(outputDir)}\n` +
   `${blendPath ? `bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(blendPath)})` : "pass"}\n${task.script}`;
-
-/** The peers that failed a farm job too often to take more of its tasks. */
-export const blocklistedPeers = (summary: Pick<FarmSummary, "failures" | "max_peer_failures">): string[] =>
-  Object.entries(summary.failures)
-    .filter(([, count]) => count >= summary.max_peer_failures)
-    .map(([peer]) => peer)
-    .sort();
-
-/** Whether a peer with `offered` capabilities may take a task that needs `required`. */
-export const coversCapabilities = (offered: readonly string[], required: readonly string[]) =>
-  required.every((capability) => offered.includes(capability));
-
-/** A new, queued attempt at a farm task (its first attempt is recorded with the farm job). */
-export const newFarmAttemptRecord = (userId: string, farmJobId: string, attemptJobId: string) =>
-  newJobRecord({
-    job_id: attemptJobId,
-    bus_id: userId,
-    originator_uuid: null,
-    target_uuid: null,
-    kind: "script",
-    command: "farm_map",
-    deadline: epochSeconds() + FARM_TASK_DEADLINE_SECONDS,
-    parent_job_id: farmJobId,
-  });

@@ -13,7 +13,7 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, JobUpdateInputSchema, ListAvailableClientsIn
 export { DISPATCH_COMMANDS, DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS, findDispatchCommand, type DispatchCommand } from "./dispatch-commands.js";
 export { CancelOutcomeSchema, DEFAULT_SUBMIT_DEADLINE_SECONDS, DispatchCommonArgsSchema, JobIdInputSchema, JobStatusInputSchema, ListJobsInputSchema, REQUEST_ID_RETENTION_SECONDS, SubmitInputSchema, WorkPayloadSchema, type CancelOutcome, type WorkPayload } from "./dispatch.js";
 export { RequestRecordSchema, requestFingerprint, type RequestRecord } from "./request-record.js";
-export { FARM_PRIORITIES, FarmMapInputSchema, FarmPlacementSchema, FarmSummarySchema, FarmTaskSchema, blocklistedPeers, chunk, coversCapabilities, farmAttemptJobId, farmTaskJobId, farmTaskScript, newFarmAttemptRecord, type FarmPriority, type FarmSummary, type FarmTask } from "./farm.js";
+export { FARM_PRIORITIES, FARM_TASK_DEADLINE_SECONDS, FarmMapInputSchema, FarmPlacementSchema, FarmSummarySchema, FarmTaskSchema, chunk, farmTaskJobId, farmTaskScript, type FarmPriority, type FarmSummary, type FarmTask } from "./farm.js";
 export { BlendSha256Schema, BlendSnapshotResultSchema, SNAPSHOT_COMMAND, blendObjectName, type BlendSource } from "./blend.js";
 export { RenderFramesInputSchema, frameOfFileName, parseFrames, renderFramesScript } from "./render.js";
 export { projectOfTarget, projectSceneObjectName } from "./project.js";

@@ -5,15 +5,8 @@
  * whose peer died comes back once its keep-alive stops; the next delivery makes the next
  * attempt, on another peer when one takes it in time.
  */
-import {
-  FarmSummarySchema,
-  blocklistedPeers,
-  coversCapabilities,
-  farmAttemptJobId,
-  isTerminalJobStatus,
-  newFarmAttemptRecord,
-  type FarmTask,
-} from "@blender-fabric/protocol";
+import { FarmSummarySchema, isTerminalJobStatus, type FarmTask } from "@blender-fabric/protocol";
+import { blocklistedPeers, coversCapabilities, farmAttemptJobId, newFarmAttemptRecord } from "./farm-rules.js";
 import { JobExistsError, type JobStore } from "./job-store.js";
 import { readAttempts, taskEnded } from "./farm-progress.js";
 

@@ -3,13 +3,8 @@
  * a job). The reaper settles a farm job from this; `blender_job_status` shows it; a bridge
  * reads one task's attempts before it makes another.
  */
-import {
-  FarmSummarySchema,
-  blocklistedPeers,
-  farmAttemptJobId,
-  isTerminalJobStatus,
-  type JobRecord,
-} from "@blender-fabric/protocol";
+import { FarmSummarySchema, isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
+import { blocklistedPeers, farmAttemptJobId } from "./farm-rules.js";
 import type { JobStore } from "./job-store.js";
 
 export type FarmAttempt = Pick<JobRecord, "job_id" | "status" | "target_uuid" | "error">;

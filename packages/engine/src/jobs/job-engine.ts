@@ -13,7 +13,6 @@ import { randomUUID } from "node:crypto";
 import {
   DEFAULT_SUBMIT_DEADLINE_SECONDS,
   epochSeconds,
-  newFarmAttemptRecord,
   newJobRecord,
   projectOfTarget,
   requestFingerprint,
@@ -23,6 +22,7 @@ import {
   type JobKind,
   type JobRecord,
 } from "@blender-fabric/protocol";
+import { newFarmAttemptRecord } from "./farm-rules.js";
 import { createEnvelope, type ClientRegistry, type WorkStream } from "@blender-fabric/bus";
 import type { JobStore } from "./job-store.js";
 import type { JobReaper } from "./job-reaper.js";

@@ -20,14 +20,13 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import {
   FarmSummarySchema,
   JobRecordSchema,
-  blocklistedPeers,
-  coversCapabilities,
   epochSeconds,
   isTerminalJobStatus,
   keyPrefixForUser,
   type ClientRecord,
   type JobRecord,
 } from "@blender-fabric/protocol";
+import { blocklistedPeers, coversCapabilities } from "./farm-rules.js";
 import { KvMirror, parseJsonSafely, type ClientRegistry } from "@blender-fabric/bus";
 import { notStartedError, type JobStore } from "./job-store.js";
 import { farmOutcome, readFarmProgress } from "./farm-progress.js";
