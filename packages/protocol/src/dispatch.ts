@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { IdentifierSchema } from "./identifiers.js";
+import { PROJECT_ID_RULE, isValidProjectId, projectOfTarget } from "./project.js";
 import { DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS } from "./dispatch-commands.js";
 import { JOB_STATUSES } from "./job.js";
 
@@ -52,7 +53,10 @@ export const CancelOutcomeSchema = z.enum(["removed_from_queue", "cancel_request
 export type CancelOutcome = z.infer<typeof CancelOutcomeSchema>;
 
 /** How a dispatch tool names its target: a uuid, `latest`, or `pid:<n>`. */
-export const TargetSelectorSchema = IdentifierSchema.describe(
+export const TargetSelectorSchema = IdentifierSchema.refine((selector) => {
+  const project = projectOfTarget(selector);
+  return project === undefined || isValidProjectId(project);
+}, { message: `project:<id>: ${PROJECT_ID_RULE}` }).describe(
   "A client uuid, 'latest' (the most recently connected live Blender peer), 'pid:<n>', or " +
     "'project:<id>' (the peer of that project, started on demand with the project's saved scene).",
 );

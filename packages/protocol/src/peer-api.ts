@@ -14,6 +14,7 @@ import { z } from "zod";
 import { encodeToken } from "./tokens.js";
 import { ClientRecordSchema } from "./client-info.js";
 import { JobRecordSchema } from "./job.js";
+import { ProjectIdSchema } from "./project.js";
 
 /** The queue group that serves the peer API; any trusted replica may answer any request. */
 export const PEER_API_QUEUE = "fabric-peer-api";
@@ -145,13 +146,13 @@ export const PeerRequestSchemas = {
   cancel_queued: z.object({ incarnation, job_id: jobId, reason: z.string().max(1_000) }),
   lease: z.object({
     incarnation,
-    project_id: z.string().min(1).max(256),
+    project_id: ProjectIdSchema,
     action: z.enum(["get", "create", "update", "delete"]),
     revision: z.number().int().min(0).optional(),
   }),
   object_read: z.discriminatedUnion("kind", [
     z.object({ kind: z.literal("blend"), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
-    z.object({ kind: z.literal("project_scene"), project_id: z.string().min(1).max(256) }),
+    z.object({ kind: z.literal("project_scene"), project_id: ProjectIdSchema }),
   ]),
   upload_begin: z.discriminatedUnion("kind", [
     z.object({
@@ -166,7 +167,7 @@ export const PeerRequestSchemas = {
       size: z.number().int().min(0),
     }),
     z.object({ kind: z.literal("blend"), incarnation, sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().min(0) }),
-    z.object({ kind: z.literal("project_scene"), incarnation, project_id: z.string().min(1).max(256), size: z.number().int().min(0) }),
+    z.object({ kind: z.literal("project_scene"), incarnation, project_id: ProjectIdSchema, size: z.number().int().min(0) }),
   ]),
 } satisfies Record<PeerOp, z.ZodType>;
 export type PeerRequest<Op extends PeerOp> = z.infer<(typeof PeerRequestSchemas)[Op]>;

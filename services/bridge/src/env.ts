@@ -1,6 +1,7 @@
 /** Every environment variable the bridge reads, with its default, meaning and unit. */
 import { hostname } from "node:os";
 import { z } from "zod";
+import { ProjectIdSchema } from "@blender-fabric/protocol";
 
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
 const commaSeparated = (fallback: string) =>
@@ -34,7 +35,7 @@ export const BridgeEnvSchema = z.object({
    * work sent to `project:<id>`, and saves the scene back when it stops. Such a peer is never
    * a farm worker. Unset: a peer of no project.
    */
-  FABRIC_PROJECT_ID: z.string().min(1).optional(),
+  FABRIC_PROJECT_ID: ProjectIdSchema.optional(),
   /**
    * A project's peer saves the scene this often while jobs run (and always when it stops),
    * so a crash loses at most this much work. 0: only when it stops. Seconds.

@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
-import { consumerForGroup, consumerForUserFarm } from "@blender-fabric/protocol";
+import { PROJECT_ID_RULE, consumerForGroup, consumerForUserFarm, isValidProjectId } from "@blender-fabric/protocol";
 import { runPool, up } from "./up.js";
 import { findJwtSecret } from "./jwt-secret.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
@@ -16,6 +16,11 @@ const port = (value: string) => {
     throw new InvalidArgumentError("expected a port number");
   }
   return parsed;
+};
+
+const projectId = (value: string) => {
+  if (!isValidProjectId(value)) throw new InvalidArgumentError(PROJECT_ID_RULE);
+  return value;
 };
 
 const positiveNumber = (value: string) => {
@@ -126,7 +131,7 @@ program
   .requiredOption("--user <id>", "the peer's tenant (FABRIC_USER)")
   .requiredOption("--uuid <uuid>", "the peer's uuid (FABRIC_CLIENT_UUID)")
   .option("--group <id>", "its farm group (FABRIC_GROUP_ID)")
-  .option("--project <id>", "the project it serves (FABRIC_PROJECT_ID)")
+  .option("--project <id>", "the project it serves (FABRIC_PROJECT_ID)", projectId)
   .option("--no-farm-worker", "it does not take farm tasks that name no group (an artist's Blender)")
   .option("--expires <span>", "lifetime, e.g. 30d, 12h", duration, 30 * 86400)
   .requiredOption("--out <file>", "the .creds file to write (mode 0600)")
