@@ -96,8 +96,12 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   mountBlendRoutes(blends, services.blends, env.FABRIC_MAX_BLEND_BYTES, env.FABRIC_TENANT_BLEND_BYTES);
   app.route("/blends", blends);
 
+  // In-cluster bridges ask here by the gateway's Service name (FABRIC_CREDENTIAL_HOSTS), a Host
+  // the public routes must keep refusing. An empty FABRIC_ALLOWED_HOSTS serves any host already.
+  const credentialHosts = env.FABRIC_ALLOWED_HOSTS.length === 0 ? [] : [...env.FABRIC_ALLOWED_HOSTS, ...env.FABRIC_CREDENTIAL_HOSTS];
+  const guardCredentialEdge = createEdgeGuard({ boundTo: env.FABRIC_HTTP_HOST, allowedHosts: credentialHosts, allowedOrigins: env.FABRIC_ALLOWED_ORIGINS });
   const natsCredentials = new Hono<{ Variables: AuthVariables }>();
-  natsCredentials.use(guardEdge);
+  natsCredentials.use(guardCredentialEdge);
   natsCredentials.use(createBodyCap(64 * 1024, "peer credential requests"));
   natsCredentials.use(createAuthMiddleware(verifyToken));
   mountNatsCredentialRoutes(natsCredentials, {

@@ -67,6 +67,13 @@ export const GatewayEnvSchema = z.object({
    * only loopback names when bound to loopback, any host when bound to a public interface.
    */
   FABRIC_ALLOWED_HOSTS: z.string().default("").transform(commaList),
+  /**
+   * Host names served on POST /nats/credentials besides FABRIC_ALLOWED_HOSTS and loopback names,
+   * comma-separated (e.g. `gateway,gateway.blender-fabric.svc.cluster.local`): bridges inside a
+   * cluster call the gateway by its Service name, which the public allowlist must not carry.
+   * Only adds to a FABRIC_ALLOWED_HOSTS that is set (an empty one already serves any host).
+   */
+  FABRIC_CREDENTIAL_HOSTS: z.string().default("").transform(commaList),
   /** Browser origins accepted besides loopback ones, comma-separated, exact (e.g. `https://console.example.com`). */
   FABRIC_ALLOWED_ORIGINS: z.string().default("").transform(commaList),
   /** Largest request body of /mcp. Bytes. */

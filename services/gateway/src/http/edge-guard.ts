@@ -6,7 +6,8 @@
  *
  * - `Host`: loopback names always pass. Configured hosts (FABRIC_ALLOWED_HOSTS) pass too. With
  *   none configured, a gateway bound to loopback accepts only loopback names; one bound to a
- *   public interface (behind a load balancer) accepts any host.
+ *   public interface (behind a load balancer) accepts any host. POST /nats/credentials gets a
+ *   guard of its own that also passes FABRIC_CREDENTIAL_HOSTS (the in-cluster Service name).
  * - `Origin`: absent (SDK and CLI clients send none) passes; otherwise it must be a loopback
  *   origin or one of FABRIC_ALLOWED_ORIGINS.
  */
