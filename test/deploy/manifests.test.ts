@@ -39,7 +39,12 @@ type Manifest = any;
 type EnvVar = { name: string; value?: string; valueFrom?: unknown };
 type Container = { name: string; command?: string[]; env?: EnvVar[]; envFrom?: unknown[]; ports?: unknown[]; readinessProbe?: Manifest };
 
-const documentsOf = (path: string): Manifest[] => parseAllDocuments(readFileSync(path, "utf8")).map((document) => document.toJS() as Manifest);
+/** A file's documents; the project template as deploy/README.md renders it (its ids must be valid ones). */
+const documentsOf = (path: string): Manifest[] => {
+  const text = readFileSync(path, "utf8");
+  const rendered = path.endsWith(join("knative", "project-peer.yaml")) ? text.replaceAll("{project}", "lobby").replaceAll("{user}", "studio") : text;
+  return parseAllDocuments(rendered).map((document) => document.toJS() as Manifest);
+};
 
 /**
  * Every container a document runs, wherever its kind keeps them: a Deployment's and a Knative
@@ -167,31 +172,125 @@ test("kustomizations list files that exist, and the base one needs no Knative", 
   expect(base).not.toContain(projectTemplate);
 });
 
-test("each KEDA ScaledObject watches the farm consumers of the bridges it scales", () => {
+/** KEDA's scalers in a file, with the pod template each one starts (a ScaledJob's own, a ScaledObject's Deployment's). */
+function scalersIn(documents: Manifest[]): { scaler: Manifest; pod: Manifest }[] {
+  return documents.flatMap((document) => {
+    if (document?.kind === "ScaledJob") return [{ scaler: document, pod: document.spec.jobTargetRef.template }];
+    if (document?.kind !== "ScaledObject") return [];
+    const target = documents.find((candidate) => candidate?.kind === "Deployment" && candidate.metadata.name === document.spec.scaleTargetRef.name);
+    return [{ scaler: document, pod: target?.spec.template }];
+  });
+}
+
+test("each KEDA scaler watches the farm consumers of the bridges it starts", () => {
   const watchedSources: string[] = [];
   for (const path of manifests) {
-    const documents = documentsOf(path);
-    for (const scaledObject of documents.filter((document) => document?.kind === "ScaledObject")) {
-      const where = `${relative(root, path)}: ScaledObject ${scaledObject.metadata.name}`;
-      const target = documents.find((document) => document?.kind === "Deployment" && document.metadata.name === scaledObject.spec.scaleTargetRef.name);
-      expect(target, `${where} scales a Deployment of the same file`).toBeDefined();
-      const [bridge] = containersIn(target);
+    for (const { scaler, pod } of scalersIn(documentsOf(path))) {
+      const where = `${relative(root, path)}: ${scaler.kind} ${scaler.metadata.name}`;
+      expect(pod, `${where} starts a pod of the same file`).toBeDefined();
+      const [bridge] = containersIn(pod);
       const env = readBridgeEnv(literalEnv(bridge!));
       const group = env.FABRIC_GROUP_ID;
       // Without a group the consumers are the tenant's farm pool, which only farm workers drain.
       if (group === undefined) expect(env.FABRIC_FARM_WORKER, `${where}: its bridges are farm workers`).toBe(true);
       const expected = FARM_PRIORITIES.map((priority) => (group === undefined ? consumerForUserFarm(env.FABRIC_USER, priority) : consumerForGroup(env.FABRIC_USER, group, priority)));
-      for (const trigger of scaledObject.spec.triggers as Manifest[]) {
+      for (const trigger of scaler.spec.triggers as Manifest[]) {
         expect(trigger.type, where).toBe("nats-jetstream");
         expect(trigger.metadata.stream, where).toBe(StreamName.Work);
       }
-      const watched = (scaledObject.spec.triggers as Manifest[]).map((trigger) => String(trigger.metadata.consumer));
+      const watched = (scaler.spec.triggers as Manifest[]).map((trigger) => String(trigger.metadata.consumer));
       expect(watched.sort(), `${where} watches the consumers of ${env.FABRIC_USER}'s ${group ?? "farm pool"}`).toEqual(expected.sort());
-      expect(scaledObject.spec.minReplicaCount, `${where} scales to zero`).toBe(0);
+      expect(scaler.spec.minReplicaCount, `${where} scales to zero`).toBe(0);
       watchedSources.push(group === undefined ? "farm pool" : "group");
     }
   }
   expect(watchedSources.sort()).toEqual(["farm pool", "group"]);
+});
+
+test("farm bridges run one per task and are never stopped by scaling mid-task", () => {
+  let checked = 0;
+  for (const path of manifests) {
+    for (const { scaler, pod } of scalersIn(documentsOf(path))) {
+      const where = `${relative(root, path)}: ${scaler.kind} ${scaler.metadata.name}`;
+      // A Deployment scaled down loses whichever pods the ReplicaSet picks, busy or not.
+      expect(scaler.kind, `${where}: KEDA never deletes a running Job`).toBe("ScaledJob");
+      expect(scaler.spec.rollout?.strategy, `${where}: an update leaves running Jobs alone`).toBe("gradual");
+      expect(pod.spec.restartPolicy).toBe("Never");
+      // One Job per task over all priorities: lag (pending + unacknowledged) / 1, added up.
+      expect(scaler.spec.scalingStrategy).toMatchObject({ strategy: "default", multipleScalersCalculation: "sum" });
+      for (const trigger of scaler.spec.triggers as Manifest[]) expect(trigger.metadata.lagThreshold, where).toBe("1");
+      const env = readBridgeEnv(literalEnv(containersIn(pod)[0]!));
+      // A Job ends when its bridge has had nothing to do for a while.
+      expect(env.FABRIC_IDLE_SECONDS, `${where}: the bridge exits when idle`).toBeGreaterThan(0);
+      // A group's bridges take only the group's tasks, which is what their scaler counts.
+      if (env.FABRIC_GROUP_ID !== undefined) expect(env.FABRIC_FARM_WORKER, where).toBe(false);
+      // Told to stop (a node drain), the bridge may take FABRIC_DRAIN_SECONDS, then leave the bus.
+      expect(pod.spec.terminationGracePeriodSeconds, where).toBeGreaterThanOrEqual(env.FABRIC_DRAIN_SECONDS + 30);
+      checked += 1;
+    }
+  }
+  expect(checked).toBe(2);
+});
+
+/** Every string value in a manifest, with where it is. */
+function stringsIn(node: unknown, path = ""): { path: string; value: string }[] {
+  if (typeof node === "string") return [{ path, value: node }];
+  if (node === null || typeof node !== "object") return [];
+  return Object.entries(node).flatMap(([key, value]) => stringsIn(value, `${path}/${key}`));
+}
+
+test("no manifest carries a placeholder, and KEDA reads the NATS account's id from a Secret", () => {
+  const base = kustomizedFiles(join(deploy, "k8s")).flatMap(documentsOf);
+  for (const path of manifests) {
+    for (const document of documentsOf(path)) {
+      for (const { path: at, value } of stringsIn(document)) {
+        // A name of the kind FABRIC_ACCOUNT_PUBLIC_KEY where a value goes (env names and the stream name aside).
+        if (at.endsWith("/name") || value === StreamName.Work) continue;
+        expect(value, `${relative(root, path)}${at}`).not.toMatch(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$|^<[^>]*>$|\bREPLACE|\bCHANGE_?ME/u);
+      }
+    }
+    for (const { scaler } of scalersIn(documentsOf(path))) {
+      for (const trigger of scaler.spec.triggers as Manifest[]) {
+        const where = `${relative(root, path)}: ${scaler.metadata.name}`;
+        expect(trigger.metadata.account, where).toBeUndefined();
+        expect(trigger.metadata.accountID, where).toBeUndefined();
+        const authentication = base.find((document) => document?.kind === "TriggerAuthentication" && document.metadata.name === trigger.authenticationRef?.name);
+        expect(authentication, `${where}: its TriggerAuthentication is applied with it`).toBeDefined();
+        expect(authentication.spec.secretTargetRef.map((reference: Manifest) => reference.parameter)).toEqual(["accountID"]);
+      }
+    }
+  }
+  // deploy/README.md makes that Secret.
+  const { name, key } = base.find((document) => document?.kind === "TriggerAuthentication").spec.secretTargetRef[0];
+  expect(readFileSync(join(deploy, "README.md"), "utf8")).toContain(`create secret generic ${name} --from-file=${key}=`);
+});
+
+test("images carry no secrets, run as a non-root user, on Node 22; the bridge's Blender has numpy", () => {
+  const ignored = readFileSync(join(root, ".dockerignore"), "utf8").split("\n").map((line) => line.trim());
+  // The folders the READMEs tell operators to fill (nats-setup --out secrets/, deploy/nats/secrets), npm start's .fabric.
+  for (const pattern of ["secrets", "**/secrets", ".fabric", "**/.fabric", "**/*.creds", "**/*.seed", "**/accounts.json"]) expect(ignored).toContain(pattern);
+  expect(readFileSync(join(root, ".gitignore"), "utf8").split("\n")).toEqual(expect.arrayContaining(["secrets/", "**/secrets/", "*.creds"]));
+  for (const path of dockerfiles) {
+    const text = readFileSync(path, "utf8");
+    const where = relative(root, path);
+    for (const [, image] of text.matchAll(/^FROM (\S+)/gmu)) expect(image, where).toMatch(/^node:22-/u);
+    // The final stage takes only the runtime tree the build stage made, never the build's /app.
+    const final = text.slice(text.lastIndexOf("\nFROM "));
+    expect([...final.matchAll(/^COPY (.+)$/gmu)].map((match) => match[1]), where).toEqual(["--from=build /runtime /app"]);
+    const user = /^USER (\d+)(?::(\d+))?$/mu.exec(final);
+    expect(user, `${where}: a numeric USER (the kubelet checks runAsNonRoot by number)`).not.toBeNull();
+    expect(Number(user![1])).toBeGreaterThan(0);
+  }
+  expect(readFileSync(join(deploy, "docker", "bridge.Dockerfile"), "utf8")).toMatch(/apt-get install [^\n]*\bblender\b[^\n]*\bpython3-numpy\b/u);
+});
+
+test("a project's peer saves its scene while it works, and its README says so", () => {
+  const [bridge] = documentsOf(projectTemplate).flatMap(containersIn);
+  const env = literalEnv(bridge!);
+  expect(env.FABRIC_PROJECT_SAVE_SECONDS, "said in the manifest, not left to a default").toBeDefined();
+  const saveSeconds = readBridgeEnv(env).FABRIC_PROJECT_SAVE_SECONDS;
+  expect(saveSeconds).toBeGreaterThan(0);
+  expect(readFileSync(join(deploy, "README.md"), "utf8")).toContain(`every ${saveSeconds} s`);
 });
 
 test("the pool wakes a project at the Knative Service its template makes, which runs at most one peer of it", () => {
