@@ -1,11 +1,11 @@
 // Issue 9 (Blender on demand, seed 004): the pool starts real bridges with headless Blender
 // when work waits for a project or a farm group that no live peer serves, and they exit when
 // idle (scale to zero); a project's scene survives in the Object Store between its peers.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startBridgeProcess, startPoolProcess, waitFor, isProcessGone, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
+import { startBridgeProcess, startPoolProcess, waitFor, isProcessGone, processEntries, type FabricTestClient, type PoolProcess } from "@blender-fabric/testkit";
 import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BlendStore } from "@blender-fabric/bus";
@@ -53,6 +53,34 @@ async function liveBlenders(): Promise<{ uuid: string; project_id?: string; grou
 async function runningPeers() {
   await waitFor("the pool's peers to be running", async () => (await pool.peers()).every((peer) => peer.state === "running"), 10_000, 50);
   return pool.peers();
+}
+
+/** The pid of the bridge process of `uuid` (its environment names it), or 0. */
+function bridgePidOf(uuid: string): number {
+  for (const entry of readdirSync("/proc").filter((name) => /^\d+$/u.test(name))) {
+    const pid = Number(entry);
+    const cmdline = processEntries(pid, "cmdline").join(" ");
+    if (/node|tsx/u.test(cmdline) && processEntries(pid, "environ").includes(`FABRIC_CLIENT_UUID=${uuid}`)) return pid;
+  }
+  return 0;
+}
+
+/** Blender processes below `pid` (through bubblewrap, if sandboxed). */
+function blendersOf(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc").filter((name) => /^\d+$/u.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (child: number): boolean => {
+    for (let at = parents.get(child); at !== undefined && at > 1; at = parents.get(at)) if (at === pid) return true;
+    return false;
+  };
+  return [...parents.keys()].filter((child) => below(child) && processEntries(child, "cmdline").some((part) => /blender$/u.test(part)));
 }
 
 async function scaledToZero(): Promise<void> {
@@ -168,8 +196,10 @@ test("a project has one Blender at a time: a second peer of it waits until the f
   const log = join(mkdtempSync(join(tmpdir(), "fabric-hand-b-")), "bridge.log");
   const starting = startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-b", env: { FABRIC_PROJECT_ID: "shared" }, logFile: log });
   await waitFor("hand-b to wait for the project", () => existsSync(log) && readFileSync(log, "utf8").includes("waiting for the project's previous peer"), 30_000, 100);
-  // hand-b is up but holds no lease: it has not opened the scene, and is not on the bus.
+  // hand-b is up but holds no lease: it has not opened the scene, is not on the bus, and
+  // holds no Blender while it waits.
   expect((await liveBlenders()).map((peer) => peer.uuid)).toEqual(["hand-a"]);
+  await waitFor("hand-b's Blender to stop while it waits", () => blendersOf(bridgePidOf("hand-b")).length === 0, 10_000, 100);
 
   await first.stop(); // saves the scene, gives the project up, leaves
   const second = await starting;
@@ -178,16 +208,17 @@ test("a project has one Blender at a time: a second peer of it waits until the f
   await second.stop();
 });
 
-test("a project's scene is saved while its peer works, so a peer killed -9 loses only what came after", async () => {
-  // Heartbeats of 1 s: the dead peer's lease is free after 3 s instead of 30.
-  const env = { FABRIC_PROJECT_ID: "autosaved", FABRIC_PROJECT_SAVE_SECONDS: "1", FABRIC_HEARTBEAT_SECONDS: "1" };
+test("a project's scene is saved while its peer works, so a peer killed -9 loses only what came after; its successor takes over at once", async () => {
+  // Default heartbeats (10 s): the dead peer's lease would be stale only after 30 s, but its
+  // successor finds the dead peer's connection gone and takes the project over at once.
+  const env = { FABRIC_PROJECT_ID: "autosaved", FABRIC_PROJECT_SAVE_SECONDS: "1" };
   const doomed = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-c", env });
   await llm.dispatch("blender_execute_code", { target_uuid: "project:autosaved", code: "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.context.object.name = 'BeforeCrash'" });
   await new Promise((resolve) => setTimeout(resolve, 2_500)); // an autosave
   await doomed.kill();
 
   const next = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-d", env });
-  const seen = await llm.dispatch("blender_execute_code", { target_uuid: "project:autosaved", code: "import bpy\nprint('BeforeCrash' in bpy.data.objects)" });
+  const seen = await llm.dispatch("blender_execute_code", { target_uuid: "project:autosaved", code: "import bpy\nprint('BeforeCrash' in bpy.data.objects)", _timeout: 15 });
   expect([seen.status, seen.target_uuid, seen.data.result]).toEqual(["completed", "hand-d", "True\n"]);
   await next.stop();
 });
@@ -219,6 +250,17 @@ test("a peer whose project was taken over stops without saving and leaves the pr
   expect(await blends.downloadProjectScene("olga", "stolen", join(mkdtempSync(join(tmpdir(), "fabric-stolen-")), "scene.blend"))).toBe(false);
   const jsm = await jetstreamManager(fabric.nc);
   expect((await jsm.consumers.info(StreamName.Work, consumerForProject("olga", "stolen"))).name).toBe(consumerForProject("olga", "stolen"));
+});
+
+test("a project's peer that only looked uploads no scene", async () => {
+  const env = { FABRIC_PROJECT_ID: "look-only", FABRIC_PROJECT_SAVE_SECONDS: "1" };
+  const looker = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "olga", uuid: "hand-h", env });
+  const seen = await llm.dispatch("blender_get_scene_info", { target_uuid: "project:look-only" });
+  expect(seen.status).toBe("completed");
+  await new Promise((resolve) => setTimeout(resolve, 2_500)); // an autosave's time
+  await looker.stop(); // and the save when it leaves
+  const blends = await BlendStore.open(fabric.nc);
+  expect(await blends.downloadProjectScene("olga", "look-only", join(mkdtempSync(join(tmpdir(), "fabric-look-")), "scene.blend"))).toBe(false);
 });
 
 // Last in this file: it stops the pool.

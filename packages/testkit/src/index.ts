@@ -4,6 +4,7 @@ export {
   findFreePort,
   findProgram,
   isProcessGone,
+  processEntries,
   processStat,
   sourceCommand,
   spawnTracked,

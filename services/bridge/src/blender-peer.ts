@@ -99,6 +99,11 @@ export class BlenderPeer {
       clientUuid: this.#env.FABRIC_CLIENT_UUID,
     });
     this.#blender = blender;
+    if (this.#stopped) {
+      // Told to stop while it was starting (a project's peer that must wait for its lease).
+      blender.kill("SIGKILL");
+      throw new Error("stopped while Blender was starting");
+    }
     try {
       const connection = await AddonConnection.openAt(blender.endpoint, blender.token);
       // Blender knows its pid inside its sandbox; the registry names it by its pid here.
@@ -182,6 +187,8 @@ export class BlenderPeer {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#connection?.close();
+    // A Blender still starting is killed as soon as it is up (#connectOnce sees the stop).
+    if (!this.#blender) await this.#ready.catch(() => {});
     const blender = this.#blender;
     if (!blender || blender.child.exitCode !== null || blender.child.signalCode !== null) return;
     const killer = setTimeout(() => blender.kill("SIGKILL"), STOP_GRACE_MS);

@@ -28,6 +28,8 @@ import {
   EnvelopeSchema,
   FarmTaskSchema,
   WorkPayloadSchema,
+  SNAPSHOT_COMMAND,
+  findDispatchCommand,
   subjectForClient,
   type CancelOutcome,
   type FarmTask,
@@ -78,6 +80,10 @@ const IDLE_CHECK_MS = 500;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A command that only looks (the catalog's read-only hint), or a snapshot, which saves a copy: neither changes the scene. */
+const isReadOnly = (work: Work) =>
+  work.message_type === "command_dispatch" && (work.command === SNAPSHOT_COMMAND || findDispatchCommand(work.command)?.readOnly === true);
+
 export class Bridge {
   readonly #deps: BridgeDependencies;
   readonly #queue = new WorkQueue<QueuedItem>();
@@ -95,8 +101,11 @@ export class Bridge {
   /** No longer taking new work: it is leaving (idle, or told to stop). */
   #draining = false;
   #stopped = false;
-  /** How many jobs this boot has run (a project's peer saves its scene when it has changed). */
-  jobsRun = 0;
+  /**
+   * How many jobs that may have changed the scene this boot ran in Blender: every job but a
+   * read-only command (a project's peer saves its scene only when this has moved).
+   */
+  sceneChanges = 0;
   /** Called once when the peer has had nothing to do for FABRIC_IDLE_SECONDS. */
   onIdle: () => void = () => {};
 
@@ -296,7 +305,6 @@ export class Bridge {
     } finally {
       this.#running = undefined;
       this.#busyAt = Date.now();
-      this.jobsRun += 1;
       this.#wakeWaiters();
       this.#schedulePump();
     }
@@ -330,6 +338,7 @@ export class Bridge {
       }
     }
     running.held = held;
+    if (farmTask || !isReadOnly(item.work)) this.sceneChanges += 1;
     let outcome = farmTask ? await runFarmAttempt(this.#farmDependencies(), running, farmTask, held) : await runJob(this.#runnerDependencies(), item.work, held);
     // A script stopped by its cancellation flag ends as cancelled, not failed.
     if (running.cancelRequested && outcome.status === "failed") outcome = { status: "cancelled", error: "cancelled while running" };

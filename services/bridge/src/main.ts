@@ -11,7 +11,8 @@ const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_L
 /**
  * How the peer ends, from its first moment (a signal during start-up must not skip the
  * clean-up). Told to stop (SIGTERM, SIGINT), a plain peer stops at once, as it always has;
- * a project's peer first finishes its job and saves the scene. Idle (scale to zero), or left
+ * a project's peer first finishes its job and saves the scene, and a farm peer told with
+ * SIGTERM first finishes its task. Idle (scale to zero), or left
  * behind by the pool that started it, a peer also leaves the bus so nobody waits for it.
  */
 let stop: (reason: StopReason) => Promise<void> = async () => process.exit(0);
@@ -34,7 +35,7 @@ if (env.FABRIC_EXIT_WITH_STDIN) {
 // Blender takes longest to start, so it starts first, while the bridge loads the NATS side
 // (imported only now, about 0.3 s of module loading) and connects: a cold start on demand
 // waits for both.
-const peer = new BlenderPeer(env, logger);
+let peer = new BlenderPeer(env, logger);
 stop = () => peer.stop();
 const { connectToFabric } = await import("@blender-fabric/bus");
 const { PeerApiClient, PeerFiles, PeerJobs, PeerWork } = await import("@blender-fabric/engine");
@@ -70,6 +71,17 @@ const nc = await connectToFabric({
 const incarnation = `inc-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 const api = new PeerApiClient(nc, { userId: env.FABRIC_USER, peerUuid: env.FABRIC_CLIENT_UUID, incarnation });
 const files = new PeerFiles(api);
+/** A project's peer holds the project (one Blender per project) until its scene is saved back. */
+let project: Awaited<ReturnType<typeof ProjectKeeper.start>> | undefined;
+if (env.FABRIC_PROJECT_ID) {
+  stop = async () => {
+    project?.stop(); // stopped while starting: the lease frees once it goes stale
+    await peer.stop();
+  };
+  project = await ProjectKeeper.start({ env, api, blends: files, peer, newPeer: () => new BlenderPeer(env, logger), logger });
+  peer = project.peer; // a fresh one if the first was stopped while the lease was held by another
+  project.onLost = () => shutdown("project lost");
+}
 const bridge = new Bridge({
   env,
   nc,
@@ -81,29 +93,26 @@ const bridge = new Bridge({
   peer,
   logger,
 });
-/** A project's peer holds the project (one Blender per project) until its scene is saved back. */
-let project: Awaited<ReturnType<typeof ProjectKeeper.start>> | undefined;
-if (env.FABRIC_PROJECT_ID) {
-  stop = async () => {
-    project?.stop(); // stopped while starting: the lease frees once it goes stale
-    await peer.stop();
-  };
-  project = await ProjectKeeper.start({ env, api, blends: files, peer, logger });
-  project.onLost = () => shutdown("project lost");
-}
+
 const health = env.FABRIC_HEALTH_PORT
   ? // /readyz: 200 with {uuid, blender_pid, incarnation} once its Blender is registered on the bus.
     await startHealthEndpoint(env.FABRIC_HEALTH_HOST, env.FABRIC_HEALTH_PORT, () => ({ ready: !!bridge.registered && !stopping, details: { ...bridge.registered } }))
   : undefined;
+/**
+ * A peer that takes farm tasks finishes its task before it goes when told to stop with
+ * SIGTERM (a cluster scaling it in or draining its node: the pod's grace period allows
+ * FABRIC_DRAIN_SECONDS), so no attempt is spent on a bridge that was merely moved.
+ */
+const takesFarmTasks = env.FABRIC_GROUP_ID !== undefined || env.FABRIC_FARM_WORKER;
 stop = async (reason) => {
-  const leaving = reason === "idle" || reason === "parent gone" || project !== undefined;
+  const leaving = reason === "idle" || reason === "parent gone" || project !== undefined || (reason === "SIGTERM" && takesFarmTasks);
   if (leaving) {
     await bridge.drain(env.FABRIC_DRAIN_SECONDS * 1000);
     // A peer that lost its project saves nothing and leaves the project's consumer to the
     // peer that has it now; otherwise the last save, then the consumer goes (whatever its
     // last pull held is free for the next peer at once), then the project.
     if (project && !project.lost) {
-      await project.saveIfChanged(bridge.jobsRun);
+      await project.saveIfChanged(bridge.sceneChanges);
       if (!project.lost) await bridge.dropProjectConsumer().catch((error: unknown) => logger.warn({ err: error }, "project consumer not removed"));
     }
     await project?.release();
@@ -120,5 +129,5 @@ stop = async (reason) => {
 bridge.onIdle = () => shutdown("idle");
 if (!stopping) {
   await bridge.start();
-  project?.autosave(() => bridge.jobsRun);
+  project?.autosave(() => bridge.sceneChanges);
 }

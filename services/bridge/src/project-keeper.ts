@@ -1,11 +1,13 @@
 /**
  * What a peer of a project (FABRIC_PROJECT_ID) does for its project, start to end:
  * - it takes the project's lease (project-lease.ts: one Blender per project) and renews it
- *   from then on;
+ *   from then on; while it has to wait for the lease, it holds no Blender (the one started
+ *   with the bridge, for a fast cold start, is stopped, and a fresh one starts with the lease);
  * - it opens the scene the project's last peer saved (`<u>/projects/<id>/scene.blend` in the
  *   tenant's blend store) before it takes any work;
- * - it saves the scene back every FABRIC_PROJECT_SAVE_SECONDS when a job ran since, and when
- *   it leaves, each time only while the lease is still its own;
+ * - it saves the scene back every FABRIC_PROJECT_SAVE_SECONDS when a job that may change the
+ *   scene ran since, and when it leaves, each time only while the lease is still its own (a
+ *   peer that only read, or ran nothing, uploads nothing);
  * - the last saved copy is also kept on disk, and Blender restarts with it (a crashed Blender
  *   comes back with the saved scene, not the one the peer started with).
  * Losing the lease (another peer took the project over) is reported through `onLost`; the
@@ -30,13 +32,18 @@ export type ProjectKeeperOptions = {
   /** The peer API, as this boot of this peer (the lease names both). */
   api: PeerApiClient;
   blends: BlendFiles;
+  /** The Blender started with the bridge. */
   peer: BlenderPeer;
+  /** Starts another Blender, for a peer that stopped its first one while waiting for the lease. */
+  newPeer: () => BlenderPeer;
   logger: Logger;
 };
 
 export class ProjectKeeper {
   readonly #options: ProjectKeeperOptions;
   readonly #lease: ProjectLease;
+  /** The Blender that holds the project's scene. */
+  readonly peer: BlenderPeer;
   /** The bridge's own folder: the last save, which Blender restarts with (read-only in a sandbox). */
   readonly #folder: string;
   /** The folder Blender opens the first scene from and saves into, shared with it (work-root.ts). */
@@ -49,9 +56,10 @@ export class ProjectKeeper {
   /** Called once if another peer takes the project over. */
   onLost: () => void = () => {};
 
-  private constructor(options: ProjectKeeperOptions, lease: ProjectLease, folder: string, shared: string) {
+  private constructor(options: ProjectKeeperOptions, lease: ProjectLease, peer: BlenderPeer, folder: string, shared: string) {
     this.#options = options;
     this.#lease = lease;
+    this.peer = peer;
     this.#folder = folder;
     this.#shared = shared;
   }
@@ -64,11 +72,17 @@ export class ProjectKeeper {
   static async start(options: ProjectKeeperOptions): Promise<ProjectKeeper> {
     const { env, logger } = options;
     const projectId = env.FABRIC_PROJECT_ID!;
+    let waited: Promise<void> | undefined;
     const lease = await ProjectLease.acquire(options.api, projectId, {
       staleAfterMs: LEASE_STALE_HEARTBEATS * env.FABRIC_HEARTBEAT_SECONDS * 1000,
-      onWait: (holder) => logger.info({ project: projectId, holder: holder.holder_uuid }, "waiting for the project's previous peer to save and leave"),
+      onWait: (holder) => {
+        logger.info({ project: projectId, holder: holder.holder_uuid }, "waiting for the project's previous peer to save and leave; no Blender meanwhile");
+        waited ??= options.peer.stop();
+      },
     });
-    const keeper = new ProjectKeeper(options, lease, await mkdtemp(join(tmpdir(), "fabric-project-")), await mkdtemp(join(bridgeWorkRoot(), "project-")));
+    if (waited) await waited;
+    const peer = waited ? options.newPeer() : options.peer;
+    const keeper = new ProjectKeeper(options, lease, peer, await mkdtemp(join(tmpdir(), "fabric-project-")), await mkdtemp(join(bridgeWorkRoot(), "project-")));
     keeper.#renewal = setInterval(() => void keeper.#renew(), env.FABRIC_HEARTBEAT_SECONDS * 1000);
     // Downloaded where the running Blender can open it, before it runs anyone's code.
     const scene = join(keeper.#shared, "scene.blend");
@@ -81,26 +95,29 @@ export class ProjectKeeper {
     return keeper;
   }
 
-  /** Saves every FABRIC_PROJECT_SAVE_SECONDS while jobs run; `jobsRun` counts the peer's jobs. */
-  autosave(jobsRun: () => number): void {
+  /** Saves every FABRIC_PROJECT_SAVE_SECONDS while jobs run; `sceneChanges` counts the jobs that may have changed the scene. */
+  autosave(sceneChanges: () => number): void {
     const seconds = this.#options.env.FABRIC_PROJECT_SAVE_SECONDS;
-    if (seconds > 0) this.#autosave = setInterval(() => void this.saveIfChanged(jobsRun()), seconds * 1000);
+    if (seconds > 0) this.#autosave = setInterval(() => void this.saveIfChanged(sceneChanges()), seconds * 1000);
   }
 
   get lost(): boolean {
     return this.#lost;
   }
 
-  /** Saves the scene when a job ran since the last save, while the lease is still this peer's. */
-  saveIfChanged(jobsRun: number): Promise<unknown> {
-    if (jobsRun === this.#savedAfterJobs || this.#lost) return this.#saving;
+  /**
+   * Saves the scene when a job that may have changed it ran since the last save (or since the
+   * scene was opened), while the lease is still this peer's.
+   */
+  saveIfChanged(sceneChanges: number): Promise<unknown> {
+    if (sceneChanges === this.#savedAfterJobs || this.#lost) return this.#saving;
     this.#saving = this.#saving.then(async () => {
       const { logger } = this.#options;
       try {
         // A peer that was paused past the lease's stale time must not save over its successor.
         if (!(await this.#renew())) return;
         const size = await this.#save();
-        this.#savedAfterJobs = jobsRun;
+        this.#savedAfterJobs = sceneChanges;
         logger.info({ project: this.#projectId, size }, "project scene saved");
       } catch (error) {
         logger.error({ err: error, project: this.#projectId }, "project scene NOT saved");
@@ -128,7 +145,7 @@ export class ProjectKeeper {
   }
 
   async #run(script: string, what: string): Promise<void> {
-    const { peer } = this.#options;
+    const { peer } = this;
     await peer.start();
     let timer: NodeJS.Timeout | undefined;
     const reply = await Promise.race([

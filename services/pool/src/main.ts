@@ -1,6 +1,7 @@
 /** Boots the peer pool: Blender peers started on demand, scaled to zero when idle (seed 004). */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ClientRegistry, JETSTREAM_API_TIMEOUT_MS, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
+import { JobStore } from "@blender-fabric/engine";
 import { readPoolEnv } from "./env.js";
 import { createLogger } from "./logger.js";
 import { LaunchedPeers } from "./launched-peers.js";
@@ -17,7 +18,7 @@ const nc = await connectToFabric({
   name: "pool",
   credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
 });
-const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients"]);
+const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "jobs"]);
 // The stream exists before the first look at its subjects.
 await WorkStream.open(nc, env.FABRIC_KV_REPLICAS);
 const registry = await ClientRegistry.open(buckets.clients, { staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS, evictAfterSeconds: 3600 });
@@ -26,7 +27,7 @@ await cleanUpAfterCrash(record, buckets.clients, logger);
 
 const launcher = env.FABRIC_POOL_LAUNCHER === "process" ? new ProcessLauncher(env, logger, record) : undefined;
 const waker = env.FABRIC_POOL_LAUNCHER === "knative" ? new KnativeWaker(env.FABRIC_POOL_KNATIVE_URL, logger) : undefined;
-const pool = new Pool({ env, nc, jsm: await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }), registry, logger, launcher, waker });
+const pool = new Pool({ env, nc, jsm: await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS }), registry, jobs: new JobStore(buckets.jobs, nc), logger, launcher, waker });
 pool.start();
 
 const peers = () =>

@@ -9,27 +9,40 @@
  * - FABRIC_POOL_WARM peers run whatever the demand, so a first call is fast.
  * Peers started for demand exit by themselves after FABRIC_IDLE_SECONDS idle (scale to
  * zero). The pool looks again whenever work is published, a peer exits, and every second.
+ *
+ * Only live work counts (live-demand.ts): work that expired or was cancelled while it waited
+ * is deleted from the stream, never started for. With every place taken and a project's work
+ * waiting, the peer idle longest makes room (handover.ts). A project's waiting jobs say why
+ * they wait (their progress message: `blender_job_status`, and the answer of a call that
+ * timed out).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { DEMAND_WORK_SUBJECTS, type ClientRecord } from "@blender-fabric/protocol";
-import { capabilitiesWanted, demandKey, readWorkDemand, type ClientRegistry, type WorkDemand } from "@blender-fabric/bus";
+import { capabilitiesWanted, demandKey, type ClientRegistry, type WorkDemand } from "@blender-fabric/bus";
+import type { JobStore } from "@blender-fabric/engine";
 import type { PoolEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import type { ProcessLauncher } from "./process-launcher.js";
 import type { KnativeWaker } from "./knative-waker.js";
 import { specForDemand, warmSpec, type PeerSpec } from "./peer-spec.js";
+import { readLiveDemand, type LiveDemand } from "./live-demand.js";
+import { QuietPeers } from "./handover.js";
 
 /** How often the pool looks at demand without being woken. ms */
 const LOOK_INTERVAL_MS = 1_000;
 /** After a peer failed to start, its demand waits this long before another try. ms */
 const RETRY_AFTER_FAILURE_MS = 5_000;
+/** How long a peer leaving to make room may take to finish and save before it is killed. ms */
+const PEER_LEAVE_GRACE_MS = 90_000;
 
 export type PoolDependencies = {
   env: PoolEnv;
   nc: NatsConnection;
   jsm: JetStreamManager;
   registry: ClientRegistry;
+  /** Job records: whether waiting work is still live, and why a project's jobs wait. */
+  jobs: JobStore;
   logger: Logger;
   /** Starts peers as child processes (FABRIC_POOL_LAUNCHER=process). */
   launcher?: ProcessLauncher;
@@ -49,6 +62,9 @@ export class Pool {
   readonly #unservable = new Set<string>();
   /** Users whose work waits on their peer quota (logged once per time they reach it). */
   readonly #atQuota = new Set<string>();
+  readonly #quiet = new QuietPeers();
+  /** The peer leaving to make room for a waiting project, by the project's demand key. */
+  readonly #makingRoomFor = new Map<string, string>();
   #subscriptions: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
   #looking = false;
@@ -92,14 +108,16 @@ export class Pool {
   }
 
   async #look(): Promise<void> {
-    const { env, jsm, launcher, waker } = this.#deps;
-    const demand = await readWorkDemand(jsm);
+    const { env, jsm, jobs, launcher, waker } = this.#deps;
+    const demand = await readLiveDemand(jsm, jobs, env.FABRIC_POOL_MAX_PEERS);
     // Past the stale time the registry itself no longer counts them.
     for (const [uuid, at] of this.#exited) if (Date.now() - at > env.FABRIC_STALE_AFTER_SECONDS * 2000) this.#exited.delete(uuid);
     if (waker) {
       for (const wanted of demand) if (wanted.kind === "project") waker.wake(wanted.userId, wanted.projectId);
     }
     if (!launcher) return;
+    const purposes = new Set(demand.map((wanted) => demandKey(wanted)));
+    this.#quiet.observe(launcher.peers(), purposes);
     let free = env.FABRIC_POOL_MAX_PEERS - launcher.peers().length;
     for (let index = 1; index <= env.FABRIC_POOL_WARM && free > 0; index += 1) {
       if (launcher.peers().some((peer) => peer.spec.purpose === `warm:${index}`)) continue;
@@ -110,29 +128,72 @@ export class Pool {
     // so they leave one place free for the next project (a big farm job must not starve them).
     const ordered = [...demand].sort((a, b) => Number(b.kind === "project") - Number(a.kind === "project"));
     const keptForProjects = env.FABRIC_POOL_MAX_PEERS > 1 ? 1 : 0;
-    const purposes = new Set(demand.map((wanted) => demandKey(wanted)));
     for (const purpose of this.#unservable) if (!purposes.has(purpose)) this.#unservable.delete(purpose);
     for (const [purpose, at] of this.#retryAt) if (at <= Date.now()) this.#retryAt.delete(purpose);
+    for (const purpose of this.#makingRoomFor.keys()) if (!purposes.has(purpose)) this.#makingRoomFor.delete(purpose);
     const usersAtQuota = new Set<string>();
     for (const wanted of ordered) {
-      const userRoom = env.FABRIC_POOL_MAX_PEERS_PER_USER - launcher.peers().filter((peer) => peer.spec.userId === wanted.userId).length;
-      if (userRoom <= 0) usersAtQuota.add(wanted.userId);
-      const room = Math.min(userRoom, wanted.kind === "project" ? free : free - keptForProjects);
-      if (room <= 0) continue;
       const purpose = demandKey(wanted);
-      if ((this.#retryAt.get(purpose) ?? 0) > Date.now()) continue;
       const serving = new Set([
         ...this.#livePeersFor(wanted).map((client) => client.uuid),
         ...launcher.peers().filter((peer) => peer.spec.purpose === purpose).map((peer) => peer.spec.uuid),
       ]);
       const needed = wanted.kind === "project" ? 1 : Math.min(wanted.messages, env.FABRIC_POOL_MAX_PEERS);
-      if (serving.size >= needed || !(await this.#canServe(wanted))) continue;
+      if (serving.size >= needed) continue;
+      const userRoom = env.FABRIC_POOL_MAX_PEERS_PER_USER - launcher.peers().filter((peer) => peer.spec.userId === wanted.userId).length;
+      if (userRoom <= 0) usersAtQuota.add(wanted.userId);
+      const room = Math.min(userRoom, wanted.kind === "project" ? free : free - keptForProjects);
+      if (room <= 0) {
+        if (wanted.kind === "project") this.#makeRoom(wanted, userRoom <= 0);
+        continue;
+      }
+      if ((this.#retryAt.get(purpose) ?? 0) > Date.now()) continue;
+      if (!(await this.#canServe(wanted))) continue;
       for (let count = serving.size, started = 0; count < needed && started < room; count += 1, started += 1) {
-        this.#launch(specForDemand(wanted, env.FABRIC_IDLE_SECONDS));
+        const spec = specForDemand(wanted, env.FABRIC_IDLE_SECONDS);
+        this.#launch(spec);
+        if (wanted.kind === "project") this.#noteWaiting(wanted, `a Blender is starting for project ${wanted.projectId} (${spec.uuid})`);
         free -= 1;
       }
     }
     this.#noteQuota(usersAtQuota);
+  }
+
+  /**
+   * Every place is taken (`ownOnly`: every place the user may have) and a project waits: the
+   * peer quiet longest leaves to make room, unless one already does. Either way the project's
+   * waiting jobs say so.
+   */
+  #makeRoom(wanted: LiveDemand & { kind: "project" }, ownOnly: boolean): void {
+    const { env, launcher } = this.#deps;
+    const peers = launcher!.peers();
+    const purpose = demandKey(wanted);
+    const limit = ownOnly
+      ? `you run ${env.FABRIC_POOL_MAX_PEERS_PER_USER} Blender peers, your limit (FABRIC_POOL_MAX_PEERS_PER_USER)`
+      : `all ${env.FABRIC_POOL_MAX_PEERS} places of the pool are taken (FABRIC_POOL_MAX_PEERS)`;
+    let leaving = peers.find((peer) => peer.spec.uuid === this.#makingRoomFor.get(purpose));
+    if (!leaving) {
+      const candidates = peers.filter((peer) => peer.spec.purpose !== purpose && (!ownOnly || peer.spec.userId === wanted.userId));
+      leaving = this.#quiet.longestQuiet(candidates);
+      if (leaving) {
+        this.#quiet.leave(leaving);
+        this.#makingRoomFor.set(purpose, leaving.spec.uuid);
+        this.#deps.logger.info({ uuid: leaving.spec.uuid, for: purpose }, "handing an idle peer's place to a waiting project");
+        void leaving.bridge?.stop(PEER_LEAVE_GRACE_MS);
+      }
+    }
+    const why = leaving
+      ? `waiting for a Blender: ${limit}; idle peer ${leaving.spec.uuid} is saving its work and leaving to make room`
+      : `waiting for a Blender: ${limit}, all busy with work; it starts when one frees`;
+    this.#noteWaiting(wanted, why);
+  }
+
+  /** Tells a project's waiting jobs why they wait (their progress message). */
+  #noteWaiting(wanted: LiveDemand, message: string): void {
+    for (const { jobId, record } of wanted.waiting) {
+      if (record.status !== "queued" || record.progress_message === message) continue;
+      this.#deps.jobs.noteQueued(wanted.userId, jobId, message).catch((error: unknown) => this.#deps.logger.debug({ err: error, jobId }, "could not note why a job waits"));
+    }
   }
 
   /** Says once, each time a user reaches the peer quota, that their work waits on it. */

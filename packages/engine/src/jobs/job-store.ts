@@ -278,6 +278,13 @@ export class JobStore {
     return written.record;
   }
 
+  /** What a queued job waits for (the pool says why no peer has taken it yet), shown as its progress message. */
+  async noteQueued(userId: string, jobId: string, message: string): Promise<void> {
+    await this.#transition(userId, jobId, (job) =>
+      job.status === "queued" && job.progress_message !== message ? { ...job, progress_message: message, updated_at: epochSeconds() } : undefined,
+    );
+  }
+
   /** What an unfinished farm job waits for, shown as its progress message. */
   async noteFarm(userId: string, jobId: string, message: string): Promise<void> {
     await this.#transition(userId, jobId, (job) =>

@@ -6,9 +6,11 @@
  * saving over newer work.
  *
  * The holder renews the lease from the moment it has it, a compare-and-set on its revision;
- * a leaving holder deletes it. A waiter takes the lease over only when its revision has not
- * moved for `staleAfterMs` on the waiter's own clock (the holder died): no two hosts' clocks
- * are compared, and a holder still starting up is never mistaken for a gone one. A holder
+ * a leaving holder deletes it. A waiter takes the lease over when the trusted tier finds no
+ * one listening on the holder's inbox any more (its connection is gone: a killed bridge is
+ * replaced in a moment), or when the lease's revision has not moved for `staleAfterMs` on the
+ * waiter's own clock (a holder that hangs): no two hosts' clocks are compared, and a holder
+ * still starting up is never mistaken for a gone one. A holder
  * whose lease now names another peer has lost its project and must stop without saving.
  *
  * The peer asks the trusted tier for each key operation (lease-ops.ts), which writes only
@@ -17,7 +19,7 @@
 import { z } from "zod";
 import type { PeerApiClient } from "./peer-api-client.js";
 
-const LeaseSchema = z.object({ holder_uuid: z.string(), incarnation: z.string() });
+const LeaseSchema = z.object({ holder_uuid: z.string(), incarnation: z.string(), inbox: z.string().optional() });
 export type ProjectLeaseRecord = z.infer<typeof LeaseSchema>;
 
 export type LeaseHolder = { uuid: string; incarnation: string };
@@ -30,6 +32,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The lease key as the peer API shows it: its revision and value (null when deleted), or null when never taken. */
 type LeaseEntry = { revision: number; value: unknown } | null;
 
+/** A read of the lease, and whether its holder's connection is gone (lease-ops.ts). */
+type LeaseRead = { entry: LeaseEntry; holderGone: boolean };
+
 /** The four key operations of a project's lease, through the peer API. */
 class LeaseKey {
   readonly #api: PeerApiClient;
@@ -40,8 +45,9 @@ class LeaseKey {
     this.#projectId = projectId;
   }
 
-  async get(): Promise<LeaseEntry> {
-    return ((await this.#api.call("lease", { project_id: this.#projectId, action: "get" })).entry ?? null) as LeaseEntry;
+  async get(): Promise<LeaseRead> {
+    const answer = await this.#api.call("lease", { project_id: this.#projectId, action: "get" });
+    return { entry: (answer.entry ?? null) as LeaseEntry, holderGone: answer.holder_gone === true };
   }
 
   async create(): Promise<number> {
@@ -82,7 +88,7 @@ export class ProjectLease {
     let seen: { revision: number; since: number } | undefined;
     for (;;) {
       try {
-        const entry = await key.get();
+        const { entry, holderGone } = await key.get();
         const held = entry?.value ? LeaseSchema.safeParse(entry.value) : undefined;
         if (!entry || !held) {
           // Free (never taken, or released): create it, or take the tombstone's place.
@@ -90,6 +96,7 @@ export class ProjectLease {
           return new ProjectLease(key, api.incarnation, revision);
         }
         if (held.success && held.data.incarnation === api.incarnation) return new ProjectLease(key, api.incarnation, entry.revision);
+        if (holderGone) return new ProjectLease(key, api.incarnation, await key.update(entry.revision));
         if (seen?.revision !== entry.revision) {
           seen = { revision: entry.revision, since: Date.now() };
           if (held.success) options.onWait?.(held.data);
@@ -121,7 +128,7 @@ export class ProjectLease {
       this.#revision = await this.#key.update(this.#revision);
       return true;
     } catch {
-      const entry = await this.#key.get();
+      const { entry } = await this.#key.get();
       if (!entry?.value) return false;
       const held = LeaseSchema.safeParse(entry.value);
       if (!held.success || held.data.incarnation !== this.#incarnation) return false;

@@ -134,6 +134,16 @@ function whyNotTaken(peer: ClientRecord | undefined, registry: ToolContext["serv
 }
 
 /**
+ * Why a project's job was not taken: what the pool noted on it (pool.ts: a Blender starting,
+ * or every place taken), or, with no note, that no pool looked at it.
+ */
+async function whyProjectWaited(context: ToolContext, jobId: string, project: string): Promise<string> {
+  const record = await beforeDeadline(context.services.jobs.get(context.identity.userId, jobId), Date.now() + SETTLE_DEADLINE_MS / 3).catch(() => undefined);
+  if (record?.progress_message) return record.progress_message;
+  return `no peer of project ${project} took it, and no pool said why: is a pool running for this fabric?`;
+}
+
+/**
  * The wait is over: work that has not started expires now (the compare-and-set decides
  * against a claim racing it); running work goes on. Bounded, so the call ends on time even
  * when KV does not answer; then the answer says the state is unknown.
@@ -153,7 +163,7 @@ async function answerAfterWait(context: ToolContext, request: DispatchRequest, j
   if (!jobId) return unknown;
   const peer = targetUuid ? registry.cached(userId, targetUuid) : undefined;
   const project = projectOfTarget(targetUuid);
-  const why = project !== undefined ? `no peer of project ${project} took it; is a pool running for this fabric?` : whyNotTaken(peer, registry);
+  const why = project !== undefined ? await whyProjectWaited(context, jobId, project) : whyNotTaken(peer, registry);
   const reason = `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
   const record = await jobs.expire(userId, jobId, reason, SETTLE_DEADLINE_MS).catch(() => undefined);
   if (!record) return unknown;
