@@ -303,3 +303,15 @@ test("a farm job with capabilities and no group runs on any farm worker of the u
   }, 20_000, 100);
   expect(await llm.call("blender_job_cancel", { job_id: waiting.job_id })).toMatchObject({ status: "cancelled" });
 });
+
+test("a farm bridge told SIGTERM mid-task finishes its task before it goes: the attempt is not spent", async () => {
+  const llm = await fabric.connect("fran");
+  const leaving = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "fran", uuid: "blender-farm-leaving", groupId: "farm-drain" });
+  const farm = await llm.call("blender_farm_map", { script: "import time\ntime.sleep(3)\nprint('finished')", items: [1], group_id: "farm-drain", max_attempts: 1 });
+  await waitFor("the task to run", async () => (await llm.call("blender_job_status", { job_id: farm.job_id })).status === "running", 20_000, 100);
+  await leaving.stop(30_000); // SIGTERM, as a cluster scaling in sends it
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 20 });
+  expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 1 } } });
+  expect(ended.farm.tasks[0].attempts).toHaveLength(1);
+  expect(ended.farm.tasks[0].attempts[0]).toMatchObject({ status: "completed", target_uuid: "blender-farm-leaving" });
+});
