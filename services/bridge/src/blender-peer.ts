@@ -67,9 +67,11 @@ export class BlenderPeer {
 
   async #connectUntilReady(): Promise<AddonConnection> {
     for (;;) {
+      const startedAt = Date.now();
       try {
         const connection = await this.#connectOnce();
         this.#connection = connection;
+        this.#logger.info({ blender_pid: connection.hello.pid, ms: Date.now() - startedAt }, "Blender ready");
         connection.onProgress((progress) => this.#onProgress(progress));
         void this.#watch(connection);
         this.onConnected(connection.hello);

@@ -150,6 +150,7 @@ export class Bridge {
     if (env.FABRIC_GROUP_ID || env.FABRIC_FARM_WORKER) {
       this.#workSubscriptions.push(work.consumeFarm(() => this.#whenIdle(), (delivery) => this.#receiveFarmTask(delivery)));
     }
+    this.#deps.logger.info({ uptime_ms: Math.round(process.uptime() * 1000) }, "bridge taking work");
     this.#membership.startHeartbeat();
     this.#busyAt = Date.now();
     if (env.FABRIC_IDLE_SECONDS > 0) this.#idleCheck = setInterval(() => this.#checkIdle(), IDLE_CHECK_MS);
@@ -234,6 +235,7 @@ export class Bridge {
       return;
     }
     const work = payload.data;
+    this.#deps.logger.debug({ jobId: work.job_id }, "work received");
     if (this.#queue.has(work.job_id) || this.#running?.jobId === work.job_id) {
       delivery.forget(); // the server sent again what this boot already holds
       return;

@@ -7,6 +7,10 @@ type StopReason = "SIGINT" | "SIGTERM" | "idle" | "parent gone" | "project lost"
 
 const env = readBridgeEnv();
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
+/** Milliseconds since this process started: each step of a start says when it was done. */
+const uptime = () => Math.round(process.uptime() * 1000);
+// runs_from: the build (dist) or the source under tsx, which takes longer to start.
+logger.info({ uuid: env.FABRIC_CLIENT_UUID, project: env.FABRIC_PROJECT_ID, runs_from: import.meta.url.endsWith(".ts") ? "source" : "dist", uptime_ms: uptime() }, "bridge starting");
 
 /**
  * How the peer ends, from its first moment (a signal during start-up must not skip the
@@ -67,6 +71,7 @@ const nc = await connectToFabric({
   // A peer's credential may receive only on its own inbox prefix; the peer API answers only there.
   inboxPrefix: inboxPrefixForPeer(env.FABRIC_USER, env.FABRIC_CLIENT_UUID),
 });
+logger.info({ server: nc.getServer(), uptime_ms: uptime() }, "connected to NATS");
 // Every boot has its own id: the jobs of a dead boot can be settled while its work runs on the next.
 const incarnation = `inc-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 const api = new PeerApiClient(nc, { userId: env.FABRIC_USER, peerUuid: env.FABRIC_CLIENT_UUID, incarnation });

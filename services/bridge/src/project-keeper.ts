@@ -80,6 +80,7 @@ export class ProjectKeeper {
         waited ??= options.peer.stop();
       },
     });
+    logger.info({ project: projectId, waited: !!waited }, "project lease held");
     if (waited) await waited;
     const peer = waited ? options.newPeer() : options.peer;
     const keeper = new ProjectKeeper(options, lease, peer, await mkdtemp(join(tmpdir(), "fabric-project-")), await mkdtemp(join(bridgeWorkRoot(), "project-")));
@@ -87,11 +88,12 @@ export class ProjectKeeper {
     // Downloaded where the running Blender can open it, before it runs anyone's code.
     const scene = join(keeper.#shared, "scene.blend");
     const saved = await options.blends.downloadProjectScene(projectId, scene);
+    logger.info({ project: projectId, saved }, "project scene downloaded");
     if (saved) {
       await keeper.#run(`bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(scene)})`, "open");
       env.FABRIC_BLEND_FILE = scene;
     }
-    logger.info({ project: projectId, scene: saved ? "saved scene" : "new" }, "project scene");
+    logger.info({ project: projectId, scene: saved ? "saved scene" : "new" }, "project scene opened");
     return keeper;
   }
 
