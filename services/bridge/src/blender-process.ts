@@ -132,7 +132,7 @@ export async function startBlender(options: BlenderProcessOptions): Promise<Runn
       reject(new Error(`Blender ${how} before its addon server was ready`));
     });
   });
-  const pid = (sandbox && sandboxedPid(child.pid!)) || child.pid!;
+  const pid = (sandbox && (await sandboxedPid(child.pid!))) || child.pid!;
   const kill = (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return; // gone: its pid may be another process's now
     if (pid === child.pid) return void child.kill(signal);

@@ -21,7 +21,6 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants as fsConstants, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { delimiter, isAbsolute, join, relative, resolve } from "node:path";
-import { processStat } from "@blender-fabric/supervisor";
 
 type SandboxMode = "auto" | "bwrap" | "off";
 
@@ -183,7 +182,9 @@ function namespacePids(pid: number): string[] {
  * it that lives in a deeper pid namespace and is not that namespace's init (bwrap itself).
  * Blender knows only its pid inside the sandbox; the registry and signals need this one.
  */
-export function sandboxedPid(bwrapPid: number): number | undefined {
+export async function sandboxedPid(bwrapPid: number): Promise<number | undefined> {
+  // Imported only now: the supervisor package is not loaded before Blender starts (a cold start waits on that).
+  const { processStat } = await import("@blender-fabric/supervisor");
   const outerDepth = namespacePids(bwrapPid).length;
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
