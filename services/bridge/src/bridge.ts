@@ -128,14 +128,14 @@ export class Bridge {
     return this.#deps.api.incarnation;
   }
 
-  /** Waits for Blender, registers this boot, subscribes, takes work and starts heartbeating. */
-  async start(): Promise<void> {
-    const { peer, env, nc, work } = this.#deps;
+  /**
+   * Waits for Blender, registers this boot, subscribes, takes work and starts heartbeating.
+   * Registering and opening the peer's consumers go on while `beforeWork` (a project's scene
+   * being opened) does; no work is taken before it has settled, and none if it fails.
+   */
+  async start(beforeWork: Promise<void> = Promise.resolve()): Promise<void> {
+    const { peer, env, nc, work, logger } = this.#deps;
     peer.onProgress((progress) => this.#reportProgress(progress));
-    await this.#membership.register(await peer.start());
-    // A restarted Blender has a new pid: register again (same boot of the bridge).
-    peer.onConnected = (hello: AddonHello) => this.#logFailure(this.#membership.register(hello), "registration failed");
-    peer.onLost = () => this.#membership.lost();
     // Its own subject carries cancel requests for the jobs it holds; nothing else is heard.
     const subscription = nc.subscribe(subjectForClient(this.#user, this.#uuid), {
       callback: (error, message) => {
@@ -143,15 +143,23 @@ export class Bridge {
       },
     });
     this.#subscriptions.push(subscription);
-    await nc.flush();
-    await work.open();
+    const registered = (async () => {
+      await this.#membership.register(await peer.start());
+      // A restarted Blender has a new pid: register again (same boot of the bridge).
+      peer.onConnected = (hello: AddonHello) => this.#logFailure(this.#membership.register(hello), "registration failed");
+      peer.onLost = () => this.#membership.lost();
+      if (!this.#stopped) this.#membership.startHeartbeat();
+      // The peer API opens the consumers of a registered boot only.
+      await work.open();
+    })();
+    await Promise.all([registered, nc.flush(), beforeWork]);
+    if (this.#draining || this.#stopped) return; // told to stop while starting: take nothing
     this.#workSubscriptions.push(work.consume("peer", (delivery) => this.#receiveWork(delivery)));
     if (env.FABRIC_PROJECT_ID) this.#workSubscriptions.push(work.consume("project", (delivery) => this.#receiveWork(delivery)));
     if (env.FABRIC_GROUP_ID || env.FABRIC_FARM_WORKER) {
       this.#workSubscriptions.push(work.consumeFarm(() => this.#whenIdle(), (delivery) => this.#receiveFarmTask(delivery)));
     }
-    this.#deps.logger.info({ uptime_ms: Math.round(process.uptime() * 1000) }, "bridge taking work");
-    this.#membership.startHeartbeat();
+    logger.info({ uptime_ms: Math.round(process.uptime() * 1000) }, "bridge taking work");
     this.#busyAt = Date.now();
     if (env.FABRIC_IDLE_SECONDS > 0) this.#idleCheck = setInterval(() => this.#checkIdle(), IDLE_CHECK_MS);
   }

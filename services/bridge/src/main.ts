@@ -133,6 +133,11 @@ stop = async (reason) => {
 };
 bridge.onIdle = () => shutdown("idle");
 if (!stopping) {
-  await bridge.start();
-  project?.autosave(() => bridge.sceneChanges);
+  await bridge.start(project?.sceneOpened).catch(async (error: unknown) => {
+    if (stopping) return; // stopped while starting: the stop ends the process
+    // Registered already (a project's scene failed to open): leave the bus, so the pool need not wait for this peer to go stale.
+    await bridge.leave().catch(() => {});
+    throw error;
+  });
+  if (!stopping) project?.autosave(() => bridge.sceneChanges);
 }

@@ -3,8 +3,9 @@
  * - it takes the project's lease (project-lease.ts: one Blender per project) and renews it
  *   from then on; while it has to wait for the lease, it holds no Blender (the one started
  *   with the bridge, for a fast cold start, is stopped, and a fresh one starts with the lease);
- * - it opens the scene the project's last peer saved (`<u>/projects/<id>/scene.blend` in the
- *   tenant's blend store) before it takes any work;
+ * - it downloads the scene the project's last peer saved (`<u>/projects/<id>/scene.blend` in
+ *   the tenant's blend store) while Blender starts, and opens it as soon as both are there;
+ *   the bridge takes no work before (`sceneOpened`);
  * - it saves the scene back every FABRIC_PROJECT_SAVE_SECONDS when a job that may change the
  *   scene ran since, and when it leaves, each time only while the lease is still its own (a
  *   peer that only read, or ran nothing, uploads nothing);
@@ -55,6 +56,8 @@ export class ProjectKeeper {
   #lost = false;
   /** Called once if another peer takes the project over. */
   onLost: () => void = () => {};
+  /** Settles once Blender has the project's saved scene open (at once for a new project); rejects if it cannot. */
+  sceneOpened: Promise<void> = Promise.resolve();
 
   private constructor(options: ProjectKeeperOptions, lease: ProjectLease, peer: BlenderPeer, folder: string, shared: string) {
     this.#options = options;
@@ -68,7 +71,10 @@ export class ProjectKeeper {
     return this.#options.env.FABRIC_PROJECT_ID!;
   }
 
-  /** Waits for the project's lease, then opens its saved scene in Blender. */
+  /**
+   * Waits for the project's lease, then downloads its saved scene while Blender may still be
+   * starting; `sceneOpened` settles once Blender has it open (take no work before that).
+   */
   static async start(options: ProjectKeeperOptions): Promise<ProjectKeeper> {
     const { env, logger } = options;
     const projectId = env.FABRIC_PROJECT_ID!;
@@ -89,12 +95,17 @@ export class ProjectKeeper {
     const scene = join(keeper.#shared, "scene.blend");
     const saved = await options.blends.downloadProjectScene(projectId, scene);
     logger.info({ project: projectId, saved }, "project scene downloaded");
-    if (saved) {
-      await keeper.#run(`bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(scene)})`, "open");
-      env.FABRIC_BLEND_FILE = scene;
-    }
-    logger.info({ project: projectId, scene: saved ? "saved scene" : "new" }, "project scene opened");
+    keeper.sceneOpened = keeper.#open(saved ? scene : undefined);
+    keeper.sceneOpened.catch(() => {}); // whoever takes work awaits it and hears the failure
     return keeper;
+  }
+
+  async #open(scene: string | undefined): Promise<void> {
+    if (scene) {
+      await this.#run(`bpy.ops.wm.open_mainfile(filepath=${JSON.stringify(scene)})`, "open");
+      this.#options.env.FABRIC_BLEND_FILE = scene;
+    }
+    this.#options.logger.info({ project: this.#projectId, scene: scene ? "saved scene" : "new" }, "project scene opened");
   }
 
   /** Saves every FABRIC_PROJECT_SAVE_SECONDS while jobs run; `sceneChanges` counts the jobs that may have changed the scene. */
