@@ -8,6 +8,7 @@ import type { ChildProcess, StdioOptions } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
+import { currentBuildCommand } from "./current-build.js";
 import { findProgram } from "./programs.js";
 import { findFreePort } from "./ports.js";
 
@@ -37,6 +38,12 @@ export type BridgeProcessOptions = {
    * writes into a broken pipe once this process is gone.
    */
   logFile?: string;
+  /**
+   * Run the built bridge (`services/bridge/dist`) when its build is current with its sources,
+   * even while this process runs from source: it starts without tsx transpiling it first
+   * (the pool's peers on demand, which an agent waits for).
+   */
+  preferBuild?: boolean;
 };
 
 export type BridgeProcess = AsyncDisposable & {
@@ -77,7 +84,7 @@ async function registeredBlenderPid(healthUrl: string): Promise<number> {
 
 export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcess> {
   const blender = findProgram("blender");
-  const [command, ...args] = serviceCommand("bridge");
+  const [command, ...args] = (options.preferBuild && currentBuildCommand("bridge")) || serviceCommand("bridge");
   const healthPort = await findFreePort();
   const healthUrl = `http://127.0.0.1:${healthPort}`;
   const logFd = options.logFile ? openSync(options.logFile, "a") : undefined;

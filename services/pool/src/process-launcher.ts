@@ -1,6 +1,7 @@
 /**
  * Starts peers as child processes of the pool: a bridge with headless Blender each, through
- * the supervisor (the same code `blender-fabric up` and the tests use). A peer is started
+ * the supervisor (the same code `blender-fabric up` and the tests use), from the build output
+ * when it is current with the sources (it starts sooner than from source). A peer is started
  * once its Blender is registered on the bus (its /readyz); it may exit by itself when idle,
  * and it ends with the pool however the pool ends.
  */
@@ -96,6 +97,7 @@ export class ProcessLauncher {
       },
       exitWithParent: true,
       logFile: join(env.FABRIC_POOL_STATE_DIR, "logs", `${spec.uuid}.log`),
+      preferBuild: true, // a current build starts without transpiling: an agent waits for this peer
     });
   }
 
