@@ -6,9 +6,10 @@
 export { findProgram } from "./programs.js";
 export { findFreePort, preferPort, waitFor } from "./ports.js";
 export { startNatsCluster, startNatsServer, startNatsServerWithConfig, type NatsNode, type NatsServer } from "./nats-server.js";
-export { sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
+export { killChildrenNow, sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
+export { startStopGuard, type StopGuard } from "./stop-guard.js";
 export { startGatewayProcess, type GatewayProcess } from "./gateway.js";
 export { startBridgeProcess, type BridgeProcess } from "./bridge.js";
 export { startPoolProcess, type PoolProcess } from "./pool.js";
 export { startHealthEndpoint } from "./health-endpoint.js";
-export { isProcessGone, processEntries, processStat } from "./process-table.js";
+export { isProcessGone, processDescendants, processEntries, processStartTime, processStat } from "./process-table.js";

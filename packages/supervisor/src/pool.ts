@@ -61,6 +61,7 @@ export async function startPoolProcess(options: PoolProcessOptions): Promise<Poo
       what: "the pool's warm peers",
       timeoutMs: READY_TIMEOUT_MS,
       intervalMs: 200,
+      stopGraceMs: STOP_GRACE_MS,
       onOutput: (chunk) => {
         output = (output + chunk.toString()).slice(-16_000);
         if (options.showLogs || process.env.FABRIC_TEST_VERBOSE) process.stderr.write(chunk);

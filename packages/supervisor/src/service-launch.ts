@@ -15,6 +15,8 @@ export type ServiceLaunchOptions = {
   what: string;
   timeoutMs: number;
   intervalMs?: number;
+  /** How long it may take to exit after SIGTERM (for the stop guard of `up`). ms */
+  stopGraceMs?: number;
   /** Receives everything it writes to stdout and stderr. */
   onOutput: (chunk: Buffer) => void;
 };
@@ -27,7 +29,7 @@ export type ServiceLaunch = { child: ChildProcess } & ({ outcome: "ready" } | { 
 
 export async function launchService(options: ServiceLaunchOptions): Promise<ServiceLaunch> {
   const [command, ...args] = serviceCommand(options.service);
-  const child = spawnTracked(command!, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnTracked(command!, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"] }, options.stopGraceMs);
   let log = "";
   const collect = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-8_000);
