@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { connect, type Authenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { findProgram } from "./programs.js";
-import { findFreePort, waitFor } from "./ports.js";
+import { findFreePort, preferPort, waitFor } from "./ports.js";
 import { isProcessGone, processEntries } from "./process-table.js";
 
 export type NatsNode = {
@@ -97,7 +97,11 @@ function createNode(
     pause: () => void child?.kill("SIGSTOP"),
     resume: () => void child?.kill("SIGCONT"),
     async stop() {
-      await kill();
+      const running = child;
+      child = undefined;
+      // A server whose data outlives it (`up`) writes its JetStream state out first; a
+      // temporary one is simply killed.
+      await stopChild(running, options.keepDirectory ? "SIGTERM" : "SIGKILL");
       if (!options.keepDirectory) rmSync(config.directory, { recursive: true, force: true });
     },
   };
@@ -119,6 +123,11 @@ export type NatsServerOptions = {
   /** Client port; default: a free one. */
   port?: number;
   /**
+   * The port to use if it is free once a server left by an earlier run of the same
+   * `directory` is stopped, else a free one (ignored with `port`).
+   */
+  preferredPort?: number;
+  /**
    * Authentication settings: an `authorization { … }` block, or operator/resolver lines for JWT
    * auth. Default: none (tests that do not test auth).
    */
@@ -136,11 +145,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   mkdirSync(directory, { recursive: true });
   const pidFile = join(directory, "nats-server.pid");
   // A server of an earlier run that outlived its supervisor (killed -9) still holds the data.
-  if (options.directory) await stopLeftoverServer(pidFile);
+  // Before the port is chosen: that server holds the port this one should have again.
+  if (options.directory) await stopLeftoverServer(pidFile, join(directory, "server.conf"));
   // A probed port is only free until someone binds it (any outgoing connection may take it as
   // its local port): a fresh one is tried then, unless the caller chose the port.
   for (let attempt = 1; ; attempt += 1) {
-    const clientPort = options.port ?? (await findFreePort());
+    const clientPort = options.port ?? (attempt === 1 && options.preferredPort !== undefined ? await preferPort(options.preferredPort) : await findFreePort());
     const name = `fabric-${clientPort}`;
     const text = [nodeConfigText(name, directory, clientPort, options.authConfig), `pid_file: ${JSON.stringify(pidFile)}`].join("\n");
     const node = createNode({ name, directory, clientPort, text, ownProcessGroup: options.ownProcessGroup }, { keepDirectory: options.directory !== undefined });
@@ -157,17 +167,21 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   }
 }
 
-/** Stops the nats-server named in `pidFile` if it still runs (and is a nats-server). */
-async function stopLeftoverServer(pidFile: string): Promise<void> {
+/** Stops the nats-server named in `pidFile` if it still runs (and is a nats-server of `configFile`). */
+async function stopLeftoverServer(pidFile: string, configFile: string): Promise<void> {
   let pid: number;
   try {
     pid = Number(readFileSync(pidFile, "utf8").trim());
   } catch {
     return; // no pid file
   }
-  if (!processEntries(pid, "cmdline").some((entry) => entry.includes("nats-server"))) return;
+  // The pid may belong to another program, or another nats-server, by now.
+  if (!processEntries(pid, "cmdline").includes(configFile)) return;
   process.kill(pid, "SIGTERM");
-  await waitFor("the leftover nats-server to stop", () => isProcessGone(pid), 10_000, 100).catch(() => process.kill(pid, "SIGKILL"));
+  await waitFor("the leftover nats-server to stop", () => isProcessGone(pid), 10_000, 100).catch(async () => {
+    process.kill(pid, "SIGKILL");
+    await waitFor("the leftover nats-server to be killed", () => isProcessGone(pid), 5_000, 50);
+  });
 }
 
 export type NatsClusterOptions = {
