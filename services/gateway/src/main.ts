@@ -62,5 +62,6 @@ async function shutdown(signal: string) {
   process.exit(0);
 }
 if (env.FABRIC_IGNORE_SIGINT) process.on("SIGINT", () => logger.info("SIGINT ignored: serving the peer API until told to stop (SIGTERM)"));
-else process.once("SIGINT", () => void shutdown("SIGINT"));
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
+// `on`, not `once`: a second Ctrl-C must not fall back to Node's default (dying mid-stop).
+else process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

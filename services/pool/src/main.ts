@@ -61,5 +61,7 @@ async function shutdown(signal: string) {
   await nc.drain().catch(() => {});
   process.exit(0);
 }
-process.once("SIGINT", () => void shutdown("SIGINT"));
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
+// `on`, not `once`: a second Ctrl-C must not fall back to Node's default and kill the pool
+// while its peers save their projects.
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
