@@ -36,7 +36,7 @@ export async function natsSetup(options: { out: string }): Promise<void> {
   process.stdout.write(
     [
       `accounts.json   the operator's and accounts' seeds: keep it secret, it signs every credential`,
-      `fabric account  ${fromSeed(new TextEncoder().encode(accounts.accountSeed)).getPublicKey()} (KEDA's nats-jetstream \`account\`)`,
+      `fabric account  ${fromSeed(new TextEncoder().encode(accounts.accountSeed)).getPublicKey()} (KEDA's nats-jetstream account: store it as accountID in the Secret nats-jetstream-account, deploy/README.md)`,
       `auth.conf       include it in nats-server.conf (deploy/nats/nats-server.conf does)`,
       `gateway.creds   FABRIC_NATS_CREDS of every gateway replica`,
       `operator.creds  read-only operations view (blender-fabric tail --creds …)`,
