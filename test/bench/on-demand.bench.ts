@@ -16,7 +16,7 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -36,6 +36,8 @@ import { BucketName } from "@blender-fabric/protocol";
 import { percentile } from "./stats.js";
 import { measureRegistryCosts, registryCostTable, type RegistryCostRow } from "./registry-costs.js";
 
+/** The machine's 1-minute load average as the run began: other work slows the cold path, four processes at once, more than Blender alone. */
+const LOAD_AT_START = loadavg()[0]!;
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 12);
 const REGISTRY_RUNS = Number(process.env.BENCH_RUNS ?? 30);
 /** Another user's bus, so its registrations are not the pool's concern. */
@@ -72,6 +74,8 @@ const pool = await startPoolProcess({
 const alwaysOn = await startBridgeProcess({ natsUrls: [nats.url], user: USER, uuid: "blender-always-on" });
 const llm = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: USER }), name: "bench-on-demand" });
 const rows: Row[] = [];
+/** What the pool's bridges ran from: `dist` (a current build) or `source` (tsx). */
+const runsFrom = new Set<string>();
 let registryRows: RegistryCostRow[] = [];
 
 const dispatch = async (target: string): Promise<string> => {
@@ -80,7 +84,7 @@ const dispatch = async (target: string): Promise<string> => {
   return answer.target_uuid;
 };
 
-type LogLine = { time: number; msg: string; uuid?: string };
+type LogLine = { time: number; msg: string; uuid?: string; ms?: number; runs_from?: string };
 const logLines = (text: string): LogLine[] =>
   text.split("\n").flatMap((line) => {
     try {
@@ -90,11 +94,33 @@ const logLines = (text: string): LogLine[] =>
     }
   });
 
+/** The steps of one cold start, in order, each until the next one starts. */
+const COLD_STEPS = {
+  wake: "call until the pool spawns the bridge (wake, read demand)",
+  node: "bridge spawned until it starts Blender (Node, the bridge's first modules, the sandbox check)",
+  blender: "Blender starting until ready (headless Blender and the addon in their sandbox, handshake)",
+  scene: "Blender ready until the bridge takes work (scene opened; registration, consumers meanwhile)",
+  run: "taking work until answered (pull, claim, run, answer)",
+} as const;
+type ColdStep = keyof typeof COLD_STEPS | "natsSide";
+
 /** Where one cold start's time went, from the pool's and the new bridge's log lines. ms */
-function coldSteps(callStartedAt: number, answeredAt: number, peerUuid: string) {
+function coldSteps(callStartedAt: number, answeredAt: number, peerUuid: string): Record<ColdStep, number> & { runsFrom: string } {
   const spawned = logLines(pool.output()).find((line) => line.msg === "starting a peer" && line.uuid === peerUuid)!.time;
-  const ready = logLines(readFileSync(join(poolState, "logs", `${peerUuid}.log`), "utf8")).find((line) => line.msg === "bridge ready")!.time;
-  return { wake: spawned - callStartedAt, boot: ready - spawned, run: answeredAt - ready };
+  const bridge = logLines(readFileSync(join(poolState, "logs", `${peerUuid}.log`), "utf8"));
+  const at = (msg: string) => bridge.find((line) => line.msg === msg)!;
+  const blenderReady = at("Blender ready");
+  const blenderStarting = blenderReady.time - blenderReady.ms!;
+  const takingWork = at("bridge taking work").time;
+  return {
+    wake: spawned - callStartedAt,
+    node: blenderStarting - spawned,
+    blender: blenderReady.time - blenderStarting,
+    scene: takingWork - blenderReady.time,
+    run: answeredAt - takingWork,
+    natsSide: at("project scene downloaded").time - spawned,
+    runsFrom: at("bridge starting").runs_from ?? "source",
+  };
 }
 const projectPeers = async () =>
   ((await llm.call("blender_list_available_clients")).persistent as { project_id?: string }[]).filter((peer) => peer.project_id);
@@ -102,28 +128,24 @@ const projectPeers = async () =>
 try {
   const blender = findProgram("blender");
   const ownStart: number[] = [];
-  for (let run = 0; run < COLD_RUNS; run += 1) {
-    ownStart.push(await timed(() => promisify(execFile)(blender, ["-b", "--factory-startup", "--python-expr", CODE])));
-  }
-  rows.push(summarizeRuns("Blender's own start: `blender -b --factory-startup --python-expr` (start to exit)", ownStart));
-
   const cold: number[] = [];
-  const steps = { wake: [] as number[], boot: [] as number[], run: [] as number[] };
+  const steps: Record<ColdStep, number[]> = { wake: [], node: [], blender: [], scene: [], run: [], natsSide: [] };
   for (let run = 0; run < COLD_RUNS; run += 1) {
     await waitFor("the project's peer to idle out", async () => (await pool.peers()).length === 0 && (await projectPeers()).length === 0, 60_000, 100);
+    // Right before each cold start, so both see the same load on a shared machine.
+    ownStart.push(await timed(() => promisify(execFile)(blender, ["-b", "--factory-startup", "--python-expr", CODE])));
     const startedAt = Date.now();
     const started = performance.now();
     const peer = await dispatch("project:bench");
     cold.push(performance.now() - started);
-    const step = coldSteps(startedAt, Date.now(), peer);
-    steps.wake.push(step.wake);
-    steps.boot.push(step.boot);
-    steps.run.push(step.run);
+    const { runsFrom: from, ...step } = coldSteps(startedAt, Date.now(), peer);
+    runsFrom.add(from);
+    for (const name of Object.keys(steps) as ColdStep[]) steps[name].push(step[name]);
   }
+  rows.push(summarizeRuns("Blender's own start: `blender -b --factory-startup --python-expr` (start to exit)", ownStart));
   rows.push(summarizeRuns("cold dispatch: `project:bench` with no peer running (pool starts one; saved scene reopened)", cold));
-  rows.push(summarizeRuns("… of which: call until the pool spawns the bridge (wake, read demand)", steps.wake));
-  rows.push(summarizeRuns("… of which: bridge spawned until registered (Node, NATS, Blender, scene)", steps.boot));
-  rows.push(summarizeRuns("… of which: registered until answered (take work, claim, run, answer)", steps.run));
+  for (const [name, path] of Object.entries(COLD_STEPS)) rows.push(summarizeRuns(`… of which: ${path}`, steps[name as ColdStep]));
+  rows.push(summarizeRuns("… meanwhile, beside Blender's start: bridge spawned until its NATS side is ready (modules, connect, lease, scene downloaded)", steps.natsSide));
 
   const warm: number[] = [];
   await dispatch("project:bench");
@@ -161,18 +183,31 @@ const report = `# Benchmark: Blender on demand
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, Blender 3.4 (Debian).
 Everything (nats-server, one gateway process, the pool, its bridges and Blenders, and this
-benchmark's MCP client) shares the machine. The call is \`blender_execute_code\` with
+benchmark's MCP client) shares the machine, whose 1-minute load average was
+${LOAD_AT_START.toFixed(2)} as the run began and ${loadavg()[0]!.toFixed(2)} as it ended. The call is \`blender_execute_code\` with
 \`${CODE.replaceAll("\n", "; ")}\`, answered end to end through MCP.
 
-- **cold**: no peer of the project runs; the pool wakes on the work's publish, starts a bridge
-  with headless Blender, which downloads and opens the project's saved scene (after the first
-  run), registers and takes the work. Between runs the peer idles out (FABRIC_IDLE_SECONDS=${IDLE_SECONDS}),
-  saves the scene and leaves.
-- The three "of which" rows split each cold start by the pool's and the bridge's log lines
-  (millisecond timestamps on one machine). The bridge runs from source under tsx here, as in
-  \`npm start\`; a built image runs \`dist\`, whose modules loaded about 0.2 s faster in a separate measurement (not part of this run).
+- **cold**: no peer of the project runs; the pool wakes on the work's publish and starts a
+  bridge. The bridge starts headless Blender first; meanwhile it loads its NATS side, connects,
+  takes the project's lease and downloads the project's saved scene (after the first run).
+  Once both are there, Blender opens the scene while the bridge registers and opens its
+  consumers; then it takes the work. Between runs the peer idles out
+  (FABRIC_IDLE_SECONDS=${IDLE_SECONDS}), saves the scene and leaves.
+- The "of which" rows split each cold start into consecutive steps by the pool's and the
+  bridge's log lines (millisecond timestamps on one machine); the "meanwhile" row runs beside
+  Blender's start, so it is not part of the sum. The pool starts a bridge from the build
+  output (\`dist\`) when it is current with the sources (\`npm run build\`), else from source
+  under tsx, which costs a few hundred ms more before Blender starts. This run's bridges ran
+  from: ${[...runsFrom].join(" and ") || "none"}.
 - **Blender's own start** is what starting Blender yourself for the same line costs: the floor
-  under any cold start that runs a real Blender.
+  under any cold start that runs a real Blender. It is measured right before each cold run,
+  so the two see the same load.
+- Beyond Blender's own start, a cold start spends its time on: Node's start and the modules
+  the bridge needs before it can start Blender (its environment's schema, the logger); Blender
+  starting more slowly than alone, because the bridge loads its NATS side, connects, takes the
+  lease and downloads the scene on the same cores meanwhile (waiting with all of that until
+  Blender is ready would cost more); and the steps after Blender is ready, the first job's
+  claim included.
 - **warm** and **always-on**: sequential calls to a running peer, through its project's subject
   and by uuid.
 
