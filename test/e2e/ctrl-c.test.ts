@@ -138,6 +138,9 @@ test(`Ctrl-C of npm start with calls in flight leaves no process behind, ${TRIES
     const withProject = secondAfterMs !== undefined;
     const load = startLoad(client, withProject);
     await waitFor("answers under load", () => load.answers.warm >= 3 && (!withProject || load.answers.project >= 1), 60_000, 20);
+    // A second Ctrl-C must come while the stop still waits for the project's running job: the
+    // next job (4 s) is well under way a second after the last answer.
+    if (withProject) await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     const started = new Map(descendantsOf(run.npm.pid!).map((pid) => [pid, processStartTime(pid)!] as const));
     const commandLines = [...started.keys()].map((pid) => read(pid, "cmdline"));
