@@ -27,8 +27,10 @@ const shutdown = (reason: StopReason) => {
   logger.info({ reason }, "bridge stopping");
   void stop(reason).finally(() => process.exit(0));
 };
-process.once("SIGINT", () => shutdown("SIGINT"));
-process.once("SIGTERM", () => shutdown("SIGTERM"));
+// `on`, not `once`: a second Ctrl-C must not fall back to Node's default and end the peer
+// while it saves its project.
+process.on("SIGINT", () => shutdown("SIGINT"));
+process.on("SIGTERM", () => shutdown("SIGTERM"));
 if (env.FABRIC_EXIT_WITH_STDIN) {
   // The parent holds our stdin open; it closes when the parent ends, even by SIGKILL.
   process.stdin.once("close", () => shutdown("parent gone"));

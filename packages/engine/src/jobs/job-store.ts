@@ -376,26 +376,43 @@ export class JobStore {
   async #transition(userId: string, jobId: string, change: Change, held?: HeldJob, deadlineMs?: number): Promise<Written> {
     const key = keyForJob(userId, jobId);
     let known: HeldJob | undefined = held ?? this.#written.get(key);
+    const attempt = async (): Promise<Written | typeof STALE_MEMORY> => {
+      const remembered = known;
+      let current = known ?? (await this.#read(key, deadlineMs));
+      let next = current && change(current.record);
+      // A remembered record that says "no change" is confirmed against the stored one:
+      // a refusal, unlike a write, has no revision check to catch a stale record.
+      if (known && !next) {
+        current = await this.#read(key, deadlineMs);
+        next = current && change(current.record);
+      }
+      known = undefined; // a failed attempt reads afresh
+      if (!current) return { record: undefined, revision: 0, changed: false };
+      if (!next) return { record: current.record, revision: current.revision, changed: false };
+      let written: number;
+      try {
+        written = await this.#kv.update(key, JSON.stringify(next), current.revision);
+      } catch (error) {
+        // Another process wrote past the remembered revision (the pool noting why a job
+        // waits): read afresh at once, not after the retry's back-off.
+        if (current === remembered && isWrongLastSequence(error)) return STALE_MEMORY;
+        throw error;
+      }
+      const revision = this.#remember(key, next, written);
+      if (held) {
+        held.record = next;
+        held.revision = revision;
+      }
+      return { record: next, revision, changed: true };
+    };
     return retryJetStream(
       `write ${key}`,
       async () => {
-        let current = known ?? (await this.#read(key, deadlineMs));
-        let next = current && change(current.record);
-        // A remembered record that says "no change" is confirmed against the stored one:
-        // a refusal, unlike a write, has no revision check to catch a stale record.
-        if (known && !next) {
-          current = await this.#read(key, deadlineMs);
-          next = current && change(current.record);
-        }
-        known = undefined; // a failed attempt reads afresh
-        if (!current) return { record: undefined, revision: 0, changed: false };
-        if (!next) return { record: current.record, revision: current.revision, changed: false };
-        const revision = this.#remember(key, next, await this.#kv.update(key, JSON.stringify(next), current.revision));
-        if (held) {
-          held.record = next;
-          held.revision = revision;
-        }
-        return { record: next, revision, changed: true };
+        const first = await attempt();
+        if (first !== STALE_MEMORY) return first;
+        const second = await attempt();
+        if (second === STALE_MEMORY) throw new Error(`write ${key}: the record changed meanwhile`); // cannot happen: the second read is fresh
+        return second;
       },
       deadlineMs,
     );
@@ -450,6 +467,12 @@ export class JobStore {
     );
   }
 }
+
+/** An attempt that wrote on a remembered revision another process had written past. */
+const STALE_MEMORY = Symbol("stale memory");
+
+/** JetStream's refusal of a compare-and-set whose expected revision is not the last one. */
+const isWrongLastSequence = (error: unknown) => /wrong last sequence/iu.test(String((error as Error | undefined)?.message ?? error));
 
 /** Why a queued job expired. */
 export function notStartedError(job: Pick<JobRecord, "created_at" | "deadline" | "target_uuid">): string {
