@@ -4,7 +4,7 @@
  * API, served here and used by the bridges.
  */
 export { JobEngine, newJobId, type CommandRequest, type FarmTasks, type JobEngineLimits, type JobEngineStores, type JobTicket, type QueuedJob, type RequestIdConflict } from "./jobs/job-engine.js";
-export { JobExistsError, JobStore, type HeldJob, type JobOutcome } from "./jobs/job-store.js";
+export { JobExistsError, JobStore, whyProjectWaited, type HeldJob, type JobOutcome } from "./jobs/job-store.js";
 export { JobReaper } from "./jobs/job-reaper.js";
 export { RequestLedger } from "./jobs/request-ledger.js";
 export { publishJobEvent, watchJob, type JobWatch } from "./jobs/job-events.js";

@@ -156,7 +156,8 @@ export class JobReaper {
 
   #settlement(job: Unfinished, now: number): Promise<unknown> | undefined {
     if (job.status === "queued" && job.deadline !== null && now > job.deadline) {
-      return this.#jobs.expire(job.bus_id, job.job_id, notStartedError(job));
+      // The reason is made from the stored record: it carries what the pool noted on a waiting project job.
+      return this.#jobs.expire(job.bus_id, job.job_id, notStartedError);
     }
     if (job.status !== "running" || !job.target_uuid) return undefined;
     // The mirror is a cheap first look; a verdict of death is checked against KV itself.

@@ -31,6 +31,7 @@ import {
   isTerminalJobStatus,
   keyForJob,
   keyPrefixForUser,
+  projectOfTarget,
   type JobRecord,
   type JobStatus,
   type Priority,
@@ -234,7 +235,7 @@ export class JobStore {
    * Expires a queued job whose deadline has passed: it will never start. Returns the record
    * as it now stands. `deadlineMs` bounds the retries (ms).
    */
-  async expire(userId: string, jobId: string, reason: string, deadlineMs?: number): Promise<JobRecord | undefined> {
+  async expire(userId: string, jobId: string, reason: string | ((job: JobRecord) => string), deadlineMs?: number): Promise<JobRecord | undefined> {
     const due = (job: JobRecord) => job.status === "queued" && job.deadline !== null && epochSeconds() >= job.deadline;
     return this.#settle(userId, jobId, "expired", reason, due, deadlineMs);
   }
@@ -333,14 +334,14 @@ export class JobStore {
     userId: string,
     jobId: string,
     status: Extract<JobStatus, "expired" | "cancelled" | "lost">,
-    reason: string,
+    reason: string | ((job: JobRecord) => string),
     allowed: (job: JobRecord) => boolean,
     deadlineMs?: number,
   ): Promise<JobRecord | undefined> {
     const written = await this.#transition(
       userId,
       jobId,
-      (job) => (allowed(job) ? { ...job, status, error: reason, updated_at: epochSeconds() } : undefined),
+      (job) => (allowed(job) ? { ...job, status, error: typeof reason === "string" ? reason : reason(job), updated_at: epochSeconds() } : undefined),
       undefined,
       deadlineMs,
     );
@@ -474,8 +475,18 @@ const STALE_MEMORY = Symbol("stale memory");
 /** JetStream's refusal of a compare-and-set whose expected revision is not the last one. */
 const isWrongLastSequence = (error: unknown) => /wrong last sequence/iu.test(String((error as Error | undefined)?.message ?? error));
 
-/** Why a queued job expired. */
-export function notStartedError(job: Pick<JobRecord, "created_at" | "deadline" | "target_uuid">): string {
+/**
+ * Why a project's queued job was not taken: what the pool noted on it (a Blender starting, or
+ * every place taken), or, with no note, that no pool looked at it.
+ */
+export function whyProjectWaited(projectId: string, note: string | null | undefined): string {
+  return note || `no peer of project ${projectId} took it, and no pool said why: is a pool running for this fabric?`;
+}
+
+/** Why a queued job expired (a project's job: with why it waited). */
+export function notStartedError(job: Pick<JobRecord, "created_at" | "deadline" | "target_uuid" | "progress_message">): string {
   const seconds = job.deadline === null ? 0 : Math.round(job.deadline - job.created_at);
-  return `Not started within its deadline of ${seconds} s${job.target_uuid ? ` on ${job.target_uuid}` : ""}; it will never run.`;
+  const project = projectOfTarget(job.target_uuid);
+  const why = project === undefined ? "" : ` (${whyProjectWaited(project, job.progress_message)})`;
+  return `Not started within its deadline of ${seconds} s${job.target_uuid ? ` on ${job.target_uuid}` : ""}${why}; it will never run.`;
 }

@@ -10,7 +10,7 @@
  */
 import type { ClientRecord } from "@blender-fabric/protocol";
 import { isTerminalJobStatus, projectOfTarget, type JobEvent, type JobRecord } from "@blender-fabric/protocol";
-import { isRefusal, watchJob, type CommandRequest, type JobTicket, type JobWatch, type QueuedJob, type RequestIdConflict, type TargetRefusal } from "@blender-fabric/engine";
+import { isRefusal, watchJob, whyProjectWaited, type CommandRequest, type JobTicket, type JobWatch, type QueuedJob, type RequestIdConflict, type TargetRefusal } from "@blender-fabric/engine";
 import type { ToolContext } from "../mcp/tool-context.js";
 import { cancelJob } from "./cancel-job.js";
 
@@ -133,14 +133,10 @@ function whyNotTaken(peer: ClientRecord | undefined, registry: ToolContext["serv
   return "it was live and idle but did not take it: its bridge may be paused, or cut off from the fabric's work stream";
 }
 
-/**
- * Why a project's job was not taken: what the pool noted on it (pool.ts: a Blender starting,
- * or every place taken), or, with no note, that no pool looked at it.
- */
-async function whyProjectWaited(context: ToolContext, jobId: string, project: string): Promise<string> {
+/** Why a project's job was not taken, as the engine says it (what the pool noted on it). */
+async function whyProjectWaitedFor(context: ToolContext, jobId: string, project: string): Promise<string> {
   const record = await beforeDeadline(context.services.jobs.get(context.identity.userId, jobId), Date.now() + SETTLE_DEADLINE_MS / 3).catch(() => undefined);
-  if (record?.progress_message) return record.progress_message;
-  return `no peer of project ${project} took it, and no pool said why: is a pool running for this fabric?`;
+  return whyProjectWaited(project, record?.progress_message);
 }
 
 /**
@@ -163,7 +159,7 @@ async function answerAfterWait(context: ToolContext, request: DispatchRequest, j
   if (!jobId) return unknown;
   const peer = targetUuid ? registry.cached(userId, targetUuid) : undefined;
   const project = projectOfTarget(targetUuid);
-  const why = project !== undefined ? await whyProjectWaited(context, jobId, project) : whyNotTaken(peer, registry);
+  const why = project !== undefined ? await whyProjectWaitedFor(context, jobId, project) : whyNotTaken(peer, registry);
   const reason = `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
   const record = await jobs.expire(userId, jobId, reason, SETTLE_DEADLINE_MS).catch(() => undefined);
   if (!record) return unknown;
