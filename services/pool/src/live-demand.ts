@@ -24,11 +24,22 @@ const laneOf = (demand: WorkDemand): string =>
       ? subjectForAllGroupWork(demand.userId, demand.groupId)
       : subjectForAllUserFarmWork(demand.userId);
 
-/** The lanes with live work; `enoughPeers` bounds how far a farm lane is read (the pool's size). */
-export async function readLiveDemand(jsm: JetStreamManager, jobs: JobStore, enoughPeers: number): Promise<LiveDemand[]> {
+/**
+ * The lanes with live work; `enoughPeers` bounds how far a farm lane is read (the pool's
+ * size). Only lanes `undecided` says the pool would act on are walked: a project whose peer
+ * runs, or a group with peers enough, passes as the stream counts it (its peers take its
+ * work, dead work included), so a busy project's every call does not cost a walk.
+ */
+export async function readLiveDemand(
+  jsm: JetStreamManager,
+  jobs: JobStore,
+  enoughPeers: number,
+  undecided: (wanted: WorkDemand) => boolean,
+): Promise<LiveDemand[]> {
   const demand = await readWorkDemand(jsm);
   const walked = await Promise.all(
     demand.map(async (wanted): Promise<LiveDemand | undefined> => {
+      if (!undecided(wanted)) return { ...wanted, waiting: [] };
       const enough = wanted.kind === "project" ? PROJECT_JOBS_READ : Math.min(wanted.messages, enoughPeers);
       const walk = await walkLane(jsm, jobs, wanted.userId, laneOf(wanted), { enough, maxLooks: MAX_LOOKS_PER_LANE });
       if (walk.live.length === 0) return undefined;

@@ -109,7 +109,7 @@ export class Pool {
 
   async #look(): Promise<void> {
     const { env, jsm, jobs, launcher, waker } = this.#deps;
-    const demand = await readLiveDemand(jsm, jobs, env.FABRIC_POOL_MAX_PEERS);
+    const demand = await readLiveDemand(jsm, jobs, env.FABRIC_POOL_MAX_PEERS, (wanted) => this.#servingCount(wanted) < this.#neededFor(wanted));
     // Past the stale time the registry itself no longer counts them.
     for (const [uuid, at] of this.#exited) if (Date.now() - at > env.FABRIC_STALE_AFTER_SECONDS * 2000) this.#exited.delete(uuid);
     if (waker) {
@@ -134,12 +134,9 @@ export class Pool {
     const usersAtQuota = new Set<string>();
     for (const wanted of ordered) {
       const purpose = demandKey(wanted);
-      const serving = new Set([
-        ...this.#livePeersFor(wanted).map((client) => client.uuid),
-        ...launcher.peers().filter((peer) => peer.spec.purpose === purpose).map((peer) => peer.spec.uuid),
-      ]);
-      const needed = wanted.kind === "project" ? 1 : Math.min(wanted.messages, env.FABRIC_POOL_MAX_PEERS);
-      if (serving.size >= needed) continue;
+      const serving = this.#servingCount(wanted);
+      const needed = this.#neededFor(wanted);
+      if (serving >= needed) continue;
       const userRoom = env.FABRIC_POOL_MAX_PEERS_PER_USER - launcher.peers().filter((peer) => peer.spec.userId === wanted.userId).length;
       if (userRoom <= 0) usersAtQuota.add(wanted.userId);
       const room = Math.min(userRoom, wanted.kind === "project" ? free : free - keptForProjects);
@@ -149,7 +146,7 @@ export class Pool {
       }
       if ((this.#retryAt.get(purpose) ?? 0) > Date.now()) continue;
       if (!(await this.#canServe(wanted))) continue;
-      for (let count = serving.size, started = 0; count < needed && started < room; count += 1, started += 1) {
+      for (let count = serving, started = 0; count < needed && started < room; count += 1, started += 1) {
         const spec = specForDemand(wanted, env.FABRIC_IDLE_SECONDS);
         this.#launch(spec);
         if (wanted.kind === "project") this.#noteWaiting(wanted, `a Blender is starting for project ${wanted.projectId} (${spec.uuid})`);
@@ -211,6 +208,18 @@ export class Pool {
       if (!started) this.#retryAt.set(spec.purpose, Date.now() + RETRY_AFTER_FAILURE_MS);
       this.poke();
     });
+  }
+
+  /** How many peers serve this demand: live ones (any pool's) and this pool's starting ones. */
+  #servingCount(wanted: WorkDemand): number {
+    const purpose = demandKey(wanted);
+    const starting = this.#deps.launcher?.peers().filter((peer) => peer.spec.purpose === purpose).map((peer) => peer.spec.uuid) ?? [];
+    return new Set([...this.#livePeersFor(wanted).map((client) => client.uuid), ...starting]).size;
+  }
+
+  /** How many peers a demand calls for: one per project, one per task of a group, up to the pool's size. */
+  #neededFor(wanted: WorkDemand): number {
+    return wanted.kind === "project" ? 1 : Math.min(wanted.messages, this.#deps.env.FABRIC_POOL_MAX_PEERS);
   }
 
   /** Live Blender peers (any, not only this pool's) that already serve this demand. */
