@@ -1,7 +1,9 @@
 /** Every environment variable the bridge reads, with its default, meaning and unit. */
 import { hostname } from "node:os";
 import { z } from "zod";
-import { ProjectIdSchema } from "@blender-fabric/protocol";
+// The light entry: the bridge checks its environment before Blender starts, so the whole wire
+// catalog is not loaded ahead of it (tens of ms of a cold start).
+import { ProjectIdSchema } from "@blender-fabric/protocol/project";
 
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
 const commaSeparated = (fallback: string) =>
