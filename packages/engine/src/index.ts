@@ -3,14 +3,14 @@
  * their records (JobStore) and ends the abandoned ones (JobReaper); its peer face is the peer
  * API, served here and used by the bridges.
  */
-export { JobEngine, newJobId, type CommandRequest, type FarmTasks, type JobEngineLimits, type JobEngineStores, type JobTicket, type QueuedJob, type RequestIdConflict } from "./jobs/job-engine.js";
+export { JobEngine, type CommandRequest, type FarmTasks, type JobEngineLimits, type JobEngineStores, type JobTicket, type QueuedJob, type RequestIdConflict } from "./jobs/job-engine.js";
 export { JobExistsError, JobStore, whyProjectWaited, type HeldJob, type JobOutcome } from "./jobs/job-store.js";
 export { JobReaper } from "./jobs/job-reaper.js";
 export { RequestLedger } from "./jobs/request-ledger.js";
 export { publishJobEvent, watchJob, type JobWatch } from "./jobs/job-events.js";
 export { readFarmProgress, type FarmProgress } from "./jobs/farm-progress.js";
 export { walkLane, type LaneWalk, type LiveWork } from "./jobs/live-work.js";
-export { BLENDER_CLIENT_TYPE, isRefusal, type TargetRefusal } from "./jobs/pick-target.js";
+export { isRefusal, type TargetRefusal } from "./jobs/pick-target.js";
 export { PeerApiServer, type PeerApiLogger } from "./peer-api/server.js";
 export type { PeerApiStores } from "./peer-api/context.js";
 export { PeerApiError } from "./peer-api/errors.js";

@@ -28,11 +28,6 @@ export class QuietPeers {
     for (const uuid of this.#leaving) if (!uuids.has(uuid)) this.#leaving.delete(uuid);
   }
 
-  /** Peers already leaving to make room (their places free once they exit). */
-  get leaving(): number {
-    return this.#leaving.size;
-  }
-
   /** The peer quiet longest among `candidates` (started, not warm, quiet long enough), or undefined. */
   longestQuiet(candidates: RunningPeer[], now = Date.now()): RunningPeer | undefined {
     let chosen: { peer: RunningPeer; since: number } | undefined;

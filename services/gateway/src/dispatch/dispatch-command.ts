@@ -133,12 +133,6 @@ function whyNotTaken(peer: ClientRecord | undefined, registry: ToolContext["serv
   return "it was live and idle but did not take it: its bridge may be paused, or cut off from the fabric's work stream";
 }
 
-/** Why a project's job was not taken, as the engine says it (what the pool noted on it). */
-async function whyProjectWaitedFor(context: ToolContext, jobId: string, project: string): Promise<string> {
-  const record = await beforeDeadline(context.services.jobs.get(context.identity.userId, jobId), Date.now() + SETTLE_DEADLINE_MS / 3).catch(() => undefined);
-  return whyProjectWaited(project, record?.progress_message);
-}
-
 /**
  * The wait is over: work that has not started expires now (the compare-and-set decides
  * against a claim racing it); running work goes on. Bounded, so the call ends on time even
@@ -159,8 +153,11 @@ async function answerAfterWait(context: ToolContext, request: DispatchRequest, j
   if (!jobId) return unknown;
   const peer = targetUuid ? registry.cached(userId, targetUuid) : undefined;
   const project = projectOfTarget(targetUuid);
-  const why = project !== undefined ? await whyProjectWaitedFor(context, jobId, project) : whyNotTaken(peer, registry);
-  const reason = `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
+  // Made from the record the expiry reads anyway: a project's job carries what the pool noted on it.
+  const reason = (job: JobRecord) => {
+    const why = project !== undefined ? whyProjectWaited(project, job.progress_message) : whyNotTaken(peer, registry);
+    return `Not started within ${request.timeoutSeconds} s${targetUuid ? ` on ${targetUuid} (${why})` : ""}; it will never run. Send it again if you still want it.`;
+  };
   const record = await jobs.expire(userId, jobId, reason, SETTLE_DEADLINE_MS).catch(() => undefined);
   if (!record) return unknown;
   if (isTerminalJobStatus(record.status)) return finishedJobResult(record);
