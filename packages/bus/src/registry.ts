@@ -57,8 +57,14 @@ export class ClientRegistry {
     return new ClientRegistry(kv, await KvMirror.start(kv, decodeRecord), options);
   }
 
-  register(userId: string, registration: ClientRegistration): Promise<ClientRecord> {
-    return registerClient(this.#kv, userId, registration);
+  /**
+   * Registers, and answers once this process's mirror has the new record: a boot check here
+   * right after (the old boot of the same peer asking) must not pass on the mirror's older copy.
+   */
+  async register(userId: string, registration: ClientRegistration): Promise<ClientRecord> {
+    const record = await registerClient(this.#kv, userId, registration);
+    await this.#mirror.sync();
+    return record;
   }
 
   heartbeat(userId: string, clientUuid: string, patch: Partial<ClientRecord> = {}) {
