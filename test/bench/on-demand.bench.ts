@@ -76,6 +76,8 @@ const llm = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: a
 const rows: Row[] = [];
 /** What the pool's bridges ran from: `dist` (a current build) or `source` (tsx). */
 const runsFrom = new Set<string>();
+/** How many cold starts the pool's standby bridge served (the others spawned a bridge). */
+let fromStandby = 0;
 let registryRows: RegistryCostRow[] = [];
 
 const dispatch = async (target: string): Promise<string> => {
@@ -84,7 +86,7 @@ const dispatch = async (target: string): Promise<string> => {
   return answer.target_uuid;
 };
 
-type LogLine = { time: number; msg: string; uuid?: string; ms?: number; runs_from?: string };
+type LogLine = { time: number; msg: string; uuid?: string; ms?: number; runs_from?: string; standby?: boolean };
 const logLines = (text: string): LogLine[] =>
   text.split("\n").flatMap((line) => {
     try {
@@ -97,7 +99,7 @@ const logLines = (text: string): LogLine[] =>
 /** The steps of one cold start, in order, each until the next one starts. */
 const COLD_STEPS = {
   wake: "call until the pool spawns the bridge (wake, read demand)",
-  node: "bridge spawned until it starts Blender (Node, the bridge's first modules, the sandbox check)",
+  node: "bridge spawned, or the pool's standby bridge told which peer it is, until it starts Blender",
   blender: "Blender starting until ready (headless Blender and the addon in their sandbox, handshake)",
   scene: "Blender ready until the bridge takes work (scene opened; registration, consumers meanwhile)",
   run: "taking work until answered (pull, claim, run, answer)",
@@ -105,7 +107,7 @@ const COLD_STEPS = {
 type ColdStep = keyof typeof COLD_STEPS | "natsSide";
 
 /** Where one cold start's time went, from the pool's and the new bridge's log lines. ms */
-function coldSteps(callStartedAt: number, answeredAt: number, peerUuid: string): Record<ColdStep, number> & { runsFrom: string } {
+function coldSteps(callStartedAt: number, answeredAt: number, peerUuid: string): Record<ColdStep, number> & { runsFrom: string; standby: boolean } {
   const spawned = logLines(pool.output()).find((line) => line.msg === "starting a peer" && line.uuid === peerUuid)!.time;
   const bridge = logLines(readFileSync(join(poolState, "logs", `${peerUuid}.log`), "utf8"));
   const at = (msg: string) => bridge.find((line) => line.msg === msg)!;
@@ -120,6 +122,7 @@ function coldSteps(callStartedAt: number, answeredAt: number, peerUuid: string):
     run: answeredAt - takingWork,
     natsSide: at("project scene downloaded").time - spawned,
     runsFrom: at("bridge starting").runs_from ?? "source",
+    standby: at("bridge starting").standby === true,
   };
 }
 const projectPeers = async () =>
@@ -138,14 +141,25 @@ try {
     const started = performance.now();
     const peer = await dispatch("project:bench");
     cold.push(performance.now() - started);
-    const { runsFrom: from, ...step } = coldSteps(startedAt, Date.now(), peer);
+    const { runsFrom: from, standby, ...step } = coldSteps(startedAt, Date.now(), peer);
     runsFrom.add(from);
+    if (standby) fromStandby += 1;
     for (const name of Object.keys(steps) as ColdStep[]) steps[name].push(step[name]);
   }
   rows.push(summarizeRuns("Blender's own start: `blender -b --factory-startup --python-expr` (start to exit)", ownStart));
   rows.push(summarizeRuns("cold dispatch: `project:bench` with no peer running (pool starts one; saved scene reopened)", cold));
   for (const [name, path] of Object.entries(COLD_STEPS)) rows.push(summarizeRuns(`… of which: ${path}`, steps[name as ColdStep]));
   rows.push(summarizeRuns("… meanwhile, beside Blender's start: bridge spawned until its NATS side is ready (modules, connect, lease, scene downloaded)", steps.natsSide));
+  // What Node itself costs before the bridge's first line runs, as the bridges were started.
+  const nodeStart: number[] = [];
+  const nodeStartWithoutCaFile: number[] = [];
+  const withoutCaFile = { ...process.env, NODE_EXTRA_CA_CERTS: "" };
+  for (let run = 0; run < COLD_RUNS; run += 1) {
+    nodeStart.push(await timed(() => promisify(execFile)(process.execPath, ["-e", ""])));
+    if (process.env.NODE_EXTRA_CA_CERTS) nodeStartWithoutCaFile.push(await timed(() => promisify(execFile)(process.execPath, ["-e", ""], { env: withoutCaFile })));
+  }
+  rows.push(summarizeRuns("Node's own start: `node -e \"\"` (start to exit), in the bridges' environment", nodeStart));
+  if (nodeStartWithoutCaFile.length > 0) rows.push(summarizeRuns("… the same without NODE_EXTRA_CA_CERTS, which this environment sets (Node reads the whole file as it starts)", nodeStartWithoutCaFile));
 
   const warm: number[] = [];
   await dispatch("project:bench");
@@ -188,7 +202,11 @@ ${LOAD_AT_START.toFixed(2)} as the run began and ${loadavg()[0]!.toFixed(2)} as 
 \`${CODE.replaceAll("\n", "; ")}\`, answered end to end through MCP.
 
 - **cold**: no peer of the project runs; the pool wakes on the work's publish and starts a
-  bridge. The bridge starts headless Blender first; meanwhile it loads its NATS side, connects,
+  bridge: it hands the peer's environment to the standby bridge it keeps (a Node process that
+  has loaded all of the bridge and waits; services/bridge/src/standby.ts), or spawns one when
+  none waits. The bridge starts headless Blender first, from the raw environment, before
+  anything else (services/bridge/src/blender-start.ts); meanwhile it loads what it has not
+  loaded yet, connects,
   takes the project's lease and downloads the project's saved scene (after the first run).
   Once both are there, Blender opens the scene while the bridge registers and opens its
   consumers; then it takes the work. Between runs the peer idles out
@@ -198,16 +216,16 @@ ${LOAD_AT_START.toFixed(2)} as the run began and ${loadavg()[0]!.toFixed(2)} as 
   Blender's start, so it is not part of the sum. The pool starts a bridge from the build
   output (\`dist\`) when it is current with the sources (\`npm run build\`), else from source
   under tsx, which costs a few hundred ms more before Blender starts. This run's bridges ran
-  from: ${[...runsFrom].join(" and ") || "none"}.
+  from: ${[...runsFrom].join(" and ") || "none"}; ${fromStandby} of ${COLD_RUNS} cold starts were served by the pool's
+  standby bridge (FABRIC_POOL_STANDBY=1, the default).
 - **Blender's own start** is what starting Blender yourself for the same line costs: the floor
   under any cold start that runs a real Blender. It is measured right before each cold run,
   so the two see the same load.
-- Beyond Blender's own start, a cold start spends its time on: Node's start and the modules
-  the bridge needs before it can start Blender (its environment's schema, the logger); Blender
-  starting more slowly than alone, because the bridge loads its NATS side, connects, takes the
-  lease and downloads the scene on the same cores meanwhile (waiting with all of that until
-  Blender is ready would cost more); and the steps after Blender is ready, the first job's
-  claim included.
+- Beyond Blender's own start, a cold start spends its time on: the spawn code (and, when no
+  standby waits, Node's start, in its own row below); Blender starting more slowly than alone, because the bridge loads the rest
+  of itself, connects, takes the lease and downloads the scene on the same cores meanwhile
+  (waiting with all of that until Blender is ready would cost more); and the steps after
+  Blender is ready, the first job's claim included.
 - **warm** and **always-on**: sequential calls to a running peer, through its project's subject
   and by uuid.
 

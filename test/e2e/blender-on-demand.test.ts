@@ -23,6 +23,7 @@ const PEERS_PER_USER = 2;
 let fabric: Fabric;
 let pool: PoolProcess;
 let llm: FabricTestClient;
+const poolState = mkdtempSync(join(tmpdir(), "fabric-pool-"));
 
 beforeAll(async () => {
   fabric = await startFabric({ gateways: 2 });
@@ -33,7 +34,7 @@ beforeAll(async () => {
       FABRIC_POOL_MAX_PEERS: "4",
       FABRIC_POOL_MAX_PEERS_PER_USER: String(PEERS_PER_USER),
       FABRIC_IDLE_SECONDS: String(IDLE_SECONDS),
-      FABRIC_POOL_STATE_DIR: mkdtempSync(join(tmpdir(), "fabric-pool-")),
+      FABRIC_POOL_STATE_DIR: poolState,
     },
   });
   llm = await fabric.connect("olga");
@@ -63,6 +64,28 @@ function bridgePidOf(uuid: string): number {
     if (/node|tsx/u.test(cmdline) && processEntries(pid, "environ").includes(`FABRIC_CLIENT_UUID=${uuid}`)) return pid;
   }
   return 0;
+}
+
+/** The pool's standby bridges: its children that wait to become a peer (started with FABRIC_STANDBY). */
+function standbysOf(poolPid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/u.test(name))
+    .map(Number)
+    .filter((pid) => parentOf(pid) === poolPid && processEntries(pid, "environ").includes("FABRIC_STANDBY=true"));
+}
+
+function parentOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s+(\d+)$/mu.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The `bridge starting` line a peer of the pool logged. */
+function startLine(uuid: string): { standby?: boolean } {
+  const line = readFileSync(join(poolState, "logs", `${uuid}.log`), "utf8").split("\n").find((entry) => entry.includes('"bridge starting"'));
+  return JSON.parse(line!) as { standby?: boolean };
 }
 
 /** Blender processes below `pid` (through bubblewrap, if sandboxed). */
@@ -100,6 +123,9 @@ test("a project's first call starts its peer; the peer leaves when idle and its 
   const [started] = await runningPeers();
   expect(started).toMatchObject({ uuid: first.target_uuid, state: "running" });
   expect((await liveBlenders()).map((peer) => [peer.uuid, peer.project_id])).toEqual([[first.target_uuid, "p1"]]);
+  // It was the pool's standby bridge, which became this peer (its own uuid, user and project above).
+  expect(startLine(first.target_uuid).standby).toBe(true);
+  await waitFor("the pool to start its next standby", () => standbysOf(pool.pid()).length === 1, 20_000, 100);
 
   await scaledToZero();
   expect(isProcessGone(started!.pid!)).toBe(true);
@@ -163,8 +189,10 @@ test("a pool killed -9 leaves no bridge or Blender behind, and starts peers agai
   expect(made.status).toBe("completed");
   const [peer] = await runningPeers();
   expect(peer!.pid).toBeGreaterThan(0);
+  await waitFor("the pool's standby", () => standbysOf(pool.pid()).length === 1, 20_000, 100);
+  const [standby] = standbysOf(pool.pid());
   await pool.kill();
-  await waitFor("the pool's bridge and Blender to end", () => isProcessGone(peer!.pid!) && isProcessGone(peer!.blender_pid!), 20_000, 100);
+  await waitFor("the pool's bridge, its Blender and its standby to end", () => isProcessGone(peer!.pid!) && isProcessGone(peer!.blender_pid!) && isProcessGone(standby!), 20_000, 100);
   // The bridge saw its parent go and left the bus: no record stays behind as live.
   await waitFor("the peer to leave the registry", async () => (await liveBlenders()).length === 0, 10_000, 100);
 

@@ -5,7 +5,9 @@
 // socket protocol directly, so it depends on neither the gateway nor the bridge's NATS work
 // path; the idle case runs both with that parent and with the real bridge.
 import type { ChildProcess } from "node:child_process";
-import path from "node:path";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path, { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -144,6 +146,27 @@ async function expectKilledParentEndsBlender(workload: Workload): Promise<void> 
   console.info(`${workload} parent: Blender ${parent.blenderPid} ${describeExit(elapsed)} after SIGKILL`);
   expect(elapsed, `Blender ${parent.blenderPid} outlived its parent by more than ${EXIT_DEADLINE_MS} ms`).toBeDefined();
 }
+
+test("a bridge whose environment is refused after its Blender started (early, from the raw environment) exits saying why, and its Blender goes too", async () => {
+  // Blender is started through a wrapper that writes down its pid, then becomes Blender.
+  const folder = await mkdtemp(join(tmpdir(), "fabric-early-"));
+  const pidFile = join(folder, "blender.pid");
+  const wrapper = join(folder, "blender");
+  await writeFile(wrapper, `#!/bin/sh\necho $$ > '${pidFile}'\nexec '${findProgram("blender")}' "$@"\n`, { mode: 0o755 });
+  // FABRIC_IDLE_SECONDS is not a Blender-start variable: Blender starts, then the schema refuses it.
+  const start = startBridgeProcess({
+    natsUrls: [nats!.url],
+    user: "orphan",
+    uuid: "blender-refused-env",
+    env: { FABRIC_BLENDER: wrapper, FABRIC_SANDBOX: "off", FABRIC_IDLE_SECONDS: "-1" },
+  });
+  await expect(start).rejects.toThrow(/FABRIC_IDLE_SECONDS/);
+  const blenderPid = Number((await readFile(pidFile, "utf8")).trim());
+  blenderPids.add(blenderPid);
+  const elapsed = await msUntilGone(blenderPid, performance.now(), EXIT_DEADLINE_MS);
+  expect(elapsed, `the early Blender ${blenderPid} outlived its refused bridge`).toBeDefined();
+  await rm(folder, { recursive: true, force: true });
+});
 
 beforeAll(async () => {
   findProgram("blender"); // a missing Blender fails this file, it never skips

@@ -5,7 +5,7 @@
  * Blender must be installed; a missing Blender fails whoever needs it (never a skip).
  */
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { serviceCommand, spawnTracked, stopChild } from "./child-processes.js";
 import { currentBuildCommand } from "./current-build.js";
@@ -44,6 +44,25 @@ export type BridgeProcessOptions = {
    * (the pool's peers on demand, which an agent waits for).
    */
   preferBuild?: boolean;
+  /**
+   * A bridge started ahead of demand ({@link startBridgeStandby}) to become this peer: it
+   * skips Node's start and the bridge's module loading. Used only while it still waits and
+   * runs the command a fresh start would; needs `exitWithParent` and `logFile` (it is renamed).
+   */
+  standby?: BridgeStandby;
+};
+
+/** A bridge process that has loaded all of itself and waits to be told which peer it is (FABRIC_STANDBY). */
+export type BridgeStandby = {
+  child: ChildProcess;
+  /** What it runs: a peer may use it only if a fresh start would run the same. */
+  command: string[];
+  /** Where its output goes until it becomes a peer; then the file takes the peer's log name. */
+  logFile: string;
+  /** Claims it for one peer: false when it was taken already or has exited. */
+  take(): boolean;
+  /** Ends it (SIGKILL: it holds nothing) and removes its log, unless it was taken. */
+  discard(): Promise<void>;
 };
 
 export type BridgeProcess = AsyncDisposable & {
@@ -82,34 +101,80 @@ async function registeredBlenderPid(healthUrl: string): Promise<number> {
   }
 }
 
+const bridgeCommand = (preferBuild: boolean | undefined) => (preferBuild && currentBuildCommand("bridge")) || serviceCommand("bridge");
+
+/**
+ * Starts a bridge ahead of demand: it loads all of itself, then waits (its parent holds its
+ * stdin; it ends with it) until {@link startBridgeProcess} names the peer it is to be.
+ */
+export function startBridgeStandby(options: { logFile: string; preferBuild?: boolean }): BridgeStandby {
+  const command = bridgeCommand(options.preferBuild);
+  const logFd = openSync(options.logFile, "a");
+  const child = spawnTracked(command[0]!, command.slice(1), { env: { ...process.env, FABRIC_STANDBY: "true" }, stdio: ["pipe", logFd, logFd] });
+  closeSync(logFd);
+  let taken = false;
+  child.stdin!.on("error", () => {}); // an exited standby: take() says so
+  return {
+    child,
+    command,
+    logFile: options.logFile,
+    take: () => {
+      const waiting = !taken && child.exitCode === null && child.signalCode === null;
+      taken = true;
+      return waiting;
+    },
+    discard: async () => {
+      if (taken) return; // a peer now, or discarded already
+      taken = true;
+      await stopChild(child, "SIGKILL");
+      rmSync(options.logFile, { force: true });
+    },
+  };
+}
+
+/** The standby, taken, if it may become this peer: it runs what a fresh start would, and this peer ends with its parent and logs to a file. */
+function takeStandby(options: BridgeProcessOptions, command: string[]): BridgeStandby | undefined {
+  const standby = options.standby;
+  const fits = standby && options.exitWithParent && options.logFile && standby.command.join("\0") === command.join("\0");
+  if (!fits || !standby.take()) return undefined;
+  renameSync(standby.logFile, options.logFile!);
+  return standby;
+}
+
 export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcess> {
   const blender = findProgram("blender");
-  const [command, ...args] = (options.preferBuild && currentBuildCommand("bridge")) || serviceCommand("bridge");
+  const [command, ...args] = bridgeCommand(options.preferBuild);
   const healthPort = await findFreePort();
   const healthUrl = `http://127.0.0.1:${healthPort}`;
-  const logFd = options.logFile ? openSync(options.logFile, "a") : undefined;
-  // stdin stays open (a pipe nobody writes to) only to close when this process ends.
-  const stdio: StdioOptions = [options.exitWithParent ? "pipe" : "ignore", logFd ?? "pipe", logFd ?? "pipe"];
-  const child: ChildProcess = spawnTracked(command!, args, {
-    env: {
-      ...process.env,
-      FABRIC_NATS_URL: options.natsUrls.join(","),
-      FABRIC_USER: options.user,
-      FABRIC_CLIENT_UUID: options.uuid,
-      FABRIC_BLENDER: blender,
-      ...(options.groupId ? { FABRIC_GROUP_ID: options.groupId } : {}),
-      ...(options.capabilities ? { FABRIC_CAPABILITIES: options.capabilities.join(",") } : {}),
-      FABRIC_ADDON_PREFS: JSON.stringify(options.addonPreferences ?? {}),
-      FABRIC_LOG_LEVEL: "info",
-      ...(options.exitWithParent ? { FABRIC_EXIT_WITH_STDIN: "true" } : {}),
-      ...options.env,
-      // Readiness comes from the bridge's health endpoint: registered on the bus, with which Blender.
-      FABRIC_HEALTH_PORT: String(healthPort),
-      FABRIC_HEALTH_HOST: "127.0.0.1",
-    },
-    stdio,
-  });
-  if (logFd !== undefined) closeSync(logFd);
+  const environment = {
+    ...process.env,
+    FABRIC_NATS_URL: options.natsUrls.join(","),
+    FABRIC_USER: options.user,
+    FABRIC_CLIENT_UUID: options.uuid,
+    FABRIC_BLENDER: blender,
+    ...(options.groupId ? { FABRIC_GROUP_ID: options.groupId } : {}),
+    ...(options.capabilities ? { FABRIC_CAPABILITIES: options.capabilities.join(",") } : {}),
+    FABRIC_ADDON_PREFS: JSON.stringify(options.addonPreferences ?? {}),
+    FABRIC_LOG_LEVEL: "info",
+    ...(options.exitWithParent ? { FABRIC_EXIT_WITH_STDIN: "true" } : {}),
+    ...options.env,
+    // Readiness comes from the bridge's health endpoint: registered on the bus, with which Blender.
+    FABRIC_HEALTH_PORT: String(healthPort),
+    FABRIC_HEALTH_HOST: "127.0.0.1",
+  };
+  const standby = takeStandby(options, [command!, ...args]);
+  if (options.standby && !standby) void options.standby.discard(); // it cannot become this peer, nor any later one
+  let child: ChildProcess;
+  if (standby) {
+    child = standby.child;
+    child.stdin!.write(`${JSON.stringify(environment)}\n`);
+  } else {
+    const logFd = options.logFile ? openSync(options.logFile, "a") : undefined;
+    // stdin stays open (a pipe nobody writes to) only to close when this process ends.
+    const stdio: StdioOptions = [options.exitWithParent ? "pipe" : "ignore", logFd ?? "pipe", logFd ?? "pipe"];
+    child = spawnTracked(command!, args, { env: environment, stdio });
+    if (logFd !== undefined) closeSync(logFd);
+  }
   let output = "";
   const logs = () => (options.logFile ? `(its log: ${options.logFile})` : output);
   let pid = 0;

@@ -9,7 +9,7 @@ export { startNatsCluster, startNatsServer, startNatsServerWithConfig, type Nats
 export { killChildrenNow, sourceCommand, spawnTracked, stopChild } from "./child-processes.js";
 export { startStopGuard, type StopGuard } from "./stop-guard.js";
 export { startGatewayProcess, type GatewayProcess } from "./gateway.js";
-export { startBridgeProcess, type BridgeProcess } from "./bridge.js";
+export { startBridgeProcess, startBridgeStandby, type BridgeProcess, type BridgeStandby } from "./bridge.js";
 export { startPoolProcess, type PoolProcess } from "./pool.js";
 export { startHealthEndpoint } from "./health-endpoint.js";
 export { isProcessGone, processDescendants, processEntries, processStartTime, processStat } from "./process-table.js";

@@ -13,9 +13,9 @@ import {
   type AddonReply,
   type AddonRequest,
 } from "./addon-connection.js";
-import { blendCacheFolder } from "./blend-cache.js";
-import { startBlender, type RunningBlender } from "./blender-process.js";
+import type { RunningBlender } from "./blender-process.js";
 import { chooseSandbox, type Sandbox } from "./blender-sandbox.js";
+import { blenderStartOf, sameStart, spawnBlender, type EarlyBlender } from "./blender-start.js";
 import type { BridgeEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import { distrustBlenderPaths } from "./work-root.js";
@@ -35,6 +35,8 @@ export class BlenderPeer {
   readonly #env: BridgeEnv;
   readonly #logger: Logger;
   readonly #sandbox: Sandbox | undefined;
+  /** Blender started as the process started (blender-start.ts): the first start uses it. */
+  #early: EarlyBlender | undefined;
   #connection: AddonConnection | undefined;
   #blender: RunningBlender | undefined;
   #ready: Promise<AddonConnection>;
@@ -45,12 +47,22 @@ export class BlenderPeer {
   /** Called with a reason each time Blender goes away. */
   onLost: (reason: string) => void = () => {};
 
-  /** Throws SandboxUnavailable when FABRIC_SANDBOX=bwrap and bubblewrap cannot run here. */
-  constructor(env: BridgeEnv, logger: Logger) {
+  /**
+   * Throws SandboxUnavailable when FABRIC_SANDBOX=bwrap and bubblewrap cannot run here.
+   * `early`: a Blender already starting, used when it was started exactly as `env` asks.
+   */
+  constructor(env: BridgeEnv, logger: Logger, early?: EarlyBlender) {
     this.#env = env;
     this.#logger = logger;
+    if (early && (env.FABRIC_MODE !== "spawn" || !sameStart(early.start, blenderStartOf(env)))) early.abandon();
+    else this.#early = early;
     // Decided once per bridge, so an unsandboxed Blender is warned about once, not per start.
-    this.#sandbox = env.FABRIC_MODE === "spawn" ? chooseSandbox(env.FABRIC_SANDBOX, (message) => logger.warn(message)) : undefined;
+    if (this.#early?.sandboxWarning) logger.warn(this.#early.sandboxWarning);
+    this.#sandbox = this.#early
+      ? this.#early.sandbox
+      : env.FABRIC_MODE === "spawn"
+        ? chooseSandbox(env.FABRIC_SANDBOX, (message) => logger.warn(message))
+        : undefined;
     if (this.#sandbox) distrustBlenderPaths();
     this.#ready = this.#connectUntilReady();
     this.#ready.catch(() => {}); // rejects only once stopped
@@ -67,7 +79,7 @@ export class BlenderPeer {
 
   async #connectUntilReady(): Promise<AddonConnection> {
     for (;;) {
-      const startedAt = Date.now();
+      const startedAt = this.#early?.startedAt ?? Date.now();
       try {
         const connection = await this.#connectOnce();
         this.#connection = connection;
@@ -88,18 +100,12 @@ export class BlenderPeer {
     if (this.#env.FABRIC_MODE === "attach") {
       return AddonConnection.open(this.#env.FABRIC_ADDON_HOST, this.#env.FABRIC_ADDON_PORT, this.#env.FABRIC_ADDON_TOKEN);
     }
-    const blender = await startBlender({
-      executable: this.#env.FABRIC_BLENDER,
-      blendFile: this.#env.FABRIC_BLEND_FILE,
-      addonPreferences: this.#env.FABRIC_ADDON_PREFS,
-      onOutput: (line) => this.#logger.debug({ blender: line }, "blender output"),
-      // No localhost port that any local process could knock on: a socket in Blender's own folder.
-      listen: "unix",
-      sandbox: this.#sandbox,
-      readableFolders: [blendCacheFolder(this.#env.FABRIC_BLEND_CACHE, this.#env.FABRIC_CLIENT_UUID)],
-      sharedFolders: this.#env.FABRIC_SANDBOX_SHARE,
-      clientUuid: this.#env.FABRIC_CLIENT_UUID,
-    });
+    const logOutput = (line: string) => this.#logger.debug({ blender: line }, "blender output");
+    const early = this.#early;
+    this.#early = undefined; // used once: a Blender that dies is started again from here
+    early?.followOutput(logOutput);
+    // From the environment as it is now: a project's peer restarts Blender with its project's scene.
+    const blender = await (early?.blender ?? spawnBlender(blenderStartOf(this.#env), this.#sandbox, logOutput));
     this.#blender = blender;
     if (this.#stopped) {
       // Told to stop while it was starting (a project's peer that must wait for its lease).

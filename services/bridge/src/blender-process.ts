@@ -43,6 +43,8 @@ export type BlenderProcessOptions = {
   sharedFolders?: string[];
   /** The peer's uuid: in Blender's environment, so the pool's crash clean-up knows a leftover Blender (launched-peers.ts). */
   clientUuid?: string;
+  /** Called once the process is spawned, long before its addon is ready. */
+  onSpawned?: (child: ChildProcess) => void;
 };
 
 export type RunningBlender = {
@@ -105,6 +107,7 @@ export async function startBlender(options: BlenderProcessOptions): Promise<Runn
     // project's scene through Blender (headless.py ignores SIGINT for the same reason).
     detached: !!sandbox,
   });
+  options.onSpawned?.(child);
   child.stdin!.on("error", () => {}); // a Blender that dies at once: "exit" tells how
   child.stdin!.write(`${token}\n`);
   const exited = new Promise<string>((resolve) => {

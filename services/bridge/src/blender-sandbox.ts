@@ -22,7 +22,7 @@ import { accessSync, constants as fsConstants, lstatSync, readFileSync, readdirS
 import { constants } from "node:os";
 import { delimiter, isAbsolute, join, relative, resolve } from "node:path";
 
-type SandboxMode = "auto" | "bwrap" | "off";
+export type SandboxMode = "auto" | "bwrap" | "off";
 
 /** bubblewrap, found on PATH and proven to work on this machine. */
 export type Sandbox = { bwrap: string };
@@ -64,8 +64,16 @@ function findOnPath(program: string): string | undefined {
   return undefined;
 }
 
+/** What each bubblewrap found on PATH proved, once per process (a standby bridge finds out before it is needed). */
+const probed = new Map<string, string | undefined>();
+
 /** Why bubblewrap cannot sandbox here (user namespaces off, a container without /proc…), or undefined when it can. */
 function probe(bwrap: string): string | undefined {
+  if (!probed.has(bwrap)) probed.set(bwrap, runProbe(bwrap));
+  return probed.get(bwrap);
+}
+
+function runProbe(bwrap: string): string | undefined {
   const args = ["--die-with-parent", "--unshare-all", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "true"];
   const run = spawnSync(bwrap, args, { encoding: "utf8", timeout: PROBE_TIMEOUT_MS });
   if (run.status === 0) return undefined;

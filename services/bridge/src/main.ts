@@ -1,16 +1,36 @@
 /** Boots one bridge: a Blender peer on one user's bus. Start more for a bigger farm. */
-import { readBridgeEnv } from "./env.js";
-import { createLogger } from "./logger.js";
-import { BlenderPeer } from "./blender-peer.js";
+// Blender takes longest to start, so it starts first, from the raw environment, before any
+// other module of the bridge loads (blender-start.ts); everything else is imported after it
+// was spawned, and loads while it starts.
+import { startBlenderEarly } from "./blender-start.js";
+import { waitAsStandby } from "./standby.js";
+
+// Started ahead of demand (a pool's standby): loaded, it waits to be told which peer it is.
+const standby = process.env.FABRIC_STANDBY === "true";
+if (standby) await waitAsStandby();
+const early = startBlenderEarly();
+await early?.spawned;
+const { readBridgeEnv } = await import("./env.js");
+const { createLogger } = await import("./logger.js");
+const { BlenderPeer } = await import("./blender-peer.js");
 
 type StopReason = "SIGINT" | "SIGTERM" | "idle" | "parent gone" | "project lost";
 
-const env = readBridgeEnv();
+let env: ReturnType<typeof readBridgeEnv>;
+try {
+  env = readBridgeEnv();
+} catch (error) {
+  early?.abandon(); // not for an environment the bridge refuses
+  throw error;
+}
 const logger = createLogger(`bridge-${env.FABRIC_CLIENT_UUID}`, env.FABRIC_LOG_LEVEL);
 /** Milliseconds since this process started: each step of a start says when it was done. */
 const uptime = () => Math.round(process.uptime() * 1000);
 // runs_from: the build (dist) or the source under tsx, which takes longer to start.
-logger.info({ uuid: env.FABRIC_CLIENT_UUID, project: env.FABRIC_PROJECT_ID, runs_from: import.meta.url.endsWith(".ts") ? "source" : "dist", uptime_ms: uptime() }, "bridge starting");
+logger.info(
+  { uuid: env.FABRIC_CLIENT_UUID, project: env.FABRIC_PROJECT_ID, runs_from: import.meta.url.endsWith(".ts") ? "source" : "dist", standby, uptime_ms: uptime() },
+  "bridge starting",
+);
 
 /**
  * How the peer ends, from its first moment (a signal during start-up must not skip the
@@ -38,10 +58,9 @@ if (env.FABRIC_EXIT_WITH_STDIN) {
   process.stdin.resume();
 }
 
-// Blender takes longest to start, so it starts first, while the bridge loads the NATS side
-// (imported only now, about 0.3 s of module loading) and connects: a cold start on demand
-// waits for both.
-let peer = new BlenderPeer(env, logger);
+// While Blender starts, the bridge loads its NATS side (imported only now, about 0.3 s of
+// module loading) and connects: a cold start on demand waits for both.
+let peer = new BlenderPeer(env, logger, early);
 stop = () => peer.stop();
 const { connectToFabric } = await import("@blender-fabric/bus");
 const { PeerApiClient, PeerFiles, PeerJobs, PeerWork } = await import("@blender-fabric/engine");

@@ -26,10 +26,10 @@ function signal(pid: number, name: NodeJS.Signals): void {
 export async function cleanUpAfterCrash(record: LaunchedPeers, clients: KV, logger: Logger): Promise<void> {
   const previous = record.previous();
   if (previous.length === 0) return;
-  // Only processes that carry the peer's uuid in their environment: a reused pid is left alone.
-  const running = (peer: LaunchedPeer) => [peer.pid, peer.blenderPid].filter((pid) => isPeerProcess(pid, peer.uuid));
+  // Only the processes recorded (their start times): a reused pid is left alone.
+  const running = (peer: LaunchedPeer) => [peer.pid, peer.blenderPid].filter((pid) => isPeerProcess(pid, peer));
   for (const peer of previous) {
-    if (!isPeerProcess(peer.pid, peer.uuid)) continue;
+    if (!isPeerProcess(peer.pid, peer)) continue;
     signal(peer.pid, "SIGTERM");
     signal(peer.pid, "SIGCONT"); // a stopped bridge could not act on it otherwise
   }

@@ -40,6 +40,13 @@ export const PoolEnvSchema = z.object({
   FABRIC_POOL_CAPABILITIES: commaSeparated("python_execution,rendering"),
   /** Addon preferences of the peers the pool starts, as JSON (e.g. {"enable_polyhaven": true}). */
   FABRIC_POOL_ADDON_PREFS: z.string().default("{}"),
+  /**
+   * Bridges kept started ahead of demand (`process` launcher): loaded, without Blender, waiting
+   * to become the next peer, so a cold start skips Node's start and the bridge's module
+   * loading (services/bridge/src/standby.ts). Each is a Node process of 70-80 MB that
+   * holds no place among FABRIC_POOL_MAX_PEERS. 0: none.
+   */
+  FABRIC_POOL_STANDBY: z.coerce.number().int().min(0).max(4).default(1),
   /** NATS nkey seed file handed to the peers it starts (local fabric). */
   FABRIC_POOL_BRIDGE_NKEY: z.string().optional(),
   /**

@@ -8,9 +8,16 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { processEntries } from "@blender-fabric/supervisor";
+import { processEntries, processStartTime } from "@blender-fabric/supervisor";
 
-const LaunchedPeerSchema = z.object({ uuid: z.string(), userId: z.string(), pid: z.number().int(), blenderPid: z.number().int() });
+const LaunchedPeerSchema = z.object({
+  uuid: z.string(),
+  userId: z.string(),
+  pid: z.number().int(),
+  blenderPid: z.number().int(),
+  /** When each started (processStartTime), which tells them apart from later processes with their pids. */
+  startTimes: z.record(z.string(), z.string()).default({}),
+});
 export type LaunchedPeer = z.infer<typeof LaunchedPeerSchema>;
 
 export class LaunchedPeers {
@@ -54,9 +61,24 @@ export class LaunchedPeers {
   }
 }
 
+/** A peer as recorded when it started: its processes' start times come with their pids. */
+export function launchedPeer(uuid: string, userId: string, pid: number, blenderPid: number): LaunchedPeer {
+  const startTimes: Record<string, string> = {};
+  for (const each of [pid, blenderPid]) {
+    const started = processStartTime(each);
+    if (started) startTimes[each] = started;
+  }
+  return { uuid, userId, pid, blenderPid, startTimes };
+}
+
 /**
- * Whether `pid` runs as the peer `uuid`: a bridge, or its Blender, carries the uuid in its
- * environment (FABRIC_CLIENT_UUID), so a pid the system has since given to another process
- * is never taken for it.
+ * Whether `pid` still runs as one of `peer`'s processes, never a process the system has since
+ * given the pid: the same start time as recorded, or (a record without it) the peer's uuid in
+ * its environment (FABRIC_CLIENT_UUID), which a Blender always has and a bridge has unless it
+ * was a standby (its environment came later, on stdin).
  */
-export const isPeerProcess = (pid: number, uuid: string) => processEntries(pid, "environ").includes(`FABRIC_CLIENT_UUID=${uuid}`);
+export function isPeerProcess(pid: number, peer: LaunchedPeer): boolean {
+  const recorded = peer.startTimes[pid];
+  if (recorded) return processStartTime(pid) === recorded;
+  return processEntries(pid, "environ").includes(`FABRIC_CLIENT_UUID=${peer.uuid}`);
+}

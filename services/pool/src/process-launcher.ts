@@ -1,19 +1,20 @@
 /**
  * Starts peers as child processes of the pool: a bridge with headless Blender each, through
  * the supervisor (the same code `blender-fabric up` and the tests use), from the build output
- * when it is current with the sources (it starts sooner than from source). A peer is started
- * once its Blender is registered on the bus (its /readyz); it may exit by itself when idle,
- * and it ends with the pool however the pool ends.
+ * when it is current with the sources (it starts sooner than from source), and from a standby
+ * bridge when one waits (FABRIC_POOL_STANDBY). A peer is started once its Blender is
+ * registered on the bus (its /readyz); it may exit by itself when idle, and it ends with the
+ * pool however the pool ends.
  */
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mintUserCreds, peerPermissions } from "@blender-fabric/bus";
-import { startBridgeProcess, type BridgeProcess } from "@blender-fabric/supervisor";
+import { startBridgeProcess, startBridgeStandby, type BridgeProcess, type BridgeStandby } from "@blender-fabric/supervisor";
 import type { PoolEnv } from "./env.js";
 import type { Logger } from "./logger.js";
 import type { PeerSpec } from "./peer-spec.js";
-import { LaunchedPeers } from "./launched-peers.js";
+import { launchedPeer, LaunchedPeers } from "./launched-peers.js";
 
 /** Lifetime of a credential minted for a started peer; it lives no longer than it idles. Seconds */
 const PEER_CREDENTIAL_SECONDS = 7 * 24 * 3600;
@@ -22,6 +23,11 @@ const PEER_CREDENTIAL_SECONDS = 7 * 24 * 3600;
  * bridge's FABRIC_DRAIN_SECONDS, 20 s) and its project's save (at most 60 s). ms
  */
 const PEER_STOP_GRACE_MS = 90_000;
+/**
+ * How long after a peer started (or failed to) the next standby bridge starts: not beside a
+ * Blender that is starting, whose cold start an agent waits for. ms
+ */
+const STANDBY_DELAY_MS = 2_000;
 
 export type RunningPeer = {
   spec: PeerSpec;
@@ -36,6 +42,11 @@ export class ProcessLauncher {
   readonly #logger: Logger;
   readonly #record: LaunchedPeers;
   readonly #peers = new Map<string, RunningPeer>();
+  /** Bridges started ahead of demand, each waiting to become a peer. */
+  #standbys: BridgeStandby[] = [];
+  #standbyTimer: NodeJS.Timeout | undefined;
+  #standbyCount = 0;
+  #stopped = false;
   /** Called when a peer the pool started has exited (idle, crashed or stopped). */
   onExit: (spec: PeerSpec) => void = () => {};
 
@@ -44,6 +55,21 @@ export class ProcessLauncher {
     this.#logger = logger;
     this.#record = record;
     mkdirSync(join(env.FABRIC_POOL_STATE_DIR, "logs"), { recursive: true });
+    this.#replenishStandbys(0);
+  }
+
+  /** Starts standby bridges up to FABRIC_POOL_STANDBY, after `delayMs`. */
+  #replenishStandbys(delayMs = STANDBY_DELAY_MS): void {
+    clearTimeout(this.#standbyTimer);
+    this.#standbyTimer = setTimeout(() => {
+      this.#standbys = this.#standbys.filter((standby) => standby.child.exitCode === null && standby.child.signalCode === null);
+      while (!this.#stopped && this.#standbys.length < this.#env.FABRIC_POOL_STANDBY) {
+        this.#standbyCount += 1;
+        const logFile = join(this.#env.FABRIC_POOL_STATE_DIR, "logs", `standby-${process.pid}-${this.#standbyCount}.log`);
+        this.#standbys.push(startBridgeStandby({ logFile, preferBuild: true }));
+      }
+    }, delayMs);
+    this.#standbyTimer.unref();
   }
 
   /** Peers started and not yet exited. */
@@ -65,9 +91,11 @@ export class ProcessLauncher {
       this.#peers.delete(spec.uuid);
       this.#logger.error({ err: error, uuid: spec.uuid }, "peer did not start");
       return false;
+    } finally {
+      this.#replenishStandbys();
     }
     peer.bridge = bridge;
-    this.#record.add({ uuid: spec.uuid, userId: spec.userId, pid: bridge.pid, blenderPid: bridge.blenderPid() });
+    this.#record.add(launchedPeer(spec.uuid, spec.userId, bridge.pid, bridge.blenderPid()));
     this.#logger.info({ uuid: spec.uuid, ms: Date.now() - startedAt, blender_pid: bridge.blenderPid() }, "peer ready");
     void bridge.exited.then(() => {
       this.#peers.delete(spec.uuid);
@@ -98,6 +126,7 @@ export class ProcessLauncher {
       exitWithParent: true,
       logFile: join(env.FABRIC_POOL_STATE_DIR, "logs", `${spec.uuid}.log`),
       preferBuild: true, // a current build starts without transpiling: an agent waits for this peer
+      standby: this.#standbys.shift(),
     });
   }
 
@@ -139,6 +168,9 @@ export class ProcessLauncher {
    * supervisor sees it ready, and one left behind would be killed with the pool.
    */
   async stopAll(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#standbyTimer);
+    await Promise.allSettled(this.#standbys.splice(0).map((standby) => standby.discard()));
     await Promise.allSettled(this.peers().map(async (peer) => (await peer.started)?.stop(PEER_STOP_GRACE_MS)));
   }
 }
