@@ -31,6 +31,14 @@ const artifactName = (userId: string, jobId: string, fileName: string) =>
 
 const artifactUrl = (name: string) => `/artifacts/${name}`;
 
+/** A job stores a file under a name it has stored before. */
+export class ArtifactExists extends Error {
+  override name = "ArtifactExists";
+}
+
+/** How long reading one artifact may take before the reader is told to try again. ms */
+const READ_TIMEOUT_MS = 30_000;
+
 /** Each tenant's artifacts are in its own bucket (tenant-object-stores.ts). */
 export class ArtifactStore {
   readonly #stores: TenantObjectStores;
@@ -48,9 +56,21 @@ export class ArtifactStore {
     return this.#stores.storedBytes(userId);
   }
 
+  /** Whether a job has stored a file of this name (artifacts are written once). */
+  async exists(userId: string, jobId: string, fileName: string): Promise<boolean> {
+    const info = await (await this.#stores.forUser(userId)).info(artifactName(userId, jobId, fileName));
+    return !!info && !info.deleted;
+  }
+
+  /**
+   * Stores a job's file. Written once: a name that exists is refused with
+   * {@link ArtifactExists}, so no reader ever streams an object while it is replaced.
+   */
   async put(userId: string, jobId: string, fileName: string, bytes: Uint8Array, contentType: string): Promise<ArtifactRef> {
     const name = artifactName(userId, jobId, fileName);
     const store = await this.#stores.forUser(userId);
+    const existing = await store.info(name);
+    if (existing && !existing.deleted) throw new ArtifactExists(`job ${jobId} has stored ${fileName} already; artifacts are written once`);
     await retryJetStream("store an artifact", () => store.putBlob({ name, description: contentType }, bytes));
     return {
       name,
@@ -73,20 +93,30 @@ export class ArtifactStore {
     const store = await this.#stores.forUser(decodeToken(owner));
     const info = await store.info(name);
     if (!info || info.deleted) return undefined;
-    const bytes = await store.getBlob(name);
-    return bytes ? { bytes, contentType: info.description ?? "application/octet-stream" } : undefined;
-  }
-
-  /** Every artifact of one job. */
-  async listForJob(userId: string, jobId: string): Promise<string[]> {
-    return (await this.refsForJob(userId, jobId)).map((ref) => ref.name);
+    // Bounded: a reader never waits on chunks that are gone (an object removed while read).
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reading artifact ${name} took longer than ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS);
+    });
+    try {
+      const bytes = await Promise.race([store.getBlob(name), gaveUp]);
+      return bytes ? { bytes, contentType: info.description ?? "application/octet-stream" } : undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Every artifact of one job, as references, in name order. */
-  async refsForJob(userId: string, jobId: string): Promise<ArtifactRef[]> {
-    const prefix = artifactPrefix(userId, jobId);
+  refsForJob(userId: string, jobId: string): Promise<ArtifactRef[]> {
+    return this.refsForJobs(userId, [jobId]);
+  }
+
+  /** Every artifact of these jobs of one user (a farm job's attempts), in name order: one listing of the bucket. */
+  async refsForJobs(userId: string, jobIds: string[]): Promise<ArtifactRef[]> {
+    const prefixes = new Set(jobIds.map((jobId) => artifactPrefix(userId, jobId)));
+    const prefixOf = (name: string) => name.slice(0, name.lastIndexOf("/") + 1);
     return (await (await this.#stores.forUser(userId)).list())
-      .filter((info) => !info.deleted && info.name.startsWith(prefix))
+      .filter((info) => !info.deleted && prefixes.has(prefixOf(info.name)))
       .map((info) => ({
         name: info.name,
         size: info.size,

@@ -9,6 +9,7 @@ export { JobReaper } from "./jobs/job-reaper.js";
 export { RequestLedger } from "./jobs/request-ledger.js";
 export { publishJobEvent, watchJob, type JobWatch } from "./jobs/job-events.js";
 export { readFarmProgress, type FarmProgress } from "./jobs/farm-progress.js";
+export { farmArtifacts, jobArtifacts } from "./jobs/job-artifacts.js";
 export { walkLane, type LaneWalk, type LiveWork } from "./jobs/live-work.js";
 export { isRefusal, type TargetRefusal } from "./jobs/pick-target.js";
 export { PeerApiServer, type PeerApiLogger } from "./peer-api/server.js";

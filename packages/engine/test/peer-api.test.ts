@@ -19,6 +19,7 @@ let jobs: JobStore;
 let work: WorkStream;
 let registry: ClientRegistry;
 let folder: string;
+let artifacts: ArtifactStore;
 const peers: NatsConnection[] = [];
 
 /** A peer's connection and client, as a bridge makes them. */
@@ -40,8 +41,9 @@ beforeAll(async () => {
   jobs = new JobStore(buckets.jobs, trusted);
   work = await WorkStream.open(trusted, 1);
   const quotas = { ...DEFAULT_TENANT_QUOTAS, maxUploadBytes: 4 * 1024 * 1024, maxBlendBytes: BLEND_BYTES_PER_TENANT };
+  artifacts = await ArtifactStore.open(trusted);
   server = PeerApiServer.start(
-    { nc: trusted, registry, jobs, work, artifacts: await ArtifactStore.open(trusted), blends: await BlendStore.open(trusted), projects: buckets.projects, quotas },
+    { nc: trusted, registry, jobs, work, artifacts, blends: await BlendStore.open(trusted), projects: buckets.projects, quotas },
     { warn() {}, debug() {} },
   );
   folder = await mkdtemp(join(tmpdir(), "peer-api-"));
@@ -151,6 +153,11 @@ test("files go up and down in chunks, checked by hash; an artifact only for a he
   await new PeerJobs(api).claim("j-eve-1");
   const ref = await files.artifactsOf("j-eve-1").put("j-eve-1", "a.txt", Buffer.from("held"), "text/plain");
   expect(ref).toMatchObject({ size: 4, sha256: createHash("sha256").update("held").digest("hex") });
+  // Written once: the same name again is refused, and the stored bytes stay.
+  await expect(files.artifactsOf("j-eve-1").put("j-eve-1", "a.txt", Buffer.from("again"), "text/plain")).rejects.toMatchObject({ code: "exists" });
+  expect((await artifacts.refsForJob("eve", "j-eve-1")).map((stored) => stored.sha256)).toEqual([ref.sha256]);
+  // Only under the held job itself: not under any other job, its farm job included.
+  await expect(files.artifactsOf("j-eve-1").put("j-eve-parent", "c.txt", Buffer.from("x"), "text/plain")).rejects.toMatchObject({ code: "forbidden" });
   // Another tenant's job id names this tenant's key: nothing held there.
   await expect(files.artifactsOf("j-other").put("j-other", "b.txt", Buffer.from("x"), "text/plain")).rejects.toMatchObject({ code: "forbidden" });
   await expect(api.call("upload_begin", { kind: "blend", sha256, size: 5 * 1024 * 1024 } as never)).rejects.toMatchObject({ code: "quota_exceeded", message: expect.stringContaining("maxUploadBytes") });

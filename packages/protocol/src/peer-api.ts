@@ -77,6 +77,8 @@ export const PeerApiErrorCode = {
   QuotaExceeded: "quota_exceeded",
   /** JetStream could not be reached in time: try again. */
   Unavailable: "unavailable",
+  /** The object exists already and is written once (an artifact). */
+  Exists: "exists",
 } as const;
 export type PeerApiErrorCode = (typeof PeerApiErrorCode)[keyof typeof PeerApiErrorCode];
 
@@ -158,7 +160,11 @@ export const PeerRequestSchemas = {
     z.object({
       kind: z.literal("artifact"),
       incarnation,
-      /** The job whose artifact this is: the held job itself, or the farm job of a held attempt. */
+      /**
+       * The job whose artifact this is: always the held job itself. A farm attempt stores its
+       * outputs under its own id, so an attempt that lost its task never touches the files of
+       * the attempt that took the task over.
+       */
       job_id: jobId,
       /** The job the calling boot holds (its fence). */
       held_job_id: jobId,

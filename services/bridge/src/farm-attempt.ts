@@ -45,7 +45,9 @@ export async function runFarmAttempt(deps: FarmAttemptDependencies, running: Run
   } catch (error) {
     return { status: "failed", error: `could not fetch the scene ${task.blend_sha256}: ${String(error)}` };
   }
-  const outputs = await OutputFolder.create(deps.files.artifactsOf(jobId), deps.userId, task.farm_job_id);
+  // Under the attempt's own id: the farm job's files are those of each task's latest attempt,
+  // so an attempt that lost its task (paused, cut off) can never replace a finished frame.
+  const outputs = await OutputFolder.create(deps.files.artifactsOf(jobId), deps.userId, jobId);
   running.outputs = outputs;
   try {
     const script = farmTaskScript(task, outputs.path, blend?.path ?? null);
@@ -80,7 +82,7 @@ function stopWhenSilent(deps: FarmAttemptDependencies, running: RunningAttempt, 
  */
 async function collectOutputs(outputs: OutputFolder, outcome: JobOutcome, blendSource: string | undefined): Promise<JobOutcome> {
   try {
-    const artifacts = await outputs.sync();
+    const artifacts = await outputs.sync({ final: true });
     if (outcome.status !== "completed") return outcome;
     const result = outcome.result;
     const base = typeof result === "object" && result !== null && !Array.isArray(result) ? result : { result };

@@ -1,9 +1,11 @@
 /**
- * The folder a farm attempt writes its outputs to. Its files become the farm job's artifacts
- * (`<u>/<farm job>/<file name>`) as they appear, not only at the end: each frame of a render
- * is in the Object Store soon after it is rendered, and what a dying Blender had finished is
- * kept. Names starting with "." are files still being written (the render script saves to
- * `.frame-0001.png` and renames), and are left until they have their final name.
+ * The folder a farm attempt writes its outputs to. Its files become the attempt's artifacts
+ * (`<u>/<attempt>/<file name>`; the farm job lists those of each task's latest attempt) as
+ * they appear, not only at the end: each frame of a render is in the Object Store soon after
+ * it is rendered, and what a dying Blender had finished is kept. Names starting with "." are
+ * files still being written (the render script saves to `.frame-0001.png` and renames), and
+ * are left until they have their final name. Artifacts are written once: a file that changes
+ * after it was stored fails the attempt at its end, naming the file.
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
@@ -43,25 +45,34 @@ export class OutputFolder {
     return new OutputFolder(await mkdtemp(join(bridgeWorkRoot(), "task-")), artifacts, userId, jobId);
   }
 
-  /** Stores every finished file that is new or changed since the last sync; one sync at a time. */
-  sync(): Promise<ArtifactRef[]> {
-    const next = this.#syncing.then(() => this.#syncOnce());
+  /**
+   * Stores every finished file not stored yet; one sync at a time. `final` (the attempt has
+   * ended): a stored file that changed since fails it, since what was stored is what counts.
+   */
+  sync(options: { final?: boolean } = {}): Promise<ArtifactRef[]> {
+    const next = this.#syncing.then(() => this.#syncOnce(options.final ?? false));
     this.#syncing = next.catch(() => {});
     return next;
   }
 
-  async #syncOnce(): Promise<ArtifactRef[]> {
+  async #syncOnce(final: boolean): Promise<ArtifactRef[]> {
     const entries = await readdir(this.path, { withFileTypes: true });
     const names = entries.filter((entry) => entry.isFile() && !entry.name.startsWith(".")).map((entry) => entry.name).sort();
     for (const name of names) {
       const file = join(this.path, name);
       const info = await stat(file);
       const signature = `${info.size}:${info.mtimeMs}`;
-      if (this.#stored.get(name)?.signature === signature) continue;
+      const stored = this.#stored.get(name);
+      if (stored) {
+        if (final && stored.signature !== signature) {
+          throw new Error(`${name} changed after it was stored; outputs are stored once, so write a file under a name starting with "." and rename it when done`);
+        }
+        continue;
+      }
       const ref = await this.#artifacts.put(this.#jobId, name, await readBlenderFile(file), contentTypeOf(name));
       this.#stored.set(name, { signature, ref });
     }
-    return [...this.#stored.values()].map((stored) => stored.ref);
+    return [...this.#stored.values()].map((entry) => entry.ref);
   }
 
   remove(): Promise<void> {

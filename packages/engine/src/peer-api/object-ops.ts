@@ -5,8 +5,11 @@
  * that accepted it then takes the chunks as requests on the upload's own subject (one at a
  * time, each answered, so the peer never outruns it), writes them to a temporary file, and
  * stores the file once the hash and size check out:
- * - an artifact only while the calling boot holds the job it belongs to (its fence), checked
- *   when the upload begins and again before it is stored;
+ * - an artifact only under the job the calling boot holds (its fence), checked when the
+ *   upload begins and again before it is stored, and only once per name: a farm attempt
+ *   stores its outputs under its own id, so a stale attempt can neither replace nor add to
+ *   the files of the attempt that took its task over, and no reader streams an object while
+ *   it is replaced;
  * - a .blend only under the SHA-256 of its bytes;
  * - a project's scene only while the calling boot holds the project's lease.
  */
@@ -23,7 +26,7 @@ import {
   subjectForPeerUpload,
   type PeerRequest,
 } from "@blender-fabric/protocol";
-import { isStoreFull } from "@blender-fabric/bus";
+import { ArtifactExists, isStoreFull } from "@blender-fabric/bus";
 import { PeerApiError } from "./errors.js";
 import { requireBoot, type PeerApiContext } from "./context.js";
 import { readLease } from "./lease-ops.js";
@@ -79,11 +82,14 @@ async function checkUpload(context: PeerApiContext, request: PeerRequest<"upload
     throw new PeerApiError(PeerApiErrorCode.QuotaExceeded, `the tenant's store is full: ${name} (${limit} bytes; ${stored} stored); nothing stored was lost, remove old files or raise the limit`);
   }
   if (request.kind === "artifact") {
-    // Stored under the held job itself, or under the farm job of a held attempt.
+    // Stored under the held job itself, never another's (a farm attempt's own id included).
     const held = await context.stores.jobs.get(context.userId, request.held_job_id);
     const holds = held?.status === "running" && held.incarnation === request.incarnation && held.target_uuid === context.peerUuid;
-    if (!holds || (held.job_id !== request.job_id && held.parent_job_id !== request.job_id)) {
-      throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${request.held_job_id} is not held by this boot of ${context.peerUuid}`);
+    if (!holds || request.job_id !== request.held_job_id) {
+      throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${request.job_id} is not held by this boot of ${context.peerUuid}`);
+    }
+    if (await artifacts.exists(context.userId, request.job_id, request.name)) {
+      throw new PeerApiError(PeerApiErrorCode.Exists, `job ${request.job_id} has stored ${request.name} already; artifacts are written once`);
     }
   }
   if (request.kind === "project_scene") {
@@ -166,7 +172,12 @@ async function storeVerifiedUpload(context: PeerApiContext, request: PeerRequest
   const { artifacts, blends } = context.stores;
   switch (request.kind) {
     case "artifact":
-      return { artifact: await artifacts.put(context.userId, request.job_id, request.name, await readFile(path), request.content_type) };
+      try {
+        return { artifact: await artifacts.put(context.userId, request.job_id, request.name, await readFile(path), request.content_type) };
+      } catch (error) {
+        if (error instanceof ArtifactExists) throw new PeerApiError(PeerApiErrorCode.Exists, error.message);
+        throw error;
+      }
     case "blend":
       if (sha256 !== request.sha256) throw new PeerApiError(PeerApiErrorCode.Invalid, `the bytes hash to ${sha256}, not ${request.sha256}`);
       return await blends.putFile(context.userId, path, request.sha256);

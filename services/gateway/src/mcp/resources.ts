@@ -5,6 +5,7 @@
  */
 import { ErrorCode, McpError, type ReadResourceResult, type Resource, type ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
 import { TIMEOUT_TIERS, decodeToken } from "@blender-fabric/protocol";
+import { jobArtifacts } from "@blender-fabric/engine";
 import { dispatchCommand } from "../dispatch/dispatch-command.js";
 import type { ToolContext } from "./tool-context.js";
 
@@ -55,8 +56,8 @@ async function readText(uri: URL, context: ToolContext): Promise<string> {
       return fromBlender(context, "get_console_output", { level, page: Number(page) });
     }
     case "artifacts": {
-      const names = await context.services.artifacts.listForJob(context.identity.userId, parts[0] ?? "");
-      return JSON.stringify(names.map((name) => ({ name: decodeToken(name.split("/")[2]!), url: `/artifacts/${name}` })));
+      const refs = await jobArtifacts(context.services.jobs, context.services.artifacts, context.identity.userId, parts[0] ?? "");
+      return JSON.stringify(refs.map((ref) => ({ name: decodeToken(ref.name.split("/")[2]!), url: ref.url })));
     }
   }
   throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri.href}`);

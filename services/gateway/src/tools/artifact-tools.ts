@@ -3,6 +3,7 @@
  * results, a farm job's outputs), each with the URL any replica serves it at, to its owner.
  */
 import { JobIdInputSchema, decodeToken, ToolOutputSchemas } from "@blender-fabric/protocol";
+import { jobArtifacts } from "@blender-fabric/engine";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 
 const listArtifacts = defineTool({
@@ -11,11 +12,11 @@ const listArtifacts = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   outputSchema: ToolOutputSchemas.listArtifacts,
   description:
-    "The files a job stored: a farm job's outputs, a screenshot, a large result. Each has its name, size, sha256, " +
+    "The files a job stored: a farm job's outputs (those of the attempt that completed each task), a screenshot, a large result. Each has its name, size, sha256, " +
     "content_type and url (GET it from the gateway with the same bearer token).",
   inputSchema: JobIdInputSchema,
   async handler(input, context) {
-    const refs = await context.services.artifacts.refsForJob(context.identity.userId, input.job_id);
+    const refs = await jobArtifacts(context.services.jobs, context.services.artifacts, context.identity.userId, input.job_id);
     const artifacts = refs.map((ref) => ({ ...ref, file: decodeToken(ref.name.split("/").at(-1)!) }));
     return { status: "ok", job_id: input.job_id, total: artifacts.length, artifacts };
   },

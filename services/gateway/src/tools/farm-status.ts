@@ -7,7 +7,7 @@
 import type { ImageContent } from "@modelcontextprotocol/sdk/types.js";
 import { FarmSummarySchema, decodeToken, frameOfFileName, type JobRecord } from "@blender-fabric/protocol";
 import type { ArtifactRef } from "@blender-fabric/bus";
-import { readFarmProgress, type FarmProgress } from "@blender-fabric/engine";
+import { farmArtifacts, readFarmProgress, type FarmProgress } from "@blender-fabric/engine";
 import type { ToolContext } from "../mcp/tool-context.js";
 
 /** Largest frame sent back as a preview image. Bytes */
@@ -27,7 +27,7 @@ export async function farmStatus(context: ToolContext, record: JobRecord, includ
   if (!progress) return undefined;
   const summary = FarmSummarySchema.parse(record.result);
   if (summary.kind !== "render") return { farm: progress, images: [] };
-  const frames = (await context.services.artifacts.refsForJob(record.bus_id, record.job_id))
+  const frames = (await farmArtifacts(context.services.artifacts, record.bus_id, progress))
     .map((ref) => ({ ref, file: decodeToken(ref.name.split("/").at(-1)!) }))
     .map((entry) => ({ ...entry, frame: frameOfFileName(entry.file) }))
     .filter((entry): entry is { ref: ArtifactRef; file: string; frame: number } => entry.frame !== undefined);
