@@ -162,6 +162,13 @@ test("uploads are checked against their hash and kept per user; a render of an u
   const wrong = await fetch(`${base}/blends/${"0".repeat(64)}`, { method: "PUT", body: "not a blend", headers: { authorization: `Bearer ${token}` } });
   expect(wrong.status).toBe(400);
   expect(await wrong.json()).toMatchObject({ field: "sha256" });
+  // The right hash of something that is not a Blender file: refused, naming the body.
+  const text = Buffer.from("not a blend at all");
+  const textSha = createHash("sha256").update(text).digest("hex");
+  const notBlend = await fetch(`${base}/blends/${textSha}`, { method: "PUT", body: text, headers: { authorization: `Bearer ${token}` } });
+  expect(notBlend.status).toBe(400);
+  expect(await notBlend.json()).toMatchObject({ field: "body", error: expect.stringContaining("not a .blend") });
+  expect((await fetch(`${base}/blends/${textSha}`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
   expect((await fetch(`${base}/blends/${"0".repeat(64)}`, { method: "PUT", body: "x" })).status).toBe(401);
   expect((await fetch(`${base}/blends/not-a-hash`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } })).status).toBe(400);
   const rena = await fabric.connect("rena");

@@ -99,9 +99,11 @@ test("stored .blend bytes per tenant are capped: an upload past the quota gets 4
       headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
       body: bytes,
     });
-  const first = randomBytes(1_000_000);
+  // Blender's header, then noise: what an upload checks a .blend by.
+  const blendLike = () => Buffer.concat([Buffer.from("BLENDER-v304"), randomBytes(1_000_000)]);
+  const first = blendLike();
   expect((await put(first)).status).toBe(201);
-  const refused = await put(randomBytes(1_000_000));
+  const refused = await put(blendLike());
   expect(refused.status).toBe(413);
   expect(await refused.json()).toMatchObject({ status: "quota_exceeded", error: expect.stringContaining("FABRIC_TENANT_BLEND_BYTES (1500000 bytes") });
   // The first is still there, and another tenant's quota is its own.

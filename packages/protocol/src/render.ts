@@ -119,12 +119,16 @@ if _scene.camera is None:
 _frames = [int(_frame) for _frame in items]
 for _index, _frame in enumerate(_frames):
     report_progress(_index / len(_frames), "rendering frame %d" % _frame)
-    _scene.frame_set(_frame)
-    bpy.ops.render.render()
-    # Saved under a dot name, then renamed: the bridge stores only whole frames.
-    _name = "frame-%04d.%s" % (_frame, _options["extension"])
-    bpy.data.images["Render Result"].save_render(filepath=_os.path.join(output_dir, "." + _name))
-    _os.replace(_os.path.join(output_dir, "." + _name), _os.path.join(output_dir, _name))
+    try:
+        _scene.frame_set(_frame)
+        bpy.ops.render.render()
+        # Saved under a dot name, then renamed: the bridge stores only whole frames.
+        _name = "frame-%04d.%s" % (_frame, _options["extension"])
+        bpy.data.images["Render Result"].save_render(filepath=_os.path.join(output_dir, "." + _name))
+        _os.replace(_os.path.join(output_dir, "." + _name), _os.path.join(output_dir, _name))
+    except Exception as _error:
+        # The frame, not only the task: the frames before it are stored already.
+        raise RuntimeError("frame %d: %s" % (_frame, _error)) from _error
     report_progress((_index + 1) / len(_frames), "rendered frame %d" % _frame)
 print(_json.dumps({"frames": _frames}))
 `;
