@@ -57,6 +57,15 @@ test("an unauthenticated connection is refused, and so is a key the server does 
   await expect(connectAs(nkeyAuthenticator(stranger.getSeed()))).rejects.toThrow(/Authorization Violation/i);
 });
 
+test("a bridge started without a credential says in one line what it needs, and exits", async () => {
+  const failed = await startBridgeProcess({ natsUrls: [nats.url], user: "ada", uuid: "blender-no-key" }).then(
+    () => "it started",
+    (error: unknown) => String(error),
+  );
+  expect(failed).toMatch(/bridge blender-no-key: cannot connect to NATS at .* with no credential: .*Authorization Violation.*FABRIC_NATS_NKEY \(npm start writes \.fabric\/credentials\/bridge\.nk\)/iu);
+  expect(failed).not.toMatch(/^\s+at /mu); // no stack trace
+}, 60_000);
+
 test("the gateway and the bridge work through their credentials", async () => {
   const client = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: "ada" }) });
   try {

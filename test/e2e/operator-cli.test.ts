@@ -1,4 +1,8 @@
 // The operator commands against a real gateway and nats-server: clients, jobs and tail.
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { mintToken, waitFor } from "@blender-fabric/testkit";
 import { runCli } from "../support/cli.js";
@@ -45,3 +49,14 @@ test("tail prints each message on the user's subjects as one readable line", asy
     await tail.exited;
   }
 });
+
+test("`npx blender-fabric` runs the CLI in a checkout (the cli workspace's bin entry)", async () => {
+  const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const llm = await fabric.connect("npx-user");
+  await llm.call("blender_register_client", { client_uuid: "llm-npx", client_type: "llm", group_id: "crew" });
+  const run = await promisify(execFile)("npx", ["--no-install", "blender-fabric", "clients"], {
+    cwd: repoRoot,
+    env: { ...process.env, FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "npx-user" }) },
+  });
+  expect(run.stdout).toMatch(/llm-npx\s+llm\s+crew/u);
+}, 60_000);

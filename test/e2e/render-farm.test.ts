@@ -276,3 +276,36 @@ test("cancelling a render mid-job: pending frames never render, running tasks st
   const listed = await llm.call("blender_list_artifacts", { job_id: job.job_id });
   expect(listed.total).toBe(later.farm.frames_done);
 }, 120_000);
+
+test("the CLI says why a render waits, takes --priority, and Ctrl-C cancels the job (exit 130)", async () => {
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const cli = runCli(["render", scenePath, "--frames", "1-4", "--group", "nobody-here", "--priority", "high", "--out", join(workDir, "waiting")], env);
+  await waitFor("the CLI to say why the job waits", () => /is waiting: no live peer.*nobody-here/u.test(cli.output()), 30_000, 100);
+  const jobId = /job (\S+): 4 frames/u.exec(cli.output())![1]!;
+  const llm = await fabric.connect("rena");
+  const waiting = await llm.call("blender_job_status", { job_id: jobId });
+  expect(waiting.status).toBe("queued");
+  cli.child.kill("SIGINT");
+  expect(await cli.exited).toBe(130);
+  expect(cli.output()).toContain(`Ctrl-C: cancelling job ${jobId}`);
+  const ended = await llm.call("blender_job_status", { job_id: jobId });
+  expect(ended.status).toBe("cancelled");
+  expect(ended.farm.priority).toBe("high");
+  // While running tasks finish their frame after the cancel, a second Ctrl-C stops following
+  // at once, and says the job may still be finishing.
+  const impatient = runCli(
+    ["render", scenePath, "--frames", "1-30", "--chunk", "1", "--group", GROUP, "--engine", "cycles", "--samples", "512", "--resolution", "160x120", "--out", join(workDir, "impatient")],
+    env,
+  );
+  await waitFor("a frame to land", () => /frames [1-9]\d*\/30/u.test(impatient.output()), 60_000, 50);
+  const impatientJob = /job (\S+): 30 frames/u.exec(impatient.output())![1]!;
+  impatient.child.kill("SIGINT");
+  await waitFor("the cancel to be asked", () => impatient.output().includes("Ctrl-C: cancelling"), 5_000, 10);
+  impatient.child.kill("SIGINT");
+  expect(await impatient.exited).toBe(130);
+  expect(impatient.output()).toContain(`Ctrl-C again: stopped following job ${impatientJob}`);
+  expect((await llm.call("blender_job_status", { job_id: impatientJob, wait_seconds: 30 })).status).toBe("cancelled");
+  const refused = runCli(["render", scenePath, "--frames", "1", "--priority", "urgent"], env);
+  expect(await refused.exited).not.toBe(0);
+  expect(refused.errors()).toMatch(/--priority.*urgent|Allowed choices/u);
+}, 90_000);

@@ -91,6 +91,16 @@ const nc = await connectToFabric({
   authenticator: minted?.authenticator,
   // A peer's credential may receive only on its own inbox prefix; the peer API answers only there.
   inboxPrefix: inboxPrefixForPeer(env.FABRIC_USER, env.FABRIC_CLIENT_UUID),
+}).catch(async (error: unknown) => {
+  // One line an operator can act on, not a stack trace.
+  const credential = env.FABRIC_NATS_CREDS ? `the .creds file ${env.FABRIC_NATS_CREDS}` : env.FABRIC_NATS_NKEY ? `the nkey ${env.FABRIC_NATS_NKEY}` : minted ? "the credential the gateway minted" : "no credential";
+  const hint =
+    credential === "no credential"
+      ? "; a NATS that requires one needs FABRIC_NATS_NKEY (npm start writes .fabric/credentials/bridge.nk), FABRIC_NATS_CREDS, or FABRIC_GATEWAY_URL with FABRIC_TOKEN"
+      : "";
+  process.stderr.write(`bridge ${env.FABRIC_CLIENT_UUID}: cannot connect to NATS at ${env.FABRIC_NATS_URL} with ${credential}: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+  await peer.stop();
+  process.exit(1);
 });
 logger.info({ server: nc.getServer(), uptime_ms: uptime() }, "connected to NATS");
 // Every boot has its own id: the jobs of a dead boot can be settled while its work runs on the next.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `blender-fabric` command. Argument parsing by commander. */
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { mintToken, ROLES } from "@blender-fabric/auth";
 import { PROJECT_ID_RULE, consumerForGroup, consumerForUserFarm, isValidProjectId } from "@blender-fabric/protocol";
 import { runPool, up } from "./up.js";
@@ -170,6 +170,7 @@ program
   .option("--percentage <n>", "resolution percentage", positive)
   .option("--format <format>", "png, jpeg or exr", "png")
   .option("--max-attempts <n>", "attempts per task", positive, 3)
+  .addOption(new Option("--priority <priority>", "idle peers take higher-priority farm jobs first").choices(["high", "normal", "low"]).default("normal"))
   .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
   .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
   .action(async (blend: string, options: Omit<Parameters<typeof renderCommand>[0], "blend" | "capabilities"> & { capabilities: string }) => {

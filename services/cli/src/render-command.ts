@@ -3,7 +3,9 @@
  * the farm for an operator without an LLM. It uploads the .blend (skipped when the gateway
  * has it by hash), submits `blender_render_frames`, shows frames done, ETA and failed
  * attempts while downloading each frame as it lands, and exits non-zero unless every frame
- * was rendered. Progress bars are cli-progress's.
+ * was rendered. It says why the job waits when no peer takes it. Ctrl-C cancels the job and
+ * follows it until it has ended; a second Ctrl-C stops following at once and says what is
+ * left running. Progress bars are cli-progress's.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -28,6 +30,8 @@ export type RenderOptions = GatewayOptions & {
   percentage?: number;
   format: string;
   maxAttempts: number;
+  /** high, normal or low: idle peers take higher-priority farm jobs first. */
+  priority: string;
 };
 
 type Artifact = { name: string; file: string; url: string; sha256: string };
@@ -35,6 +39,8 @@ type Attempt = { status: string; target_uuid: string | null; error: string };
 type FarmStatus = {
   status: string;
   error: string;
+  /** Why the job waits (no live peer in its group…), while it does. */
+  progress_message?: string | null;
   farm: { frames_done: number; frames_total: number; tasks: { attempts: Attempt[] }[]; blocklisted: string[] };
 };
 
@@ -61,22 +67,67 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
       resolution_percentage: options.percentage ?? null,
       output_format: options.format,
       max_attempts: options.maxAttempts,
+      priority: options.priority,
       request_id: `render-${randomBytes(8).toString("hex")}`,
     });
     if (submitted.status !== "queued") throw new Error(`the render was refused: ${submitted.error ?? JSON.stringify(submitted)}`);
     const where = options.group ? `group ${options.group}` : "your farm workers";
     process.stdout.write(`job ${submitted.job_id}: ${submitted.frames} frames in ${submitted.tasks} tasks on ${where}\n`);
     await mkdir(options.out, { recursive: true });
-    const ended = await followJob(session, submitted.job_id, submitted.frames, options.out);
+    const interrupt = cancelOnCtrlC(session, submitted.job_id);
+    let ended: FarmStatus;
+    try {
+      ended = await Promise.race([followJob(session, submitted.job_id, submitted.frames, options.out), interrupt.abandoned]);
+    } finally {
+      interrupt.stop();
+    }
     const failures = failedAttempts(ended);
     for (const failure of failures.slice(0, 5)) process.stdout.write(`  failed attempt on ${failure.target_uuid}: ${failure.error.split("\n")[0]}\n`);
     if (ended.farm.blocklisted.length > 0) process.stdout.write(`  blocklisted: ${ended.farm.blocklisted.join(", ")}\n`);
     process.stdout.write(`job ${submitted.job_id} ${ended.status}: ${ended.farm.frames_done}/${ended.farm.frames_total} frames in ${options.out}\n`);
     if (ended.status !== "completed") process.stderr.write(`blender-fabric: the render ${ended.status}: ${ended.error}\n`);
+    if (interrupt.cancelled) return SIGINT_EXIT_CODE;
     return ended.status === "completed" ? 0 : 1;
   } finally {
     await session.close();
   }
+}
+
+/** A process ended by Ctrl-C exits with 128 + SIGINT. */
+const SIGINT_EXIT_CODE = 130;
+
+/**
+ * Ctrl-C while a render is followed: the first asks the gateway to cancel the job (pending
+ * frames never render, running tasks stop) and the following goes on until the job has
+ * ended; the second stops following at once (`abandoned` settles) and says the job may still
+ * be running on the fabric.
+ */
+function cancelOnCtrlC(session: FabricSession, jobId: string) {
+  let presses = 0;
+  let abandon!: (status: FarmStatus) => void;
+  const abandoned = new Promise<FarmStatus>((resolve) => (abandon = resolve));
+  const state = { cancelled: false };
+  const onSigint = () => {
+    presses += 1;
+    if (presses === 1) {
+      state.cancelled = true;
+      process.stdout.write(`\nCtrl-C: cancelling job ${jobId} (Ctrl-C again to stop waiting and leave what still runs)\n`);
+      void session.call("blender_job_cancel", { job_id: jobId }).catch((error: unknown) => {
+        process.stderr.write(`blender-fabric: could not cancel job ${jobId}: ${error instanceof Error ? error.message : String(error)}\n`);
+      });
+      return;
+    }
+    process.stdout.write(`\nCtrl-C again: stopped following job ${jobId}; it was asked to cancel, and its running tasks may still be finishing on the fabric\n`);
+    abandon({ status: "cancelling", error: "stopped following after a second Ctrl-C", farm: { frames_done: 0, frames_total: 0, tasks: [], blocklisted: [] } });
+  };
+  process.on("SIGINT", onSigint);
+  return {
+    abandoned,
+    get cancelled() {
+      return state.cancelled;
+    },
+    stop: () => void process.off("SIGINT", onSigint),
+  };
 }
 
 /** The SHA-256 of the file; it is uploaded unless the gateway has it already. */
@@ -120,9 +171,14 @@ async function followJob(session: FabricSession, jobId: string, framesTotal: num
   );
   bar.start(framesTotal, 0, { failures: 0 });
   const downloaded = new Map<string, string>();
+  let waiting = "";
   try {
     for (;;) {
       const status = await session.call<FarmStatus>("blender_job_status", { job_id: jobId, wait_seconds: POLL_MS / 1000 });
+      // Why it waits, once each time it changes (a bar alone would only show 0 frames).
+      const reason = status.progress_message?.startsWith("waiting") ? status.progress_message : "";
+      if (reason && reason !== waiting) process.stdout.write(`\njob ${jobId} is ${reason}\n`);
+      waiting = reason;
       await downloadNewFrames(session, jobId, out, downloaded);
       bar.update(status.farm.frames_done, { failures: failedAttempts(status).length });
       if (isTerminal(status.status)) {

@@ -3,7 +3,7 @@
  * a job). The reaper settles a farm job from this; `blender_job_status` shows it; a bridge
  * reads one task's attempts before it makes another.
  */
-import { FarmSummarySchema, isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, isTerminalJobStatus, type FarmPriority, type JobRecord } from "@blender-fabric/protocol";
 import { blocklistedPeers, farmAttemptJobId } from "./farm-rules.js";
 import type { JobStore } from "./job-store.js";
 
@@ -14,6 +14,8 @@ export type FarmTaskState = { task_id: string; status: string; attempts: FarmAtt
 
 export type FarmProgress = {
   group_id: string | null;
+  /** Idle peers take tasks of higher-priority farm jobs first. */
+  priority: FarmPriority;
   /** Failed or lost attempts per peer. */
   failures: Record<string, number>;
   /** Peers that take no more of this job's tasks. */
@@ -69,6 +71,7 @@ export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise
   for (const task of tasks) tasksByStatus[task.status] = (tasksByStatus[task.status] ?? 0) + 1;
   return {
     group_id: summary.data.group_id,
+    priority: summary.data.priority,
     failures: summary.data.failures,
     blocklisted: blocklistedPeers(summary.data),
     items_total: summary.data.items_total,
