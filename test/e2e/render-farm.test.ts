@@ -90,6 +90,18 @@ test("the CLI renders a .blend on the farm: 24 frames of the right size in the O
   expect([...new Set(lastAttempts(status).map((attempt) => attempt.target_uuid))].sort()).toEqual(PEERS);
 }, 240_000);
 
+test("the CLI's jobs shows a farm job as one row with its frames done; its attempts only with --attempts", async () => {
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const jobs = runCli(["jobs", "--limit", "50"], env);
+  expect(await jobs.exited).toBe(0);
+  expect(jobs.output()).toMatch(/^(\S+)\s+farm\s+render_frames\s+completed\s+frames 24\/24\s+group render-cluster/mu);
+  expect(jobs.output()).not.toContain("attempt of");
+  const farmJob = /^(\S+)\s+farm\s+render_frames\s+completed\s+frames 24\/24/mu.exec(jobs.output())![1]!;
+  const withAttempts = runCli(["jobs", "--limit", "50", "--attempts"], env);
+  expect(await withAttempts.exited).toBe(0);
+  expect(withAttempts.output().match(new RegExp(`attempt of ${farmJob}`, "gu"))?.length).toBeGreaterThanOrEqual(6);
+});
+
 test("the CLI exits non-zero and says why when the render fails", async () => {
   const broken = join(workDir, "no-camera.blend");
   await makeRedCubeScene(broken, { camera: false });

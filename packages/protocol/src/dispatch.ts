@@ -110,4 +110,8 @@ export const JobIdInputSchema = z.object({ job_id: IdentifierSchema });
 export const ListJobsInputSchema = z.object({
   status: z.enum(JOB_STATUSES).nullable().default(null),
   limit: z.number().int().min(1).max(500).default(20),
+  include_attempts: z
+    .boolean()
+    .default(false)
+    .describe("Also list farm attempts (each a job of its own). Without it, a farm job is one row; blender_job_status shows its tasks and attempts."),
 });

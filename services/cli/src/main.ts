@@ -100,7 +100,8 @@ program
   .option("--status <status>", "only jobs with this status")
   .option("--limit <n>", "how many", positive, 20)
   .option("--watch", "redraw every second until Ctrl-C", false)
-  .action(async (options: { url: string; token?: string; status?: string; limit: number; watch: boolean }) => printJobs(options));
+  .option("--attempts", "also list farm attempts (each a job of its own)", false)
+  .action(async (options: { url: string; token?: string; status?: string; limit: number; watch: boolean; attempts: boolean }) => printJobs(options));
 
 program
   .command("tail")

@@ -9,7 +9,9 @@ import { openFabricSession, type GatewayOptions } from "./fabric-session.js";
 import { formatTable } from "./table.js";
 
 type Client = { uuid: string; client_type: string; group_id: string | null; capabilities: string[]; last_seen_seconds_ago: number; stale: boolean };
-type Job = { job_id: string; kind: string; command: string | null; status: string; progress: number; target_uuid: string | null; error: string };
+type Job = { job_id: string; kind: string; command: string | null; status: string; progress: number; target_uuid: string | null; error: string; parent_job_id: string | null };
+/** What `jobs` shows of a farm job: from its blender_job_status. */
+type FarmView = { farm: { frames_done?: number; frames_total?: number; tasks_total: number; tasks_by_status: Record<string, number>; group_id: string | null } };
 
 /** Every client of the token's user, persistent first. */
 export async function printClients(options: GatewayOptions & { all: boolean }): Promise<void> {
@@ -29,23 +31,45 @@ export async function printClients(options: GatewayOptions & { all: boolean }): 
   }
 }
 
-const jobRows = (jobs: Job[]) =>
-  jobs.map((job) => [
-    job.job_id,
-    job.kind,
-    job.command ?? "",
-    job.status,
-    `${Math.round(job.progress * 100)}%`,
-    job.target_uuid ?? "",
-    job.error.split("\n")[0] ?? "",
-  ]);
+/**
+ * A farm job's progress as frames (a render) or tasks (a farm map) done of all, and where it
+ * runs. Read from its status, one call per farm job listed.
+ */
+function farmProgress(view: FarmView | undefined): { progress: string; where: string } {
+  if (!view?.farm) return { progress: "", where: "" };
+  const { farm } = view;
+  const progress =
+    farm.frames_total !== undefined ? `frames ${farm.frames_done ?? 0}/${farm.frames_total}` : `tasks ${farm.tasks_by_status.completed ?? 0}/${farm.tasks_total}`;
+  return { progress, where: farm.group_id ? `group ${farm.group_id}` : "farm pool" };
+}
 
-/** The newest jobs; with `watch`, redrawn every second until Ctrl-C. */
-export async function printJobs(options: GatewayOptions & { status?: string; limit: number; watch: boolean }): Promise<void> {
+async function jobRows(session: Awaited<ReturnType<typeof openFabricSession>>, jobs: Job[]): Promise<string[][]> {
+  const farms = new Map(
+    await Promise.all(
+      jobs.filter((job) => job.kind === "farm").map(async (job) => [job.job_id, await session.call<FarmView>("blender_job_status", { job_id: job.job_id }).catch(() => undefined)] as const),
+    ),
+  );
+  return jobs.map((job) => {
+    const farm = job.kind === "farm" ? farmProgress(farms.get(job.job_id)) : undefined;
+    return [
+      job.job_id,
+      // A farm attempt (listed with --attempts) says whose attempt it is.
+      job.parent_job_id ? `attempt of ${job.parent_job_id}` : job.kind,
+      job.command ?? "",
+      job.status,
+      farm ? farm.progress : `${Math.round(job.progress * 100)}%`,
+      farm ? farm.where : (job.target_uuid ?? ""),
+      job.error.split("\n")[0] ?? "",
+    ];
+  });
+}
+
+/** The newest jobs (a farm job as one row; its attempts with `attempts`); with `watch`, redrawn every second until Ctrl-C. */
+export async function printJobs(options: GatewayOptions & { status?: string; limit: number; watch: boolean; attempts: boolean }): Promise<void> {
   const session = await openFabricSession(options);
   const draw = async () => {
-    const listing = await session.call<{ jobs: Job[] }>("blender_list_jobs", { status: options.status ?? null, limit: options.limit });
-    const table = formatTable(["JOB", "KIND", "COMMAND", "STATUS", "PROGRESS", "PEER", "ERROR"], jobRows(listing.jobs));
+    const listing = await session.call<{ jobs: Job[] }>("blender_list_jobs", { status: options.status ?? null, limit: options.limit, include_attempts: options.attempts });
+    const table = formatTable(["JOB", "KIND", "COMMAND", "STATUS", "PROGRESS", "WHERE", "ERROR"], await jobRows(session, listing.jobs));
     process.stdout.write(options.watch ? `\x1b[2J\x1b[H${new Date().toISOString()}\n${table}\n` : `${table}\n`);
   };
   try {

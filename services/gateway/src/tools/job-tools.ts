@@ -145,11 +145,13 @@ const listJobs = defineTool({
   title: "List jobs",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   outputSchema: ToolOutputSchemas.listJobs,
-  description: "Your jobs, newest first, optionally only those with one status.",
+  description: "Your jobs, newest first, optionally only those with one status. A farm job is one row (its attempts only with include_attempts).",
   inputSchema: ListJobsInputSchema,
   async handler(input, context) {
     const records = await context.services.jobs.list(context.identity.userId);
-    const matching = records.filter((record) => input.status === null || record.status === input.status);
+    const matching = records.filter(
+      (record) => (input.status === null || record.status === input.status) && (input.include_attempts || record.parent_job_id === null),
+    );
     return { status: "ok", total: matching.length, jobs: matching.slice(0, input.limit).map(describeJob) };
   },
 });
