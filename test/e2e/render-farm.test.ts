@@ -321,3 +321,21 @@ test("the CLI says why a render waits, takes --priority, and Ctrl-C cancels the 
   expect(await refused.exited).not.toBe(0);
   expect(refused.errors()).toMatch(/--priority.*urgent|Allowed choices/u);
 }, 90_000);
+
+test("a render whose CLI is killed -9 before any task started expires after --owner-timeout; while the CLI follows it, it waits", async () => {
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const cli = runCli(["render", scenePath, "--frames", "1-4", "--chunk", "2", "--group", "nobody-either", "--owner-timeout", "5", "--out", join(workDir, "orphan")], env);
+  await waitFor("the CLI to follow its waiting job", () => /is waiting: no live peer/u.test(cli.output()), 30_000, 100);
+  const jobId = /job (\S+): 4 frames/u.exec(cli.output())![1]!;
+  const llm = await fabric.connect("rena");
+  // Listing does not count as following; only the CLI's status polls do.
+  const listed = async () => ((await llm.call("blender_list_jobs", { limit: 100 })).jobs as { job_id: string; status: string }[]).find((job) => job.job_id === jobId);
+  await sleep(7_000); // longer than the owner timeout, while the CLI follows
+  expect((await listed())?.status).toBe("queued");
+  cli.child.kill("SIGKILL");
+  await cli.exited;
+  await waitFor("the unfollowed job to expire", async () => (await listed())?.status === "expired", 20_000, 200);
+  const ended = await llm.call("blender_job_status", { job_id: jobId });
+  expect(ended).toMatchObject({ status: "expired", error: expect.stringContaining("owner_timeout_seconds") });
+  expect(ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts.map((attempt) => attempt.status))).toEqual(["expired", "expired"]);
+}, 90_000);

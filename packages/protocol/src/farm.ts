@@ -43,6 +43,16 @@ export const FarmPlacementSchema = z.object({
     .default(null)
     .describe("The scene each task opens before it runs. Default: whatever scene each peer has open."),
   priority: FarmPrioritySchema,
+  owner_timeout_seconds: z
+    .number()
+    .int()
+    .min(5)
+    .max(FARM_TASK_DEADLINE_SECONDS)
+    .nullable()
+    .default(null)
+    .describe(
+      "Whoever submits the job follows it (blender_job_status at least this often): if nobody has looked at it for this long and none of its tasks has started, it expires, so a job whose submitter is gone does not wait for peers for a day. Default: tasks wait up to 24 h.",
+    ),
   max_attempts: z
     .number()
     .int()
@@ -122,6 +132,10 @@ export const FarmSummarySchema = z.object({
   chunk_size: z.number().int().default(1),
   priority: z.enum(FARM_PRIORITIES).default("normal"),
   blend_sha256: BlendSha256Schema.nullable().default(null),
+  /** Expire when nobody followed the job this long before any task started (FarmPlacementSchema). Seconds */
+  owner_timeout_seconds: z.number().int().nullable().default(null),
+  /** When its submitter last looked at it (blender_job_status), epoch seconds; null: since it was made. */
+  owner_seen_at: z.number().nullable().default(null),
 });
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;
 

@@ -32,6 +32,8 @@ export type RenderOptions = GatewayOptions & {
   maxAttempts: number;
   /** high, normal or low: idle peers take higher-priority farm jobs first. */
   priority: string;
+  /** The job expires if this CLI stops following it this long before any task started. Seconds */
+  ownerTimeout: number;
 };
 
 type Artifact = { name: string; file: string; url: string; sha256: string };
@@ -68,6 +70,8 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
       output_format: options.format,
       max_attempts: options.maxAttempts,
       priority: options.priority,
+      // Followed each second while this runs: killed before any peer took a task, the job goes.
+      owner_timeout_seconds: options.ownerTimeout,
       request_id: `render-${randomBytes(8).toString("hex")}`,
     });
     if (submitted.status !== "queued") throw new Error(`the render was refused: ${submitted.error ?? JSON.stringify(submitted)}`);

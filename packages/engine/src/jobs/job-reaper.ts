@@ -24,6 +24,7 @@ import {
   isTerminalJobStatus,
   keyPrefixForUser,
   type ClientRecord,
+  type FarmSummary,
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { blocklistedPeers, coversCapabilities } from "./farm-rules.js";
@@ -197,6 +198,7 @@ export class JobReaper {
       await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, farmOutcome(progress));
       return;
     }
+    if (await this.#expireIfUnfollowed(record, summary.data)) return;
     const { group_id: groupId, capabilities } = summary.data;
     // A job with no group is for every farm worker of the user.
     const inPool = (client: ClientRecord) => (groupId === null ? client.farm_worker === true : client.group_id === groupId);
@@ -213,6 +215,26 @@ export class JobReaper {
     }
     const needs = capabilities.length > 0 ? ` with capabilities [${capabilities.join(", ")}]` : "";
     await this.#jobs.noteFarm(farm.bus_id, farm.job_id, able.length === 0 ? `waiting: no live peer${needs} ${where}` : "");
+  }
+
+  /**
+   * A farm job that follows its owner (owner_timeout_seconds), none of whose tasks has
+   * started, expires once nobody has looked at it for that long: its submitter (a CLI killed
+   * before any peer took a task) is gone. The farm job ends first, so an attempt claimed
+   * meanwhile finds it ended and does not run; then its queued attempts expire.
+   */
+  async #expireIfUnfollowed(farm: JobRecord, summary: FarmSummary): Promise<boolean> {
+    const timeout = summary.owner_timeout_seconds;
+    if (timeout === null || farm.status !== "queued") return false;
+    const silent = epochSeconds() - (summary.owner_seen_at ?? farm.created_at);
+    if (silent <= timeout) return false;
+    const progress = await readFarmProgress(this.#jobs, farm);
+    if (!progress || progress.tasks.some((task) => task.attempts.some((attempt) => attempt.status !== "queued"))) return false;
+    const reason = `nobody followed it for ${timeout} s (owner_timeout_seconds) and none of its tasks had started: its submitter is gone`;
+    const expired = await this.#jobs.expireUnstartedFarm(farm.bus_id, farm.job_id, reason);
+    if (expired?.status !== "expired") return false;
+    await Promise.all(progress.tasks.flatMap((task) => task.attempts.map((attempt) => this.#jobs.expireQueued(farm.bus_id, attempt.job_id, `its farm job expired: ${reason}`))));
+    return true;
   }
 
   async #loseIfDead(job: Unfinished, targetUuid: string): Promise<void> {

@@ -240,6 +240,34 @@ export class JobStore {
     return this.#settle(userId, jobId, "expired", reason, due, deadlineMs);
   }
 
+  /** Expires a queued job before its deadline (its farm job was given up): it will never start. */
+  expireQueued(userId: string, jobId: string, reason: string): Promise<JobRecord | undefined> {
+    return this.#settle(userId, jobId, "expired", reason, (job) => job.status === "queued");
+  }
+
+  /**
+   * A farm job that follows its owner (owner_timeout_seconds) was looked at now: noted at
+   * most every quarter of that timeout, so a caller polling each second writes rarely.
+   */
+  async noteFarmOwner(userId: string, jobId: string): Promise<void> {
+    await this.#transition(userId, jobId, (job) => {
+      const summary = FarmSummarySchema.safeParse(job.result);
+      if (job.kind !== "farm" || isTerminalJobStatus(job.status) || !summary.success || summary.data.owner_timeout_seconds === null) return undefined;
+      const now = epochSeconds();
+      if (now - (summary.data.owner_seen_at ?? job.created_at) < summary.data.owner_timeout_seconds / 4) return undefined;
+      return { ...job, result: { ...summary.data, owner_seen_at: now }, updated_at: now };
+    });
+  }
+
+  /** Expires a farm job none of whose tasks has started (its owner stopped following it). */
+  async expireUnstartedFarm(userId: string, jobId: string, reason: string): Promise<JobRecord | undefined> {
+    const written = await this.#transition(userId, jobId, (job) =>
+      job.kind === "farm" && job.status === "queued" ? { ...job, status: "expired", error: reason, progress_message: "", updated_at: epochSeconds() } : undefined,
+    );
+    if (written.changed && written.record) this.#announceEnd(written.record, {});
+    return written.record;
+  }
+
   /** Cancels a queued job: it will never start. Returns the record as it now stands. */
   cancelQueued(userId: string, jobId: string, reason: string): Promise<JobRecord | undefined> {
     return this.#settle(userId, jobId, "cancelled", reason, (job) => job.status === "queued");

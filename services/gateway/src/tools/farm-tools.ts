@@ -144,6 +144,8 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
       chunk_size: request.chunkSize,
       priority: placement.priority,
       blend_sha256: blend,
+      owner_timeout_seconds: placement.owner_timeout_seconds,
+      owner_seen_at: null,
     };
   }
   await engine.queueFarm(userId, ticket.jobId, request.command, summary, {
