@@ -15,6 +15,7 @@ const PEERS = ["render-1", "render-2", "render-3"];
 const GROUP = "render-cluster";
 /** Cycles, tiny and quick: what every render here uses. */
 const TINY = { engine: "cycles", samples: 2, resolution_x: 32, resolution_y: 24, resolution_percentage: 100 };
+const TINY_CLI = ["--engine", "cycles", "--samples", "2", "--resolution", "32x24"];
 type Attempt = { job_id: string; status: string; target_uuid: string; error: string };
 
 let fabric: Fabric;
@@ -339,3 +340,19 @@ test("a render whose CLI is killed -9 before any task started expires after --ow
   expect(ended).toMatchObject({ status: "expired", error: expect.stringContaining("owner_timeout_seconds") });
   expect(ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts.map((attempt) => attempt.status))).toEqual(["expired", "expired"]);
 }, 90_000);
+
+test("--preview-first puts the first, last and middle frames in the first tasks", async () => {
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const cli = runCli(["render", scenePath, "--frames", "1-9", "--chunk", "1", "--group", GROUP, "--preview-first", ...TINY_CLI, "--out", join(workDir, "preview")], env);
+  expect(await cli.exited).toBe(0);
+  const jobId = /job (\S+): 9 frames/u.exec(cli.output())![1]!;
+  const llm = await fabric.connect("rena");
+  const status = await llm.call("blender_job_status", { job_id: jobId });
+  // Task i's frame, from the files of the attempt that completed it (tasks are listed in order).
+  const frameOfTask = async (task: { attempts: Attempt[] }) => {
+    const files = await llm.call("blender_list_artifacts", { job_id: task.attempts.at(-1)!.job_id });
+    return files.artifacts.map((artifact: { file: string }) => artifact.file);
+  };
+  const firstThree = await Promise.all(status.farm.tasks.slice(0, 3).map(frameOfTask));
+  expect(firstThree).toEqual([["frame-0001.png"], ["frame-0009.png"], ["frame-0005.png"]]);
+}, 120_000);

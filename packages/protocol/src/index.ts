@@ -15,7 +15,7 @@ export { CancelOutcomeSchema, DEFAULT_SUBMIT_DEADLINE_SECONDS, DispatchCommonArg
 export { RequestRecordSchema, requestFingerprint, type RequestRecord } from "./request-record.js";
 export { FARM_PRIORITIES, FARM_TASK_DEADLINE_SECONDS, FarmMapInputSchema, FarmPlacementSchema, FarmSummarySchema, FarmTaskSchema, chunk, farmTaskJobId, farmTaskScript, type FarmPriority, type FarmSummary, type FarmTask } from "./farm.js";
 export { BlendSha256Schema, BlendSnapshotResultSchema, SNAPSHOT_COMMAND, blendObjectName, type BlendSource } from "./blend.js";
-export { RenderFramesInputSchema, frameOfFileName, parseFrames, renderFramesScript } from "./render.js";
+export { RenderFramesInputSchema, frameOfFileName, parseFrames, previewFirst, renderFramesScript } from "./render.js";
 export { MAX_PROJECT_ID_LENGTH, PROJECT_ID_RULE, ProjectIdSchema, isValidProjectId, projectOfTarget, projectSceneObjectName } from "./project.js";
 export { DispatchResultSchema, ToolOutputSchemas, isErrorStatus, withParsedResult } from "./tool-results.js";
 export { ALL_PEER_API_SUBJECTS, HeldJobSchema, OBJECT_META_HEADER, PEER_API_QUEUE, PEER_CHUNK_BYTES, MAX_WORK_BATCH, PEER_OPS, PeerApiErrorCode, PeerApiFailureSchema, PeerDeliverySchema, PeerRequestSchemas, inboxPrefixForPeer, isPeerOp, subjectForPeerOp, subjectForPeerUpload, subjectsOfPeer, type PeerDelivery, type PeerOp, type PeerRequest } from "./peer-api.js";

@@ -69,7 +69,17 @@ export type RenderSettings = z.infer<typeof RenderSettingsSchema>;
 export const RenderFramesInputSchema = RenderSettingsSchema.extend({
   frames: FramesSchema,
   chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(5).describe("Frames per task."),
+  frame_order: z
+    .enum(["sequential", "preview_first"])
+    .default("sequential")
+    .describe("preview_first: the first, last and middle frames go to the first tasks, so the shot can be judged early; then the rest in order."),
 }).extend(FarmPlacementSchema.shape);
+
+/** Frames in preview-first order: the first, the last and the middle one, then the rest in order. */
+export function previewFirst(frames: number[]): number[] {
+  const preview = [...new Set([frames[0], frames.at(-1), frames[Math.floor((frames.length - 1) / 2)]])].filter((frame) => frame !== undefined);
+  return [...preview, ...frames.filter((frame) => !preview.includes(frame))];
+}
 export type RenderFramesInput = z.infer<typeof RenderFramesInputSchema>;
 
 /** The artifact name of one rendered frame: `frame-0001.png`. */

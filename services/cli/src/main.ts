@@ -172,6 +172,7 @@ program
   .option("--format <format>", "png, jpeg or exr", "png")
   .option("--max-attempts <n>", "attempts per task", positive, 3)
   .addOption(new Option("--priority <priority>", "idle peers take higher-priority farm jobs first").choices(["high", "normal", "low"]).default("normal"))
+  .option("--preview-first", "render the first, last and middle frames first, to judge the shot early", false)
   .option("--owner-timeout <seconds>", "the job expires if this command stops following it this long before any task started", positive, 60)
   .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
   .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")

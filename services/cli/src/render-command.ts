@@ -34,6 +34,8 @@ export type RenderOptions = GatewayOptions & {
   priority: string;
   /** The job expires if this CLI stops following it this long before any task started. Seconds */
   ownerTimeout: number;
+  /** The first, last and middle frames first. */
+  previewFirst: boolean;
 };
 
 type Artifact = { name: string; file: string; url: string; sha256: string };
@@ -70,6 +72,7 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
       output_format: options.format,
       max_attempts: options.maxAttempts,
       priority: options.priority,
+      frame_order: options.previewFirst ? "preview_first" : "sequential",
       // Followed each second while this runs: killed before any peer took a task, the job goes.
       owner_timeout_seconds: options.ownerTimeout,
       request_id: `render-${randomBytes(8).toString("hex")}`,

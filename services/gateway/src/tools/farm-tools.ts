@@ -14,6 +14,7 @@ import {
   chunk,
   farmTaskJobId,
   parseFrames,
+  previewFirst,
   renderFramesScript,
   FarmSummarySchema,
   type BlendSource,
@@ -105,7 +106,7 @@ const renderFrames = defineTool({
       params,
       kind: "render",
       script: renderFramesScript(input),
-      items: parseFrames(input.frames),
+      items: input.frame_order === "preview_first" ? previewFirst(parseFrames(input.frames)) : parseFrames(input.frames),
       chunkSize: input.chunk_size,
       placement: params,
     });
