@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { decodeToken } from "@blender-fabric/protocol";
 import { mintToken, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
-import { sleep, startFabric, type Fabric } from "../support/fabric.js";
+import { startFabric, type Fabric } from "../support/fabric.js";
 import { makeRedCubeScene } from "../support/render-scene.js";
 
 const GROUP = "fenced";
@@ -110,9 +110,11 @@ test("a bridge paused past the stale limit mid-task and resumed after the job co
   for (const artifact of before) expect([...completing.values()]).toContain(attemptOf(artifact));
   expect(before.map(attemptOf)).not.toContain(victim!.job_id);
 
-  // The paused bridge wakes up: its Blender finishes the frame and the bridge tries to store it.
+  // The paused bridge wakes up: its Blender finishes the frame and the bridge tries to store
+  // it. It runs one job at a time, so once a call to it has completed, that attempt is over.
   paused!.resume();
-  await sleep(4_000);
+  const awake = await llm.call("blender_execute_code", { target_uuid: "fence-a", code: "print('awake')", _timeout: 60 });
+  expect(awake.status).toBe("completed");
   const after: Artifact[] = (await llm.call("blender_list_artifacts", { job_id: job.job_id })).artifacts;
   expect(after.map((artifact) => [artifact.name, artifact.sha256])).toEqual(before.map((artifact) => [artifact.name, artifact.sha256]));
   for (const artifact of after) expect(await readFrame(artifact)).toBe(artifact.sha256);

@@ -330,8 +330,13 @@ test("a render whose CLI is killed -9 before any task started expires after --ow
   const jobId = /job (\S+): 4 frames/u.exec(cli.output())![1]!;
   const llm = await fabric.connect("rena");
   // Listing does not count as following; only the CLI's status polls do.
-  const listed = async () => ((await llm.call("blender_list_jobs", { limit: 100 })).jobs as { job_id: string; status: string }[]).find((job) => job.job_id === jobId);
-  await sleep(7_000); // longer than the owner timeout, while the CLI follows
+  type Listed = { job_id: string; status: string; created_at: number; updated_at: number };
+  const listed = async () => ((await llm.call("blender_list_jobs", { limit: 100 })).jobs as Listed[]).find((job) => job.job_id === jobId);
+  // The CLI's polls note the job as followed (updated_at moves): past the owner timeout, it still waits.
+  await waitFor("the followed job to be noted past its owner timeout", async () => {
+    const job = await listed();
+    return job !== undefined && job.updated_at - job.created_at > 5;
+  }, 20_000, 200);
   expect((await listed())?.status).toBe("queued");
   cli.child.kill("SIGKILL");
   await cli.exited;

@@ -24,7 +24,12 @@ export async function farmArtifacts(artifacts: ArtifactStore, userId: string, pr
   });
   const refs = await artifacts.refsForJobs(userId, chosen.flat());
   const byJob = new Map<string, ArtifactRef[]>();
-  for (const ref of refs) byJob.set(jobPartOf(ref.name), [...(byJob.get(jobPartOf(ref.name)) ?? []), ref]);
+  for (const ref of refs) {
+    const job = jobPartOf(ref.name);
+    const listed = byJob.get(job);
+    if (listed) listed.push(ref);
+    else byJob.set(job, [ref]);
+  }
   const files: ArtifactRef[] = [];
   for (const attemptIds of chosen) {
     // Oldest attempt first, so a later attempt's file of the same name wins.

@@ -248,14 +248,18 @@ export class JobStore {
   /**
    * A farm job that follows its owner (owner_timeout_seconds) was looked at now: noted at
    * most every quarter of that timeout, so a caller polling each second writes rarely.
+   * `seen` is the record the caller has just read: when no note is due, nothing is read again.
    */
-  async noteFarmOwner(userId: string, jobId: string): Promise<void> {
-    await this.#transition(userId, jobId, (job) => {
+  async noteFarmOwner(seen: JobRecord): Promise<void> {
+    const due = (job: JobRecord) => {
       const summary = FarmSummarySchema.safeParse(job.result);
       if (job.kind !== "farm" || isTerminalJobStatus(job.status) || !summary.success || summary.data.owner_timeout_seconds === null) return undefined;
-      const now = epochSeconds();
-      if (now - (summary.data.owner_seen_at ?? job.created_at) < summary.data.owner_timeout_seconds / 4) return undefined;
-      return { ...job, result: { ...summary.data, owner_seen_at: now }, updated_at: now };
+      return epochSeconds() - (summary.data.owner_seen_at ?? job.created_at) >= summary.data.owner_timeout_seconds / 4 ? summary.data : undefined;
+    };
+    if (!due(seen)) return;
+    await this.#transition(seen.bus_id, seen.job_id, (job) => {
+      const summary = due(job);
+      return summary ? { ...job, result: { ...summary, owner_seen_at: epochSeconds() }, updated_at: epochSeconds() } : undefined;
     });
   }
 

@@ -88,9 +88,6 @@ async function checkUpload(context: PeerApiContext, request: PeerRequest<"upload
     if (!holds || request.job_id !== request.held_job_id) {
       throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${request.job_id} is not held by this boot of ${context.peerUuid}`);
     }
-    if (await artifacts.exists(context.userId, request.job_id, request.name)) {
-      throw new PeerApiError(PeerApiErrorCode.Exists, `job ${request.job_id} has stored ${request.name} already; artifacts are written once`);
-    }
   }
   if (request.kind === "project_scene") {
     const holder = (await readLease(context, request.project_id))?.value as { holder_uuid?: string; incarnation?: string } | null | undefined;
@@ -103,6 +100,10 @@ async function checkUpload(context: PeerApiContext, request: PeerRequest<"upload
 /** Begins an upload; the chunks then come on the upload's subject, to this replica only. */
 export async function beginUpload(context: PeerApiContext, request: PeerRequest<"upload_begin">, isOwnInbox: (reply: string | undefined) => boolean) {
   await checkUpload(context, request);
+  // Refused before any byte comes; at the end, the store's own write-once check decides.
+  if (request.kind === "artifact" && (await context.stores.artifacts.exists(context.userId, request.job_id, request.name))) {
+    throw new PeerApiError(PeerApiErrorCode.Exists, `job ${request.job_id} has stored ${request.name} already; artifacts are written once`);
+  }
   const uploadId = randomUUID();
   const folder = await mkdtemp(join(tmpdir(), "fabric-upload-"));
   const path = join(folder, "upload");

@@ -88,7 +88,7 @@ const jobStatus = defineTool({
     let record = await jobs.get(userId, input.job_id);
     if (!record) return notFound(input.job_id);
     // Someone follows this farm job: it need not expire for want of an owner (owner_timeout_seconds).
-    if (record.kind === "farm" && !isTerminalJobStatus(record.status)) await jobs.noteFarmOwner(userId, record.job_id).catch(() => {});
+    await jobs.noteFarmOwner(record).catch(() => {});
     if (input.wait_seconds > 0 && !isTerminalJobStatus(record.status)) {
       let ended: JobEvent | undefined;
       const watch = watchJob(nc, userId, input.job_id);
