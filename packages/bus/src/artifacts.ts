@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { BucketName, decodeToken, encodeToken } from "@blender-fabric/protocol";
 import { retryJetStream } from "./kv-update.js";
 import { TenantObjectStores } from "./tenant-object-stores.js";
+import { ArtifactIndex } from "./artifact-index.js";
 
 /** How results and events refer to an artifact. */
 export type ArtifactRef = {
@@ -42,13 +43,21 @@ const READ_TIMEOUT_MS = 30_000;
 /** Each tenant's artifacts are in its own bucket (tenant-object-stores.ts). */
 export class ArtifactStore {
   readonly #stores: TenantObjectStores;
+  /** Which artifacts each tenant has, watched (listing a bucket reads every object's metadata). */
+  readonly #index: ArtifactIndex;
 
-  private constructor(stores: TenantObjectStores) {
+  private constructor(stores: TenantObjectStores, index: ArtifactIndex) {
     this.#stores = stores;
+    this.#index = index;
   }
 
   static async open(nc: NatsConnection, replicas = 1): Promise<ArtifactStore> {
-    return new ArtifactStore(new TenantObjectStores(nc, BucketName.Artifacts, replicas));
+    return new ArtifactStore(new TenantObjectStores(nc, BucketName.Artifacts, replicas), new ArtifactIndex(nc));
+  }
+
+  /** Stops watching tenants' buckets. */
+  stop(): void {
+    this.#index.stop();
   }
 
   /** The bytes of artifacts a tenant stores now (its quota is checked against it). */
@@ -106,18 +115,25 @@ export class ArtifactStore {
     }
   }
 
+  /** The bytes of one job's file, or undefined when there is none. */
+  read(userId: string, jobId: string, fileName: string): Promise<{ bytes: Uint8Array; contentType: string } | undefined> {
+    return this.get(artifactName(userId, jobId, fileName));
+  }
+
   /** Every artifact of one job, as references, in name order. */
   refsForJob(userId: string, jobId: string): Promise<ArtifactRef[]> {
     return this.refsForJobs(userId, [jobId]);
   }
 
-  /** Every artifact of these jobs of one user (a farm job's attempts), in name order: one listing of the bucket. */
+  /** Every artifact of these jobs of one user (a farm job's attempts), in name order, from the watched index. */
   async refsForJobs(userId: string, jobIds: string[]): Promise<ArtifactRef[]> {
     const prefixes = new Set(jobIds.map((jobId) => artifactPrefix(userId, jobId)));
     const prefixOf = (name: string) => name.slice(0, name.lastIndexOf("/") + 1);
-    return (await (await this.#stores.forUser(userId)).list())
-      .filter((info) => !info.deleted && prefixes.has(prefixOf(info.name)))
-      .map((info) => ({
+    await this.#stores.forUser(userId); // the bucket exists before it is watched
+    const refs: ArtifactRef[] = [];
+    for (const info of (await this.#index.objects(this.#stores.bucketOf(userId))).values()) {
+      if (!prefixes.has(prefixOf(info.name))) continue;
+      refs.push({
         name: info.name,
         size: info.size,
         // The store keeps `SHA-256=<base64url>`; references carry hex like put() does.
@@ -125,7 +141,8 @@ export class ArtifactStore {
         content_type: info.description ?? "application/octet-stream",
         url: artifactUrl(info.name),
         stored_at: info.mtime,
-      }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      });
+    }
+    return refs.sort((a, b) => a.name.localeCompare(b.name));
   }
 }

@@ -10,6 +10,7 @@ export { RequestLedger } from "./jobs/request-ledger.js";
 export { publishJobEvent, watchJob, type JobWatch } from "./jobs/job-events.js";
 export { readFarmProgress, type FarmProgress } from "./jobs/farm-progress.js";
 export { farmArtifacts, jobArtifacts } from "./jobs/job-artifacts.js";
+export { blocklistedPeers } from "./jobs/farm-rules.js";
 export { walkLane, type LaneWalk, type LiveWork } from "./jobs/live-work.js";
 export { isRefusal, type TargetRefusal } from "./jobs/pick-target.js";
 export { PeerApiServer, type PeerApiLogger } from "./peer-api/server.js";
@@ -21,3 +22,5 @@ export { PeerWork, type PeerWorkSubscription, type WorkDelivery } from "./peer-s
 export { PeerJobs, type ClaimRefusal, type WorkSettlement } from "./peer-side/peer-jobs.js";
 export { PeerFiles, type ArtifactWriter, type BlendFiles } from "./peer-side/peer-files.js";
 export { ProjectLease, type ProjectLeaseRecord } from "./peer-side/project-lease.js";
+export { controlFarm, type FarmControlAnswer, type FarmControlRequest } from "./jobs/farm-control.js";
+export { FarmTally, type FarmTallySummary } from "./jobs/farm-tally.js";

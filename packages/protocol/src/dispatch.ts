@@ -99,13 +99,33 @@ export const SubmitInputSchema = z.object({
   request_id: RequestIdSchema,
 });
 
+/** Tasks a farm job's status lists by default, and at most. */
+export const DEFAULT_TASKS_PER_PAGE = 100;
+export const MAX_TASKS_PER_PAGE = 1_000;
+
 export const JobStatusInputSchema = z.object({
   job_id: IdentifierSchema,
   wait_seconds: z.number().min(0).max(MAX_JOB_STATUS_WAIT_SECONDS).default(0),
   include_preview: z.boolean().default(false).describe("A render farm job: also return its last rendered frame as an image."),
+  tasks_offset: z.number().int().min(0).default(0).describe("A farm job: the first task listed (tasks are in submission order)."),
+  tasks_limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_TASKS_PER_PAGE)
+    .default(DEFAULT_TASKS_PER_PAGE)
+    .describe("A farm job: how many tasks to list with their attempts (0: the summary alone, whose size does not grow with the job)."),
 });
 
 export const JobIdInputSchema = z.object({ job_id: IdentifierSchema });
+
+export const ListArtifactsInputSchema = JobIdInputSchema.extend({
+  stored_after: z.iso
+    .datetime()
+    .nullable()
+    .default(null)
+    .describe("Only files stored after this time (ISO 8601, as in a file's stored_at): a caller following a render lists what is new."),
+});
 
 export const ListJobsInputSchema = z.object({
   status: z.enum(JOB_STATUSES).nullable().default(null),

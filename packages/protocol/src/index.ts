@@ -11,9 +11,9 @@ export { JobEventSchema, JobRecordSchema, JobStatusSchema, canAdvanceJob, isTerm
 export { SessionIndexSchema, SessionRecordSchema, type SessionIndex, type SessionRecord } from "./session.js";
 export { DEFAULT_MAX_PAYLOAD_BYTES, JobUpdateInputSchema, ListAvailableClientsInputSchema, RegisterClientInputSchema, UnregisterClientInputSchema, createSendMessageInputSchema, toInvalidParamsResult } from "./bus-tools.js";
 export { DISPATCH_COMMANDS, DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS, findDispatchCommand, type DispatchCommand } from "./dispatch-commands.js";
-export { CancelOutcomeSchema, DEFAULT_SUBMIT_DEADLINE_SECONDS, DispatchCommonArgsSchema, JobIdInputSchema, JobStatusInputSchema, ListJobsInputSchema, REQUEST_ID_RETENTION_SECONDS, SubmitInputSchema, WorkPayloadSchema, type CancelOutcome, type WorkPayload } from "./dispatch.js";
+export { CancelOutcomeSchema, DEFAULT_SUBMIT_DEADLINE_SECONDS, DispatchCommonArgsSchema, JobIdInputSchema, JobStatusInputSchema, ListArtifactsInputSchema, ListJobsInputSchema, REQUEST_ID_RETENTION_SECONDS, SubmitInputSchema, WorkPayloadSchema, type CancelOutcome, type WorkPayload } from "./dispatch.js";
 export { RequestRecordSchema, requestFingerprint, type RequestRecord } from "./request-record.js";
-export { FARM_PRIORITIES, FARM_TASK_DEADLINE_SECONDS, FarmMapInputSchema, FarmPlacementSchema, FarmSummarySchema, FarmTaskSchema, chunk, farmTaskJobId, farmTaskScript, type FarmPriority, type FarmSummary, type FarmTask } from "./farm.js";
+export { FARM_CONTROL_ACTIONS, FARM_PRIORITIES, FARM_TASK_DEADLINE_SECONDS, FarmControlInputSchema, FarmMapInputSchema, FarmPlacementSchema, FarmSummarySchema, FarmTaskSchema, MAX_FARM_ATTEMPT_BUDGET, attemptBudget, chunk, farmTaskIds, farmTaskIndex, farmTaskJobId, farmTaskScript, itemsOfTask, type FarmControlAction, type FarmPriority, type FarmSummary, type FarmTask } from "./farm.js";
 export { BlendSha256Schema, BlendSnapshotResultSchema, SNAPSHOT_COMMAND, blendObjectName, type BlendSource } from "./blend.js";
 export { RenderFramesInputSchema, frameOfFileName, parseFrames, previewFirst, renderFramesScript } from "./render.js";
 export { MAX_PROJECT_ID_LENGTH, PROJECT_ID_RULE, ProjectIdSchema, isValidProjectId, projectOfTarget, projectSceneObjectName } from "./project.js";

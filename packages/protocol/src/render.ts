@@ -73,6 +73,10 @@ export const RenderFramesInputSchema = RenderSettingsSchema.extend({
     .enum(["sequential", "preview_first"])
     .default("sequential")
     .describe("preview_first: the first, last and middle frames go to the first tasks, so the shot can be judged early; then the rest in order."),
+  preview_video: z
+    .boolean()
+    .default(false)
+    .describe("When every frame is rendered, also store preview.mp4 (H.264, the frames in order at 24 fps) as one more artifact of the job."),
 }).extend(FarmPlacementSchema.shape);
 
 /** Frames in preview-first order: the first, the last and the middle one, then the rest in order. */

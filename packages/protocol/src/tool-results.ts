@@ -25,6 +25,7 @@ export const TOOL_ERROR_STATUSES: ReadonlySet<string> = new Set([
   "not_found",
   "snapshot_failed",
   "quota_exceeded",
+  "not_controllable",
   "error",
 ]);
 
@@ -112,6 +113,14 @@ export const ToolOutputSchemas = {
   jobCancel: toolResultSchema(["cancelled", "cancelling", "not_cancellable", "not_found"], {
     job_id: z.string().optional(),
     job_status: z.string().optional(),
+    message: z.string().optional(),
+  }),
+  farmControl: toolResultSchema(["ok", "not_controllable", "not_found"], {
+    job_id: z.string().optional(),
+    job_status: z.string().optional(),
+    paused: z.boolean().optional(),
+    priority: z.string().optional(),
+    tasks_published: z.number().optional(),
     message: z.string().optional(),
   }),
   listArtifacts: toolResultSchema(["ok", "not_found"], { job_id: z.string().optional(), total: z.number().optional(), artifacts: z.array(anyRecord).optional() }),

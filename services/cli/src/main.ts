@@ -8,6 +8,7 @@ import { runPool, up } from "./up.js";
 import { findJwtSecret } from "./jwt-secret.js";
 import { printClients, printJobs, tailTraffic } from "./operator-commands.js";
 import { renderCommand } from "./render-command.js";
+import { controlJob, type FarmAction } from "./job-control-commands.js";
 import { mintPeerCreds, natsSetup } from "./nats-credentials-commands.js";
 
 const port = (value: string) => {
@@ -173,12 +174,41 @@ program
   .option("--max-attempts <n>", "attempts per task", positive, 3)
   .addOption(new Option("--priority <priority>", "idle peers take higher-priority farm jobs first").choices(["high", "normal", "low"]).default("normal"))
   .option("--preview-first", "render the first, last and middle frames first, to judge the shot early", false)
+  .option("--preview-video", "when every frame is rendered, also make preview.mp4 (and download it)", false)
   .option("--owner-timeout <seconds>", "the job expires if this command stops following it this long before any task started", positive, 60)
   .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
   .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
   .action(async (blend: string, options: Omit<Parameters<typeof renderCommand>[0], "blend" | "capabilities"> & { capabilities: string }) => {
     const capabilities = options.capabilities.split(",").map((item) => item.trim()).filter(Boolean);
     process.exitCode = await renderCommand({ ...options, blend, capabilities });
+  });
+
+/** `cancel`, `pause`, `resume`, `requeue`: a job's controls, each `<job>` with the gateway options. */
+const controls: [name: string, action: FarmAction | "cancel", description: string][] = [
+  ["cancel", "cancel", "cancel a job: nothing queued starts, running scripts stop at their next progress report"],
+  ["pause", "pause", "pause a farm job: no task starts a new attempt, running ones finish"],
+  ["resume", "resume", "resume a paused farm job"],
+  ["requeue", "requeue_failed", "give a farm job's failed tasks more attempts and clear its blocklist (a failed job runs again)"],
+];
+for (const [name, action, description] of controls) {
+  program
+    .command(`${name} <job>`)
+    .description(description)
+    .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
+    .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
+    .action(async (jobId: string, options: { url: string; token?: string }) => {
+      process.exitCode = await controlJob({ ...options, jobId, action });
+    });
+}
+
+program
+  .command("priority <job> <priority>")
+  .description("move a farm job's waiting tasks to another priority (high, normal, low)")
+  .option("--url <url>", "gateway MCP endpoint (FABRIC_URL)", gatewayUrl)
+  .option("--token <jwt>", "bearer token (FABRIC_TOKEN)")
+  .action(async (jobId: string, priority: string, options: { url: string; token?: string }) => {
+    if (!["high", "normal", "low"].includes(priority)) throw new InvalidArgumentError(`priority: expected high, normal or low, not ${priority}`);
+    process.exitCode = await controlJob({ ...options, jobId, action: "set_priority", priority });
   });
 
 try {

@@ -11,7 +11,9 @@ import { formatTable } from "./table.js";
 type Client = { uuid: string; client_type: string; group_id: string | null; capabilities: string[]; last_seen_seconds_ago: number; stale: boolean };
 type Job = { job_id: string; kind: string; command: string | null; status: string; progress: number; target_uuid: string | null; error: string; parent_job_id: string | null };
 /** What `jobs` shows of a farm job: from its blender_job_status. */
-type FarmView = { farm: { frames_done?: number; frames_total?: number; tasks_total: number; tasks_by_status: Record<string, number>; group_id: string | null } };
+type FarmView = {
+  farm: { frames_done?: number; frames_total?: number; tasks_total: number; tasks_by_status: Record<string, number>; group_id: string | null; paused: boolean; priority: string };
+};
 
 /** Every client of the token's user, persistent first. */
 export async function printClients(options: GatewayOptions & { all: boolean }): Promise<void> {
@@ -33,20 +35,22 @@ export async function printClients(options: GatewayOptions & { all: boolean }): 
 
 /**
  * A farm job's progress as frames (a render) or tasks (a farm map) done of all, and where it
- * runs. Read from its status, one call per farm job listed.
+ * runs. Read from its status summary (no tasks listed: its size does not grow with the job),
+ * one call per farm job listed.
  */
 function farmProgress(view: FarmView | undefined): { progress: string; where: string } {
   if (!view?.farm) return { progress: "", where: "" };
   const { farm } = view;
   const progress =
     farm.frames_total !== undefined ? `frames ${farm.frames_done ?? 0}/${farm.frames_total}` : `tasks ${farm.tasks_by_status.completed ?? 0}/${farm.tasks_total}`;
-  return { progress, where: farm.group_id ? `group ${farm.group_id}` : "farm pool" };
+  const where = farm.group_id ? `group ${farm.group_id}` : "farm pool";
+  return { progress: farm.paused ? `${progress} (paused)` : progress, where: farm.priority === "normal" ? where : `${where}, ${farm.priority}` };
 }
 
 async function jobRows(session: Awaited<ReturnType<typeof openFabricSession>>, jobs: Job[]): Promise<string[][]> {
   const farms = new Map(
     await Promise.all(
-      jobs.filter((job) => job.kind === "farm").map(async (job) => [job.job_id, await session.call<FarmView>("blender_job_status", { job_id: job.job_id }).catch(() => undefined)] as const),
+      jobs.filter((job) => job.kind === "farm").map(async (job) => [job.job_id, await session.call<FarmView>("blender_job_status", { job_id: job.job_id, tasks_limit: 0 }).catch(() => undefined)] as const),
     ),
   );
   return jobs.map((job) => {

@@ -36,16 +36,19 @@ export type RenderOptions = GatewayOptions & {
   ownerTimeout: number;
   /** The first, last and middle frames first. */
   previewFirst: boolean;
+  /** Also make preview.mp4 when every frame is rendered. */
+  previewVideo: boolean;
 };
 
-type Artifact = { name: string; file: string; url: string; sha256: string };
+type Artifact = { name: string; file: string; url: string; sha256: string; stored_at?: string };
 type Attempt = { status: string; target_uuid: string | null; error: string };
+/** The job's status summary (no tasks listed: its size does not grow with the job). */
 type FarmStatus = {
   status: string;
   error: string;
   /** Why the job waits (no live peer in its group…), while it does. */
   progress_message?: string | null;
-  farm: { frames_done: number; frames_total: number; tasks: { attempts: Attempt[] }[]; blocklisted: string[] };
+  farm: { frames_done: number; frames_total: number; failed_attempts: number; recent_failures: Attempt[]; blocklisted: string[]; paused?: boolean };
 };
 
 /** How often the job is looked at while it runs. ms */
@@ -73,6 +76,7 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
       max_attempts: options.maxAttempts,
       priority: options.priority,
       frame_order: options.previewFirst ? "preview_first" : "sequential",
+      preview_video: options.previewVideo,
       // Followed each second while this runs: killed before any peer took a task, the job goes.
       owner_timeout_seconds: options.ownerTimeout,
       request_id: `render-${randomBytes(8).toString("hex")}`,
@@ -88,8 +92,7 @@ export async function renderCommand(options: RenderOptions): Promise<number> {
     } finally {
       interrupt.stop();
     }
-    const failures = failedAttempts(ended);
-    for (const failure of failures.slice(0, 5)) process.stdout.write(`  failed attempt on ${failure.target_uuid}: ${failure.error.split("\n")[0]}\n`);
+    for (const failure of ended.farm.recent_failures) process.stdout.write(`  failed attempt on ${failure.target_uuid}: ${failure.error.split("\n")[0]}\n`);
     if (ended.farm.blocklisted.length > 0) process.stdout.write(`  blocklisted: ${ended.farm.blocklisted.join(", ")}\n`);
     process.stdout.write(`job ${submitted.job_id} ${ended.status}: ${ended.farm.frames_done}/${ended.farm.frames_total} frames in ${options.out}\n`);
     if (ended.status !== "completed") process.stderr.write(`blender-fabric: the render ${ended.status}: ${ended.error}\n`);
@@ -125,7 +128,7 @@ function cancelOnCtrlC(session: FabricSession, jobId: string) {
       return;
     }
     process.stdout.write(`\nCtrl-C again: stopped following job ${jobId}; it was asked to cancel, and its running tasks may still be finishing on the fabric\n`);
-    abandon({ status: "cancelling", error: "stopped following after a second Ctrl-C", farm: { frames_done: 0, frames_total: 0, tasks: [], blocklisted: [] } });
+    abandon({ status: "cancelling", error: "stopped following after a second Ctrl-C", farm: { frames_done: 0, frames_total: 0, failed_attempts: 0, recent_failures: [], blocklisted: [] } });
   };
   process.on("SIGINT", onSigint);
   return {
@@ -177,19 +180,19 @@ async function followJob(session: FabricSession, jobId: string, framesTotal: num
     cliProgress.Presets.shades_classic,
   );
   bar.start(framesTotal, 0, { failures: 0 });
-  const downloaded = new Map<string, string>();
+  const downloaded: Downloads = { files: new Map(), storedAfter: null };
   let waiting = "";
   try {
     for (;;) {
-      const status = await session.call<FarmStatus>("blender_job_status", { job_id: jobId, wait_seconds: POLL_MS / 1000 });
+      const status = await session.call<FarmStatus>("blender_job_status", { job_id: jobId, wait_seconds: POLL_MS / 1000, tasks_limit: 0 });
       // Why it waits, once each time it changes (a bar alone would only show 0 frames).
-      const reason = status.progress_message?.startsWith("waiting") ? status.progress_message : "";
+      const reason = status.farm.paused ? "paused" : status.progress_message?.startsWith("waiting") ? status.progress_message : "";
       if (reason && reason !== waiting) process.stdout.write(`\njob ${jobId} is ${reason}\n`);
       waiting = reason;
       await downloadNewFrames(session, jobId, out, downloaded);
-      bar.update(status.farm.frames_done, { failures: failedAttempts(status).length });
+      bar.update(status.farm.frames_done, { failures: status.farm.failed_attempts });
       if (isTerminal(status.status)) {
-        await downloadNewFrames(session, jobId, out, downloaded);
+        await downloadNewFrames(session, jobId, out, downloaded, true);
         return status;
       }
     }
@@ -198,14 +201,26 @@ async function followJob(session: FabricSession, jobId: string, framesTotal: num
   }
 }
 
-const failedAttempts = (status: FarmStatus) =>
-  status.farm.tasks.flatMap((task) => task.attempts).filter((attempt) => attempt.status === "failed" || attempt.status === "lost");
+/** Frames downloaded (name → sha256), and the newest store time seen: each look lists only what came since. */
+type Downloads = { files: Map<string, string>; storedAfter: string | null };
 
-/** Every artifact of the job not downloaded yet (or changed since), checked against its SHA-256. */
-async function downloadNewFrames(session: FabricSession, jobId: string, out: string, downloaded: Map<string, string>): Promise<void> {
-  const listing = await session.call<{ artifacts: Artifact[] }>("blender_list_artifacts", { job_id: jobId });
+/**
+ * Store times come from the clocks of several gateway replicas: a look lists what was stored
+ * since this long before the newest time seen, so a frame stored by a replica whose clock is
+ * behind is not skipped (the last look, after the job ended, lists everything). ms
+ */
+const CLOCK_SLACK_MS = 30_000;
+
+/**
+ * The job's artifacts not downloaded yet (or changed since), checked against their SHA-256.
+ * `all`: list every artifact, not only those stored since the last look.
+ */
+async function downloadNewFrames(session: FabricSession, jobId: string, out: string, downloaded: Downloads, all = false): Promise<void> {
+  const storedAfter = all || !downloaded.storedAfter ? null : new Date(Date.parse(downloaded.storedAfter) - CLOCK_SLACK_MS).toISOString();
+  const listing = await session.call<{ artifacts: Artifact[] }>("blender_list_artifacts", { job_id: jobId, stored_after: storedAfter });
   for (const artifact of listing.artifacts) {
-    if (downloaded.get(artifact.name) === artifact.sha256) continue;
+    if (artifact.stored_at && (!downloaded.storedAfter || artifact.stored_at > downloaded.storedAfter)) downloaded.storedAfter = artifact.stored_at;
+    if (downloaded.files.get(artifact.name) === artifact.sha256) continue;
     const response = await session.fetch(artifact.url);
     if (!response.ok) throw new Error(`could not download ${artifact.file} (HTTP ${response.status})`);
     const bytes = Buffer.from(await response.arrayBuffer());
@@ -214,6 +229,6 @@ async function downloadNewFrames(session: FabricSession, jobId: string, out: str
     const path = join(out, basename(artifact.file));
     await writeFile(`${path}.partial`, bytes);
     await rename(`${path}.partial`, path);
-    downloaded.set(artifact.name, artifact.sha256);
+    downloaded.files.set(artifact.name, artifact.sha256);
   }
 }

@@ -1,7 +1,7 @@
 /** Everything a gateway replica shares across requests: NATS and the views of its buckets. */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ArtifactStore, BlendStore, ClientRegistry, SessionStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
-import { JobEngine, JobReaper, JobStore, PeerApiServer, RequestLedger } from "@blender-fabric/engine";
+import { FarmTally, JobEngine, JobReaper, JobStore, PeerApiServer, RequestLedger } from "@blender-fabric/engine";
 import type { GatewayEnv } from "./env.js";
 import { CallCancellations } from "./delivery/call-cancellations.js";
 
@@ -16,6 +16,8 @@ export type GatewayServices = {
   engine: JobEngine;
   /** Settles abandoned jobs; also counts each user's unfinished jobs (the work quota). */
   reaper: JobReaper;
+  /** Farm jobs' tasks and attempts in memory, fed by the reaper's watch (progress without a read per task). */
+  tally: FarmTally;
   work: WorkStream;
   artifacts: ArtifactStore;
   blends: BlendStore;
@@ -47,7 +49,8 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
     WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
   ]);
   const jobs = new JobStore(buckets.jobs, nc);
-  const reaper = await JobReaper.start(buckets.jobs, jobs, registry, env.FABRIC_FINISHED_JOB_RETENTION_SECONDS);
+  const tally = new FarmTally();
+  const reaper = await JobReaper.start(buckets.jobs, jobs, registry, env.FABRIC_FINISHED_JOB_RETENTION_SECONDS, tally);
   const cancellations = new CallCancellations(nc);
   // Every replica serves the peer API: the bridges' only way to the fabric's state.
   const peerApi = PeerApiServer.start(
@@ -56,7 +59,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
   );
   const requests = new RequestLedger(buckets.requests);
   const engine = new JobEngine(
-    { jobs, requests, registry, work, reaper },
+    { jobs, requests, registry, work, reaper, artifacts },
     { maxUnfinishedJobs: env.FABRIC_MAX_UNFINISHED_JOBS },
   );
   return {
@@ -67,6 +70,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
     requests,
     engine,
     reaper,
+    tally,
     work,
     artifacts,
     blends,
@@ -75,6 +79,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
       cancellations.stop();
       peerApi.stop();
       reaper.stop();
+      artifacts.stop();
       registry.stop();
       sessions.stop();
       await nc.drain();

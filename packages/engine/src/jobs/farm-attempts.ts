@@ -5,7 +5,7 @@
  * whose peer died comes back once its keep-alive stops; the next delivery makes the next
  * attempt, on another peer when one takes it in time.
  */
-import { FarmSummarySchema, isTerminalJobStatus, type FarmTask } from "@blender-fabric/protocol";
+import { FarmSummarySchema, attemptBudget, isTerminalJobStatus, type FarmTask } from "@blender-fabric/protocol";
 import { blocklistedPeers, coversCapabilities, farmAttemptJobId, newFarmAttemptRecord } from "./farm-rules.js";
 import { JobExistsError, type JobStore } from "./job-store.js";
 import { readAttempts, taskEnded } from "./farm-progress.js";
@@ -23,6 +23,13 @@ export type AttemptDecision =
   | { run: string; attempt: number }
   /** The task is over (completed, or out of attempts): acknowledge the message. */
   | { ended: true }
+  /**
+   * Not from this message: its farm job is paused, or the task moved to another priority
+   * lane. Acknowledge (remove) it; the task's attempt stays as it is, and resuming or the
+   * priority change publishes every task that is not running again (farm-control.ts). Never
+   * decided for a task whose attempt runs: that message must come back if the attempt fails.
+   */
+  | { parked: true }
   /** Not now: hand the message back after `delayMs` (another peer holds it, or should try). */
   | { later: number };
 
@@ -41,20 +48,25 @@ export async function decideAttempt(
   // A task needing what this peer lacks is left to a peer that has it.
   if (!coversCapabilities(taker.capabilities, task.capabilities)) return { later: PASSED_ON_RETRY_MS };
   // Read together: a peer waits on this between two tasks.
-  const [farm, attempts] = await Promise.all([
+  const [farm, published] = await Promise.all([
     jobs.get(userId, task.farm_job_id),
     readAttempts(jobs, userId, task.job_id, task.max_attempts, { atOnce: true }),
   ]);
   if (!farm || isTerminalJobStatus(farm.status)) return { ended: true };
+  const summary = FarmSummarySchema.safeParse(farm.result);
+  // The farm job decides the attempt budget: a requeue raises it past what an older message says.
+  const budget = summary.success ? attemptBudget(summary.data) : task.max_attempts;
+  const attempts = budget > task.max_attempts && published.length >= task.max_attempts ? await readAttempts(jobs, userId, task.job_id, budget, { atOnce: true }) : published;
   // A peer blocklisted for this job leaves its tasks to the others (the reaper fails the job
   // when no one else is left).
-  const summary = FarmSummarySchema.safeParse(farm.result);
   if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: PASSED_ON_RETRY_MS };
   const last = attempts.at(-1);
-  if (!last || taskEnded(attempts, task.max_attempts)) return { ended: true };
+  if (!last || taskEnded(attempts, budget)) return { ended: true };
   if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };
   // A peer runs it (and keeps it alive); if that peer died, the reaper settles it lost first.
   if (last.status === "running") return { later: HELD_ELSEWHERE_RETRY_MS };
+  // Only now: a message whose task runs is its runner's, and must come back if that attempt fails.
+  if (summary.success && (summary.data.paused || (task.priority !== undefined && task.priority !== summary.data.priority))) return { parked: true };
   const bounces = redeliveries - (attempts.length - 1);
   if (last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
   const attempt = attempts.length + 1;

@@ -3,7 +3,7 @@
  * a job). The reaper settles a farm job from this; `blender_job_status` shows it; a bridge
  * reads one task's attempts before it makes another.
  */
-import { FarmSummarySchema, isTerminalJobStatus, type FarmPriority, type JobRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, attemptBudget, farmTaskIds, isTerminalJobStatus, type FarmPriority, type JobRecord } from "@blender-fabric/protocol";
 import { blocklistedPeers, farmAttemptJobId } from "./farm-rules.js";
 import type { JobStore } from "./job-store.js";
 
@@ -16,6 +16,8 @@ export type FarmProgress = {
   group_id: string | null;
   /** Idle peers take tasks of higher-priority farm jobs first. */
   priority: FarmPriority;
+  /** No task starts a new attempt while paused. */
+  paused: boolean;
   /** Failed or lost attempts per peer. */
   failures: Record<string, number>;
   /** Peers that take no more of this job's tasks. */
@@ -57,7 +59,8 @@ export const taskEnded = (attempts: FarmAttempt[], maxAttempts: number): boolean
 export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise<FarmProgress | undefined> {
   const summary = FarmSummarySchema.safeParse(farm.result);
   if (farm.kind !== "farm" || !summary.success) return undefined;
-  const { task_ids: taskIds, max_attempts: maxAttempts } = summary.data;
+  const taskIds = farmTaskIds(farm.job_id, summary.data);
+  const maxAttempts = attemptBudget(summary.data);
   const tasks = await Promise.all(
     taskIds.map(async (taskId): Promise<FarmTaskState> => {
       const attempts = await readAttempts(jobs, farm.bus_id, taskId, maxAttempts);
@@ -72,6 +75,7 @@ export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise
   return {
     group_id: summary.data.group_id,
     priority: summary.data.priority,
+    paused: summary.data.paused,
     failures: summary.data.failures,
     blocklisted: blocklistedPeers(summary.data),
     items_total: summary.data.items_total,

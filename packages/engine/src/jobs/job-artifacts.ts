@@ -7,18 +7,19 @@
  * - a task still going (or ended without success) shows, per file name, the file of its
  *   latest attempt that has one, so frames already rendered stay listed while a retry runs.
  */
-import { encodeToken, type JobRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, encodeToken } from "@blender-fabric/protocol";
 import type { ArtifactRef, ArtifactStore } from "@blender-fabric/bus";
-import { readFarmProgress, type FarmProgress } from "./farm-progress.js";
+import type { FarmTaskState } from "./farm-progress.js";
+import type { FarmTally } from "./farm-tally.js";
 import type { JobStore } from "./job-store.js";
 
 /** `<u>/<job>/<file>` → the job part (token-encoded, as in the name). */
 const jobPartOf = (name: string) => name.split("/")[1] ?? "";
 const filePartOf = (name: string) => name.split("/")[2] ?? "";
 
-/** A farm job's files, from its progress (farm-progress.ts): one listing of the tenant's bucket. */
-export async function farmArtifacts(artifacts: ArtifactStore, userId: string, progress: FarmProgress): Promise<ArtifactRef[]> {
-  const chosen = progress.tasks.map((task) => {
+/** A farm job's files, from its tasks' attempts (the tally's): one look at the tenant's watched bucket. */
+export async function farmArtifacts(artifacts: ArtifactStore, userId: string, tasks: Pick<FarmTaskState, "attempts">[]): Promise<ArtifactRef[]> {
+  const chosen = tasks.map((task) => {
     const completed = task.attempts.find((attempt) => attempt.status === "completed");
     return completed ? [completed.job_id] : task.attempts.map((attempt) => attempt.job_id);
   });
@@ -41,8 +42,11 @@ export async function farmArtifacts(artifacts: ArtifactStore, userId: string, pr
 }
 
 /** The files of any job of `userId`: a farm job's as above, any other job's under its own id. */
-export async function jobArtifacts(jobs: JobStore, artifacts: ArtifactStore, userId: string, jobId: string): Promise<ArtifactRef[]> {
-  const record: JobRecord | undefined = await jobs.get(userId, jobId);
-  const progress = record ? await readFarmProgress(jobs, record) : undefined;
-  return progress ? farmArtifacts(artifacts, userId, progress) : artifacts.refsForJob(userId, jobId);
+export async function jobArtifacts(stores: { jobs: JobStore; artifacts: ArtifactStore; tally: FarmTally }, userId: string, jobId: string): Promise<ArtifactRef[]> {
+  const { jobs, artifacts, tally } = stores;
+  const record = await jobs.get(userId, jobId);
+  const summary = FarmSummarySchema.safeParse(record?.result);
+  if (record?.kind !== "farm" || !summary.success) return artifacts.refsForJob(userId, jobId);
+  await tally.current();
+  return farmArtifacts(artifacts, userId, tally.tasks(userId, jobId, summary.data));
 }

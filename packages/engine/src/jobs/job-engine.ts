@@ -13,17 +13,18 @@ import { randomUUID } from "node:crypto";
 import {
   DEFAULT_SUBMIT_DEADLINE_SECONDS,
   epochSeconds,
+  farmTaskJobId,
   newJobRecord,
   projectOfTarget,
   requestFingerprint,
   type Envelope,
   type FarmSummary,
-  type FarmTask,
   type JobKind,
   type JobRecord,
 } from "@blender-fabric/protocol";
 import { newFarmAttemptRecord } from "./farm-rules.js";
-import { createEnvelope, type ClientRegistry, type WorkStream } from "@blender-fabric/bus";
+import { createEnvelope, type ArtifactStore, type ClientRegistry, type WorkStream } from "@blender-fabric/bus";
+import { farmTaskEnvelope, keepFarmSpec, type FarmSpec } from "./farm-spec.js";
 import type { JobStore } from "./job-store.js";
 import type { JobReaper } from "./job-reaper.js";
 import type { RequestLedger } from "./request-ledger.js";
@@ -37,6 +38,8 @@ export type JobEngineStores = {
   requests: RequestLedger;
   registry: ClientRegistry;
   work: WorkStream;
+  /** Where a farm job's spec is kept (farm-spec.ts). */
+  artifacts: ArtifactStore;
   /** Counts each user's unfinished jobs (the work quota). */
   reaper: JobReaper;
 };
@@ -159,39 +162,20 @@ export class JobEngine {
   }
 
   /**
-   * Records a farm job (unless a repeat of its request did) and queues each task not queued
-   * yet; the stream drops the copies of those that are. Its lanes' consumers come first: a
-   * group at zero peers is scaled up by their pending counts.
+   * Records a farm job (unless a repeat of its request did), keeps its spec (farm-spec.ts),
+   * and queues each task not queued yet; the stream drops the copies of those that are. Its
+   * lanes' consumers come first: a group at zero peers is scaled up by their pending counts.
    */
   async queueFarm(userId: string, farmJobId: string, command: string, summary: FarmSummary, tasks: FarmTasks): Promise<void> {
-    const { jobs, work } = this.#stores;
+    const { jobs, work, artifacts } = this.#stores;
+    const spec: FarmSpec = { script: tasks.script, chunks: tasks.chunks, task_timeout_seconds: tasks.taskTimeoutSeconds };
     const farm = newJobRecord({ job_id: farmJobId, bus_id: userId, originator_uuid: null, target_uuid: null, kind: "farm", command });
     await recordJob(jobs, { ...farm, result: summary });
-    await work.ensureFarmLanes(userId, summary.group_id);
+    await Promise.all([keepFarmSpec(artifacts, userId, farmJobId, spec), work.ensureFarmLanes(userId, summary.group_id)]);
     await Promise.all(
-      tasks.chunks.map(async (items, index) => {
-        const taskId = summary.task_ids[index]!;
-        const entry = await recordJob(jobs, newFarmAttemptRecord(userId, farmJobId, taskId));
-        const task: FarmTask = {
-          message_type: "farm_task",
-          job_id: taskId,
-          farm_job_id: farmJobId,
-          script: tasks.script,
-          items,
-          max_attempts: summary.max_attempts,
-          capabilities: summary.capabilities,
-          task_timeout_seconds: tasks.taskTimeoutSeconds,
-          blend_sha256: summary.blend_sha256,
-        };
-        const envelope = createEnvelope({
-          userId,
-          fromUuid: `server:${userId}`,
-          routing: summary.group_id === null ? { type: "broadcast" } : { type: "group", group_id: summary.group_id },
-          // Below every interactive priority: a farm peer runs a dispatch before its next task.
-          priority: "debug",
-          jobId: taskId,
-          payload: task,
-        });
+      tasks.chunks.map(async (_, index) => {
+        const entry = await recordJob(jobs, newFarmAttemptRecord(userId, farmJobId, farmTaskJobId(farmJobId, index)));
+        const envelope = farmTaskEnvelope(userId, farmJobId, summary, spec, index);
         await queueRecordedWork(work, entry, { farmGroup: summary.group_id, priority: summary.priority }, envelope);
       }),
     );

@@ -31,6 +31,7 @@ import { blocklistedPeers, coversCapabilities } from "./farm-rules.js";
 import { KvMirror, parseJsonSafely, type ClientRegistry } from "@blender-fabric/bus";
 import { notStartedError, type JobStore } from "./job-store.js";
 import { farmOutcome, readFarmProgress } from "./farm-progress.js";
+import { FarmTally } from "./farm-tally.js";
 
 /** How often the reaper sweeps; a farm job ends at most this long after its last task. ms */
 const SWEEP_INTERVAL_MS = 500;
@@ -66,8 +67,10 @@ const TrackedFieldsSchema = JobRecordSchema.pick({
  * handed to `forgettable` (a queue in end order, so a sweep looks only at its head) and kept
  * out of the mirror; everything else is left out.
  */
-const decodeTracked = (forgettable: (job: Forgettable) => void) => (entry: KvEntry): Unfinished | undefined => {
-  const parsed = TrackedFieldsSchema.safeParse(parseJsonSafely(entry));
+const decodeTracked = (forgettable: (job: Forgettable) => void, tally: FarmTally) => (entry: KvEntry): Unfinished | undefined => {
+  const value = parseJsonSafely(entry);
+  tally.observe(value, entry.revision);
+  const parsed = TrackedFieldsSchema.safeParse(value);
   if (!parsed.success || parsed.data.kind === "message") return undefined;
   if (isTerminalJobStatus(parsed.data.status)) {
     const { kind, request_id, parent_job_id, job_id, bus_id, updated_at } = parsed.data;
@@ -118,11 +121,20 @@ export class JobReaper {
     this.#timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
   }
 
-  static async start(jobsBucket: KV, jobs: JobStore, registry: ClientRegistry, retentionSeconds = FINISHED_DISPATCH_RETENTION_SECONDS): Promise<JobReaper> {
+  /** `tally`: also fed every farm job and attempt the watch delivers (farm-tally.ts). */
+  static async start(
+    jobsBucket: KV,
+    jobs: JobStore,
+    registry: ClientRegistry,
+    retentionSeconds = FINISHED_DISPATCH_RETENTION_SECONDS,
+    tally = new FarmTally(),
+  ): Promise<JobReaper> {
     const forgettable: Forgettable[] = [];
-    const mirror = await KvMirror.start(jobsBucket, decodeTracked((job) => forgettable.push(job)));
+    const mirror = await KvMirror.start(jobsBucket, decodeTracked((job) => forgettable.push(job), tally));
+    tally.feedsFrom(() => mirror.sync());
     return new JobReaper(mirror, forgettable, jobs, registry, retentionSeconds);
   }
+
 
   /** One pass over the unfinished jobs; overlapping calls are skipped. */
   async sweep(): Promise<void> {

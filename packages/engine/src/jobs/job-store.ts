@@ -33,6 +33,7 @@ import {
   keyPrefixForUser,
   projectOfTarget,
   type JobRecord,
+  type FarmSummary,
   type JobStatus,
   type Priority,
 } from "@blender-fabric/protocol";
@@ -309,6 +310,30 @@ export class JobStore {
     if (next.status === "running") this.#announce(written.record, { status: "running" });
     else this.#announceEnd(written.record, {});
     return written.record;
+  }
+
+  /**
+   * Changes how a farm job runs after it was submitted (farm-control.ts: pause, resume,
+   * priority, requeue). `change` gets the record and its summary and returns the new record,
+   * or undefined for no change. Only an unfinished farm job changes, except that a `failed`
+   * one may be requeued: failed is the one end a farm job comes back from (cancelled,
+   * expired and completed jobs stay ended, so nothing cancelled ever runs again).
+   */
+  async changeFarm(
+    userId: string,
+    jobId: string,
+    change: (job: JobRecord, summary: FarmSummary) => JobRecord | undefined,
+  ): Promise<{ record: JobRecord | undefined; revision: number; changed: boolean }> {
+    const written = await this.#transition(userId, jobId, (job) => {
+      const summary = FarmSummarySchema.safeParse(job.result);
+      if (job.kind !== "farm" || !summary.success || (isTerminalJobStatus(job.status) && job.status !== "failed")) return undefined;
+      const next = change(job, summary.data);
+      // The only way back from an end: failed to queued.
+      if (!next || (isTerminalJobStatus(next.status) && next.status !== job.status) || (job.status === "failed" && next.status !== "queued" && next.status !== "failed")) return undefined;
+      return { ...next, updated_at: epochSeconds() };
+    });
+    if (written.changed && written.record) this.#announce(written.record, { status: written.record.status, progress_message: written.record.progress_message });
+    return written;
   }
 
   /** What a queued job waits for (the pool says why no peer has taken it yet), shown as its progress message. */

@@ -8,14 +8,19 @@
  * job), and deletes the messages whose job has ended: they can never run (a peer that got
  * one would drop it at its claim), and KEDA, which counts the consumers' pending messages,
  * stops counting them too. Work whose job is queued or running is live; a running job's
- * message is its peer's until the end is recorded.
+ * message is its peer's until the end is recorded. A task of a paused farm job, or one left
+ * on its old priority lane, is not demand; it is left for a peer to drop (only a peer knows
+ * whether it holds the message for a running attempt, which must come back if it fails).
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { EnvelopeSchema, FarmTaskSchema, StreamName, WorkPayloadSchema, isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
+import { EnvelopeSchema, FarmSummarySchema, FarmTaskSchema, StreamName, WorkPayloadSchema, isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
 import type { JobStore } from "./job-store.js";
 
 /** A live message: its job, and the job's record (a farm task: its farm job's). */
 export type LiveWork = { jobId: string; record: JobRecord };
+
+/** A message's job; `parked`: a farm task a peer would drop (its job paused, or moved to another priority). */
+type MessageJob = LiveWork & { parked?: boolean };
 
 export type LaneWalk = {
   /** Live messages found, oldest first, at most `enough`. */
@@ -56,6 +61,7 @@ export async function walkLane(jsm: JetStreamManager, jobs: JobStore, userId: st
     if (!message) return { live, deleted, complete: true };
     next = message.seq + 1;
     const job = await jobOf(message, userId, jobs, readFarm);
+    if (job?.parked) continue; // not demand; a peer drops it unless its task runs (farm-attempts.ts)
     if (job && !isTerminalJobStatus(job.record.status)) {
       live.push(job);
       continue;
@@ -70,7 +76,7 @@ async function jobOf(
   userId: string,
   jobs: JobStore,
   readFarm: (farmJobId: string) => Promise<JobRecord | undefined>,
-): Promise<LiveWork | undefined> {
+): Promise<MessageJob | undefined> {
   let body: unknown;
   try {
     body = message.json();
@@ -82,7 +88,10 @@ async function jobOf(
   const task = FarmTaskSchema.safeParse(envelope.data.payload);
   if (task.success) {
     const farm = await readFarm(task.data.farm_job_id);
-    return farm ? { jobId: task.data.job_id, record: farm } : undefined;
+    if (!farm) return undefined;
+    const summary = FarmSummarySchema.safeParse(farm.result);
+    const parked = summary.success && (summary.data.paused || (task.data.priority !== undefined && task.data.priority !== summary.data.priority));
+    return { jobId: task.data.job_id, record: farm, parked };
   }
   const work = WorkPayloadSchema.safeParse(envelope.data.payload);
   if (!work.success) return undefined;

@@ -89,7 +89,7 @@ export async function nextFarmTask(context: PeerApiContext, request: PeerRequest
   if (!task.success) return { deliveries: [delivery] }; // malformed: the peer drops it
   const taker = { peerUuid: context.peerUuid, capabilities: record.capabilities };
   const decision = await decideAttempt(jobs, context.userId, taker, task.data, delivery.redeliveries);
-  if ("ended" in decision) {
+  if ("ended" in decision || "parked" in decision) {
     work.acknowledge(delivery.ack, "ack");
     return { deliveries: [] };
   }

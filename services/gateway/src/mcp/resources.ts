@@ -56,7 +56,7 @@ async function readText(uri: URL, context: ToolContext): Promise<string> {
       return fromBlender(context, "get_console_output", { level, page: Number(page) });
     }
     case "artifacts": {
-      const refs = await jobArtifacts(context.services.jobs, context.services.artifacts, context.identity.userId, parts[0] ?? "");
+      const refs = await jobArtifacts(context.services, context.identity.userId, parts[0] ?? "");
       return JSON.stringify(refs.map((ref) => ({ name: decodeToken(ref.name.split("/")[2]!), url: ref.url })));
     }
   }

@@ -1,33 +1,64 @@
 /**
- * What `blender_job_status` adds for a farm job: its tasks (farm-progress.ts) and, for a
- * render, the frames stored so far and the last one rendered. Frames count as done once they
- * are in the Object Store, which a bridge does frame by frame, so the count moves while a
- * chunk renders. With `include_preview` the last frame also comes as an MCP image block.
+ * What `blender_job_status` adds for a farm job: a summary whose size does not grow with the
+ * job (counts per task status, items done, failures, ETA; for a render the frames stored and
+ * the last one), and one page of its tasks with their attempts. Both come from this replica's
+ * memory: the farm tally (the engine's farm-tally.ts) and the watched artifact index, brought
+ * up to date with every write acknowledged before the call, so a 10,000-task job costs no
+ * read per task.
+ *
+ * Frames count as done once they are in the Object Store, which a bridge does frame by frame,
+ * so the count moves while a chunk renders. With `include_preview` the last frame also comes
+ * as an MCP image block.
  */
 import type { ImageContent } from "@modelcontextprotocol/sdk/types.js";
-import { FarmSummarySchema, decodeToken, frameOfFileName, type JobRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, decodeToken, epochSeconds, frameOfFileName, type JobRecord } from "@blender-fabric/protocol";
 import type { ArtifactRef } from "@blender-fabric/bus";
-import { farmArtifacts, readFarmProgress, type FarmProgress } from "@blender-fabric/engine";
+import { blocklistedPeers, farmArtifacts, type FarmTallySummary } from "@blender-fabric/engine";
 import type { ToolContext } from "../mcp/tool-context.js";
 
 /** Largest frame sent back as a preview image. Bytes */
 const MAX_PREVIEW_BYTES = 4 * 1024 * 1024;
 const PREVIEW_TYPES = new Set(["image/png", "image/jpeg"]);
 
-type RenderView = {
-  frames_total: number;
-  frames_done: number;
-  last_frame: { frame: number; file: string; url: string; size: number; stored_at?: string } | null;
-};
+type LastFrame = { frame: number; file: string; url: string; size: number; stored_at?: string };
 
-export type FarmStatus = { farm: FarmProgress & Partial<RenderView>; images: ImageContent[] };
+type RenderView = { frames_total: number; frames_done: number; last_frame: LastFrame | null };
 
-export async function farmStatus(context: ToolContext, record: JobRecord, includePreview: boolean): Promise<FarmStatus | undefined> {
-  const progress = await readFarmProgress(context.services.jobs, record);
-  if (!progress) return undefined;
-  const summary = FarmSummarySchema.parse(record.result);
-  if (summary.kind !== "render") return { farm: progress, images: [] };
-  const frames = (await farmArtifacts(context.services.artifacts, record.bus_id, progress))
+export type FarmView = FarmTallySummary &
+  Partial<RenderView> & {
+    group_id: string | null;
+    priority: string;
+    paused: boolean;
+    /** Failed or lost attempts per peer. */
+    failures: Record<string, number>;
+    blocklisted: string[];
+    /** The page of tasks listed: from `tasks_offset`, at most the call's `tasks_limit`. */
+    tasks_offset: number;
+    tasks: unknown[];
+  };
+
+export type FarmStatus = { farm: FarmView; images: ImageContent[]; lastFrameRef?: ArtifactRef };
+
+export type TaskPage = { offset: number; limit: number };
+
+export async function farmStatus(context: ToolContext, record: JobRecord, page: TaskPage, includePreview = false): Promise<FarmStatus | undefined> {
+  const parsed = FarmSummarySchema.safeParse(record.result);
+  if (record.kind !== "farm" || !parsed.success) return undefined;
+  const summary = parsed.data;
+  const { tally, artifacts } = context.services;
+  await tally.current();
+  const view: FarmView = {
+    group_id: summary.group_id,
+    priority: summary.priority,
+    paused: summary.paused,
+    failures: summary.failures,
+    blocklisted: blocklistedPeers(summary),
+    ...tally.summarize(record.bus_id, record.job_id, summary, record.status, epochSeconds()),
+    tasks_offset: page.offset,
+    tasks: tally.tasks(record.bus_id, record.job_id, summary, page.offset, page.limit),
+  };
+  if (summary.kind !== "render") return { farm: view, images: [] };
+  const frames = (await farmArtifacts(artifacts, record.bus_id, tally.tasks(record.bus_id, record.job_id, summary)))
     .map((ref) => ({ ref, file: decodeToken(ref.name.split("/").at(-1)!) }))
     .map((entry) => ({ ...entry, frame: frameOfFileName(entry.file) }))
     .filter((entry): entry is { ref: ArtifactRef; file: string; frame: number } => entry.frame !== undefined);
@@ -35,15 +66,13 @@ export async function farmStatus(context: ToolContext, record: JobRecord, includ
     (latest, entry) => (!latest || (entry.ref.stored_at ?? "") > (latest.ref.stored_at ?? "") ? entry : latest),
     undefined,
   );
-  const view: RenderView = {
+  const render: RenderView = {
     frames_total: summary.items_total,
     frames_done: new Set(frames.map((entry) => entry.frame)).size,
-    last_frame: last
-      ? { frame: last.frame, file: last.file, url: last.ref.url, size: last.ref.size, stored_at: last.ref.stored_at }
-      : null,
+    last_frame: last ? { frame: last.frame, file: last.file, url: last.ref.url, size: last.ref.size, stored_at: last.ref.stored_at } : null,
   };
   const images = includePreview && last ? await previewOf(context, last.ref) : [];
-  return { farm: { ...progress, ...view }, images };
+  return { farm: { ...view, ...render }, images, lastFrameRef: last?.ref };
 }
 
 async function previewOf(context: ToolContext, ref: ArtifactRef): Promise<ImageContent[]> {

@@ -5,14 +5,15 @@
  * task, so adding a bridge adds throughput with no configuration anywhere else. Each task is
  * a job of its own; the farm job is their parent, and the reaper settles it once all ended.
  */
+import { controlFarm } from "@blender-fabric/engine";
 import {
+  FarmControlInputSchema,
   FarmMapInputSchema,
   FarmPlacementSchema,
   RenderFramesInputSchema,
   SNAPSHOT_COMMAND,
   BlendSnapshotResultSchema,
   chunk,
-  farmTaskJobId,
   parseFrames,
   previewFirst,
   renderFramesScript,
@@ -43,6 +44,8 @@ type FarmRequest = {
   chunkSize: number;
   /** Which peers take the tasks and how failures are retried (group_id null: the user's farm pool). */
   placement: FarmPlacement;
+  /** A render: make preview.mp4 once every frame is stored. */
+  previewVideo: boolean;
 };
 
 type FarmPlacement = Omit<z.output<typeof FarmPlacementSchema>, "bus_id" | "request_id">;
@@ -78,6 +81,7 @@ const farmMap = defineTool({
       items: input.items,
       chunkSize: input.chunk_size,
       placement: params,
+      previewVideo: false,
     });
   },
 });
@@ -109,6 +113,7 @@ const renderFrames = defineTool({
       items: input.frame_order === "preview_first" ? previewFirst(parseFrames(input.frames)) : parseFrames(input.frames),
       chunkSize: input.chunk_size,
       placement: params,
+      previewVideo: input.preview_video,
     });
   },
 });
@@ -135,7 +140,7 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
     if (typeof blend === "object" && blend !== null) return blend;
     summary = {
       group_id: placement.group_id,
-      task_ids: chunk(request.items, request.chunkSize).map((_, index) => farmTaskJobId(ticket.jobId, index)),
+      tasks_total: Math.ceil(request.items.length / request.chunkSize),
       items_total: request.items.length,
       max_attempts: placement.max_attempts,
       max_peer_failures: placement.max_peer_failures,
@@ -147,6 +152,9 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
       blend_sha256: blend,
       owner_timeout_seconds: placement.owner_timeout_seconds,
       owner_seen_at: null,
+      paused: false,
+      requeues: 0,
+      preview_video: request.previewVideo,
     };
   }
   await engine.queueFarm(userId, ticket.jobId, request.command, summary, {
@@ -158,7 +166,7 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
     status: "queued",
     job_id: ticket.jobId,
     group_id: summary.group_id,
-    tasks: summary.task_ids.length,
+    tasks: summary.tasks_total,
     [request.kind === "render" ? "frames" : "items"]: summary.items_total,
     ...(summary.blend_sha256 ? { blend: { sha256: summary.blend_sha256 } } : {}),
   };
@@ -189,4 +197,27 @@ async function resolveBlend(context: ToolContext, blend: BlendSource | null): Pr
   return { status: "snapshot_failed", field: "blend.snapshot_of", error: `blend.snapshot_of: ${blend.snapshot_of} could not save its scene: ${why}` };
 }
 
-export const createFarmTools = (): ToolDefinition[] => [farmMap, renderFrames];
+const farmControl = defineTool({
+  name: "blender_farm_control",
+  title: "Pause, resume, requeue or reprioritise a farm job",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  outputSchema: ToolOutputSchemas.farmControl,
+  description:
+    "Control a farm job after submitting it: pause (no task starts a new attempt; running ones finish), resume, " +
+    "requeue_failed (tasks that failed every attempt get max_attempts more, its blocklist is cleared, a failed job runs " +
+    "again), or set_priority (its waiting tasks move to priority high, normal or low). Cancel it with blender_job_cancel.",
+  inputSchema: FarmControlInputSchema,
+  async handler(input, context) {
+    const userId = context.identity.userId;
+    if (input.action === "set_priority" && input.priority === null) {
+      return { status: "invalid_params", field: "priority", error: "priority: set_priority needs high, normal or low" };
+    }
+    const record = await context.services.jobs.get(userId, input.job_id);
+    if (!record) return { status: "not_found", job_id: input.job_id, error: `No job ${input.job_id} on your bus.` };
+    if (record.kind !== "farm") return { status: "not_controllable", job_id: input.job_id, job_status: record.status, error: "job_id: not a farm job (from blender_farm_map or blender_render_frames)" };
+    const request = input.action === "set_priority" ? { action: input.action, priority: input.priority! } : { action: input.action };
+    return controlFarm(context.services, userId, input.job_id, request);
+  },
+});
+
+export const createFarmTools = (): ToolDefinition[] => [farmMap, renderFrames, farmControl];

@@ -3,6 +3,7 @@
  * (job records live in KV), collect its result, list, cancel.
  */
 import {
+  FarmSummarySchema,
   JobIdInputSchema,
   JobStatusInputSchema,
   ListJobsInputSchema,
@@ -26,9 +27,18 @@ import { farmStatus } from "./farm-status.js";
 
 const notFound = (jobId: string) => ({ status: "not_found", job_id: jobId, error: `No job ${jobId} on your bus.` });
 
-/** A job record as the job tools show it; `result` only once finished. */
+/**
+ * A job record as the job tools show it; `result` only once finished. A farm job's result is
+ * its summary, which blender_job_status shows as `farm`; listed, it shows its size and state.
+ */
 function describeJob(record: JobRecord) {
   const { bus_id: _bus, result, ...rest } = record;
+  if (record.kind === "farm") {
+    const summary = FarmSummarySchema.safeParse(result);
+    return summary.success
+      ? { ...rest, tasks_total: summary.data.tasks_total, items_total: summary.data.items_total, group_id: summary.data.group_id, priority: summary.data.priority, paused: summary.data.paused }
+      : rest;
+  }
   return isTerminalJobStatus(record.status) ? { ...rest, result: finishedJobResult(record).result } : rest;
 }
 
@@ -78,9 +88,10 @@ const jobStatus = defineTool({
   // The job it reports may have failed; the call itself fails only for an unknown job.
   isError: (answer) => answer.status === "not_found",
   description:
-    "A job's status and progress. wait_seconds (up to 50) long-polls until the job finishes. For a farm job: " +
-    "its tasks by status, their attempts (peer, error), blocklisted peers; for a render also frames_done/frames_total " +
-    "and the last rendered frame, which include_preview returns as an image.",
+    "A job's status and progress. wait_seconds (up to 50) long-polls until the job finishes. For a farm job: a " +
+    "summary (tasks by status, items done, failed attempts and the latest failures, blocklisted peers, ETA; for a render " +
+    "frames_done/frames_total and the last rendered frame, which include_preview returns as an image) and a page of its " +
+    "tasks with their attempts (tasks_offset, tasks_limit; 0 for the summary alone).",
   inputSchema: JobStatusInputSchema,
   async handler(input, context) {
     const { jobs, nc } = context.services;
@@ -102,7 +113,8 @@ const jobStatus = defineTool({
       }
       record = (await readAfterEnd(context, input.job_id, ended !== undefined)) ?? record;
     }
-    const farm = record.kind === "farm" ? await farmStatus(context, record, input.include_preview) : undefined;
+    const page = { offset: input.tasks_offset, limit: input.tasks_limit };
+    const farm = record.kind === "farm" ? await farmStatus(context, record, page, input.include_preview) : undefined;
     return farm ? withImages({ ...describeJob(record), farm: farm.farm }, farm.images) : describeJob(record);
   },
 });
@@ -184,7 +196,7 @@ async function cancelFarm(context: ToolContext, farm: JobRecord) {
   if (isTerminalJobStatus(farm.status)) return { status: "not_cancellable", job_id: farm.job_id, job_status: farm.status };
   const cancelled = await jobs.advanceFarm(userId, farm.job_id, { status: "cancelled", error: "cancelled by its caller" });
   if (cancelled?.status !== "cancelled") return { status: "not_cancellable", job_id: farm.job_id, job_status: cancelled?.status ?? farm.status };
-  const progress = await readFarmProgress(jobs, farm);
+  const progress = await readFarmProgress(jobs, cancelled);
   const lastAttempts = (progress?.tasks ?? []).flatMap((task) => task.attempts.slice(-1));
   const outcomes = await Promise.all(
     lastAttempts.map(async (attempt) => {
