@@ -315,3 +315,69 @@ test("a farm bridge told SIGTERM mid-task finishes its task before it goes: the 
   expect(ended.farm.tasks[0].attempts).toHaveLength(1);
   expect(ended.farm.tasks[0].attempts[0]).toMatchObject({ status: "completed", target_uuid: "blender-farm-leaving" });
 });
+
+test("pause: running attempts finish and no task starts; resume publishes the rest and the job completes, each task once", async () => {
+  const llm = await fabric.connect("fran");
+  const farm = await llm.call("blender_farm_map", { script: "import time\ntime.sleep(0.4)", items: Array.from({ length: 12 }, (_, i) => i), group_id: "farm-a" });
+  const status = async () => (await llm.call("blender_job_status", { job_id: farm.job_id, tasks_limit: 0 })).farm;
+  await waitFor("three tasks to complete", async () => ((await status()).tasks_by_status.completed ?? 0) >= 3, 30_000, 50);
+  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "pause" })).toMatchObject({ status: "ok", paused: true, job_status: "running" });
+  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "pause" })).toMatchObject({ status: "not_controllable", error: "the job is paused already" });
+  // What ran when the pause came finishes; then nothing moves.
+  await waitFor("running attempts to finish", async () => ((await status()).tasks_by_status.running ?? 0) === 0, 20_000, 100);
+  const paused = await status();
+  await sleep(2_000);
+  const later = await status();
+  expect(later).toMatchObject({ paused: true, tasks_by_status: paused.tasks_by_status, eta_seconds: null });
+  expect(later.tasks_by_status.queued).toBeGreaterThan(0);
+  expect(later.tasks).toEqual([]);
+
+  const resumed = await llm.call("blender_farm_control", { job_id: farm.job_id, action: "resume" });
+  expect(resumed).toMatchObject({ status: "ok", paused: false, tasks_published: later.tasks_by_status.queued });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", farm: { paused: false, tasks_by_status: { completed: 12 }, items_done: 12 } });
+  expect(ended.farm.tasks.every((task: { attempts: Attempt[] }) => task.attempts.length === 1)).toBe(true);
+  // An ended job takes no controls.
+  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "resume" })).toMatchObject({ status: "not_controllable", error: "the job has ended (completed)" });
+});
+
+test("requeue_failed: a failed farm job runs again, its failed task gets more attempts and completes; bad controls name the field", async () => {
+  const llm = await fabric.connect("fran");
+  // Item 2 fails until a time a few seconds away (Blender's files are sandboxed; clocks are shared).
+  const readyAt = Date.now() / 1000 + 4;
+  const script = `import time\nif items[0] == 2 and time.time() < ${readyAt}:\n    raise RuntimeError('not yet')`;
+  const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3], group_id: "farm-a", max_attempts: 1 });
+  const failed = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(failed).toMatchObject({ status: "failed", farm: { tasks_by_status: { completed: 2, failed: 1 }, failed_attempts: 1, recent_failures: [{ error: expect.stringContaining("not yet") }] } });
+
+  await sleep(Math.max(0, readyAt * 1000 - Date.now() + 100));
+  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "requeue_failed" })).toMatchObject({ status: "ok", job_status: "queued", tasks_published: 1 });
+  const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
+  expect(ended).toMatchObject({ status: "completed", error: "", farm: { tasks_by_status: { completed: 3 } } });
+  expect(ended.farm.tasks[1].attempts.map((attempt: Attempt) => attempt.status)).toEqual(["failed", "completed"]);
+  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "set_priority" })).toMatchObject({ status: "invalid_params", field: "priority" });
+  expect(await llm.call("blender_farm_control", { job_id: "j-nope", action: "pause" })).toMatchObject({ status: "not_found" });
+});
+
+test("set_priority moves a job's waiting tasks: raised to high, a low job queued last runs before a normal one", async () => {
+  const llm = await fabric.connect("fran");
+  const script = "import time\ntime.sleep(0.1)";
+  const normal = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4], group_id: "farm-prio" });
+  const low = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4], group_id: "farm-prio", priority: "low" });
+  expect(await llm.call("blender_farm_control", { job_id: low.job_id, action: "set_priority", priority: "high" })).toMatchObject({ status: "ok", priority: "high", tasks_published: 4 });
+  // The group's only peer starts after both jobs were queued: it takes them in priority order.
+  const peer = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "fran", uuid: "blender-farm-prio", groupId: "farm-prio" });
+  try {
+    const ends = await Promise.all([low, normal].map((job) => llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 45 })));
+    for (const ended of ends) expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 4 } } });
+    const startedAt = async (ended: { farm: { tasks: { attempts: Attempt[] }[] } }) =>
+      Promise.all(ended.farm.tasks.map(async (task) => (await llm.call("blender_job_status", { job_id: task.attempts.at(-1)!.job_id })).started_at as number));
+    const [lowStarts, normalStarts] = await Promise.all(ends.map(startedAt));
+    expect(Math.max(...lowStarts!)).toBeLessThanOrEqual(Math.min(...normalStarts!));
+    // The copies left on the low lane ran nothing: each task made one attempt.
+    expect(ends[0]!.farm.tasks.every((task: { attempts: Attempt[] }) => task.attempts.length === 1)).toBe(true);
+    expect(ends[0]!.farm.priority).toBe("high");
+  } finally {
+    await peer.stop();
+  }
+});

@@ -62,11 +62,11 @@ export async function decideAttempt(
   if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: PASSED_ON_RETRY_MS };
   const last = attempts.at(-1);
   if (!last || taskEnded(attempts, budget)) return { ended: true };
-  if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };
   // A peer runs it (and keeps it alive); if that peer died, the reaper settles it lost first.
   if (last.status === "running") return { later: HELD_ELSEWHERE_RETRY_MS };
   // Only now: a message whose task runs is its runner's, and must come back if that attempt fails.
   if (summary.success && (summary.data.paused || (task.priority !== undefined && task.priority !== summary.data.priority))) return { parked: true };
+  if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };
   const bounces = redeliveries - (attempts.length - 1);
   if (last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
   const attempt = attempts.length + 1;
