@@ -5,7 +5,7 @@
 //
 //   1. npm packages: installs them when node_modules is missing or older than the lockfile.
 //   2. OS packages (nats-server, blender, numpy for Blender's Python, bubblewrap to sandbox Blender on
-//      Linux): installs them from the OS packages with
+//      Linux, ffmpeg for preview videos, chromium for the dashboard's browser test): installs them from the OS packages with
 //      apt-get (directly as root, or through passwordless sudo). When that is impossible it
 //      prints the exact command to run and exits with status 1.
 //
@@ -30,6 +30,10 @@ const REQUIRED_PACKAGES = [
   // The bridge starts Blender inside it (FABRIC_SANDBOX): code run in Blender must not read
   // the bridge's credentials. Only Linux has it; elsewhere Blender runs unsandboxed.
   ...(process.platform === "linux" ? [{ name: "bubblewrap (bwrap)", aptPackage: "bubblewrap", present: () => isOnPath("bwrap") }] : []),
+  // A render's preview video (preview_video) is encoded by the gateway with ffmpeg.
+  { name: "ffmpeg", aptPackage: "ffmpeg", present: () => isOnPath("ffmpeg") },
+  // The dashboard's browser test drives Chromium (playwright-core, with this executable).
+  { name: "chromium", aptPackage: "chromium", present: () => isOnPath("chromium") },
 ];
 
 function log(message) {

@@ -370,8 +370,8 @@ test("set_priority moves a job's waiting tasks: raised to high, a low job queued
   try {
     const ends = await Promise.all([low, normal].map((job) => llm.call("blender_job_status", { job_id: job.job_id, wait_seconds: 45 })));
     for (const ended of ends) expect(ended).toMatchObject({ status: "completed", farm: { tasks_by_status: { completed: 4 } } });
-    const startedAt = async (ended: { farm: { tasks: { attempts: Attempt[] }[] } }) =>
-      Promise.all(ended.farm.tasks.map(async (task) => (await llm.call("blender_job_status", { job_id: task.attempts.at(-1)!.job_id })).started_at as number));
+    const startedAt = async (ended: Record<string, any>) =>
+      Promise.all((ended.farm.tasks as { attempts: Attempt[] }[]).map(async (task) => (await llm.call("blender_job_status", { job_id: task.attempts.at(-1)!.job_id })).started_at as number));
     const [lowStarts, normalStarts] = await Promise.all(ends.map(startedAt));
     expect(Math.max(...lowStarts!)).toBeLessThanOrEqual(Math.min(...normalStarts!));
     // The copies left on the low lane ran nothing: each task made one attempt.

@@ -5,10 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BucketName, decodeToken, encodeToken } from "@blender-fabric/protocol";
+import { BucketName, decodeToken, encodeToken, type StoredArtifact } from "@blender-fabric/protocol";
 import { retryJetStream } from "./kv-update.js";
 import { TenantObjectStores } from "./tenant-object-stores.js";
-import { ArtifactIndex } from "./artifact-index.js";
 
 /** How results and events refer to an artifact. */
 export type ArtifactRef = {
@@ -32,6 +31,9 @@ const artifactName = (userId: string, jobId: string, fileName: string) =>
 
 const artifactUrl = (name: string) => `/artifacts/${name}`;
 
+/** The reference of a file a job's record lists (StoredArtifact). */
+export const artifactRefOf = (stored: StoredArtifact): ArtifactRef => ({ ...stored, url: artifactUrl(stored.name) });
+
 /** A job stores a file under a name it has stored before. */
 export class ArtifactExists extends Error {
   override name = "ArtifactExists";
@@ -43,21 +45,13 @@ const READ_TIMEOUT_MS = 30_000;
 /** Each tenant's artifacts are in its own bucket (tenant-object-stores.ts). */
 export class ArtifactStore {
   readonly #stores: TenantObjectStores;
-  /** Which artifacts each tenant has, watched (listing a bucket reads every object's metadata). */
-  readonly #index: ArtifactIndex;
 
-  private constructor(stores: TenantObjectStores, index: ArtifactIndex) {
+  private constructor(stores: TenantObjectStores) {
     this.#stores = stores;
-    this.#index = index;
   }
 
   static async open(nc: NatsConnection, replicas = 1): Promise<ArtifactStore> {
-    return new ArtifactStore(new TenantObjectStores(nc, BucketName.Artifacts, replicas), new ArtifactIndex(nc));
-  }
-
-  /** Stops watching tenants' buckets. */
-  stop(): void {
-    this.#index.stop();
+    return new ArtifactStore(new TenantObjectStores(nc, BucketName.Artifacts, replicas));
   }
 
   /** The bytes of artifacts a tenant stores now (its quota is checked against it). */
@@ -125,15 +119,17 @@ export class ArtifactStore {
     return this.refsForJobs(userId, [jobId]);
   }
 
-  /** Every artifact of these jobs of one user (a farm job's attempts), in name order, from the watched index. */
+  /**
+   * Every artifact of these jobs of one user, in name order: one listing of the tenant's
+   * bucket. Jobs note the files their peers store (job records), so this is for files stored
+   * otherwise or before that.
+   */
   async refsForJobs(userId: string, jobIds: string[]): Promise<ArtifactRef[]> {
     const prefixes = new Set(jobIds.map((jobId) => artifactPrefix(userId, jobId)));
     const prefixOf = (name: string) => name.slice(0, name.lastIndexOf("/") + 1);
-    await this.#stores.forUser(userId); // the bucket exists before it is watched
-    const refs: ArtifactRef[] = [];
-    for (const info of (await this.#index.objects(this.#stores.bucketOf(userId))).values()) {
-      if (!prefixes.has(prefixOf(info.name))) continue;
-      refs.push({
+    return (await (await this.#stores.forUser(userId)).list())
+      .filter((info) => !info.deleted && prefixes.has(prefixOf(info.name)))
+      .map((info) => ({
         name: info.name,
         size: info.size,
         // The store keeps `SHA-256=<base64url>`; references carry hex like put() does.
@@ -141,8 +137,7 @@ export class ArtifactStore {
         content_type: info.description ?? "application/octet-stream",
         url: artifactUrl(info.name),
         stored_at: info.mtime,
-      });
-    }
-    return refs.sort((a, b) => a.name.localeCompare(b.name));
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 }

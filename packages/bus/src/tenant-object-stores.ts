@@ -32,11 +32,6 @@ export class TenantObjectStores {
     return store ? (await store.status()).size : 0;
   }
 
-  /** The name of a tenant's bucket. */
-  bucketOf(userId: string): string {
-    return objectStoreForUser(this.#base, userId);
-  }
-
   /** The tenant's bucket, created on first use (a failed open is tried again next time). */
   forUser(userId: string): Promise<ObjectStore> {
     const bucket = objectStoreForUser(this.#base, userId);

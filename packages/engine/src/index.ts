@@ -24,3 +24,4 @@ export { PeerFiles, type ArtifactWriter, type BlendFiles } from "./peer-side/pee
 export { ProjectLease, type ProjectLeaseRecord } from "./peer-side/project-lease.js";
 export { controlFarm, type FarmControlAnswer, type FarmControlRequest } from "./jobs/farm-control.js";
 export { FarmTally, type FarmTallySummary } from "./jobs/farm-tally.js";
+export { readFarmSpec, type FarmSpec } from "./jobs/farm-spec.js";

@@ -1,13 +1,13 @@
 /** The package's public API: what the fabric's other packages, services and tests use. */
 export { MAX_IDENTIFIER_LENGTH, TokenError, TokenErrorCode, decodeToken, encodeToken } from "./tokens.js";
-export { ALL_CALL_CANCEL_SUBJECTS, DEMAND_WORK_SUBJECTS, WORK_STREAM_SUBJECTS, subjectForAllGroupWork, subjectForAllUserFarmWork, subjectForBroadcast, subjectForCallCancel, subjectForClient, subjectForClientType, subjectForGroup, subjectForGroupWork, subjectForJob, subjectForPeerWork, subjectForProjectWork, subjectForSessionSync, subjectForUserFarmWork } from "./subjects.js";
+export { ALL_CALL_CANCEL_SUBJECTS, DEMAND_WORK_SUBJECTS, WORK_STREAM_SUBJECTS, subjectForAllGroupWork, subjectForAllUserFarmWork, subjectForBroadcast, subjectForCallCancel, subjectForClient, subjectForClientType, subjectForGroup, subjectForGroupWork, subjectForAllJobs, subjectForJob, subjectForPeerWork, subjectForProjectWork, subjectForSessionSync, subjectForUserFarmWork } from "./subjects.js";
 export { BucketName, StreamName, consumerForGroup, consumerForPeer, consumerForProject, consumerForUserFarm, farmLanes, keyForClient, keyForJob, keyForProject, keyForRequest, keyForSession, keyForSessionIndex, keyPrefixForUser, objectStoreForUser } from "./buckets.js";
 export { PRIORITIES, priorityPassesLevel, type Priority } from "./priority.js";
 export { IdentifierSchema } from "./identifiers.js";
 export { resolveRouting, type Routing } from "./routing.js";
 export { EnvelopeSchema, MESSAGE_BUS_LOGGER, epochSeconds, isClientUuid, type Envelope } from "./envelope.js";
 export { ClientRecordSchema, isClientStale, toClientInfo, type ClientInfo, type ClientRecord } from "./client-info.js";
-export { JobEventSchema, JobRecordSchema, JobStatusSchema, canAdvanceJob, isTerminalJobStatus, newJobRecord, type JobEvent, type JobKind, type JobRecord, type JobStatus } from "./job.js";
+export { JobEventSchema, JobRecordSchema, JobStatusSchema, StoredArtifactSchema, canAdvanceJob, isTerminalJobStatus, newJobRecord, type StoredArtifact, type JobEvent, type JobKind, type JobRecord, type JobStatus } from "./job.js";
 export { SessionIndexSchema, SessionRecordSchema, type SessionIndex, type SessionRecord } from "./session.js";
 export { DEFAULT_MAX_PAYLOAD_BYTES, JobUpdateInputSchema, ListAvailableClientsInputSchema, RegisterClientInputSchema, UnregisterClientInputSchema, createSendMessageInputSchema, toInvalidParamsResult } from "./bus-tools.js";
 export { DISPATCH_COMMANDS, DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS, findDispatchCommand, type DispatchCommand } from "./dispatch-commands.js";

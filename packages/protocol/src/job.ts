@@ -35,6 +35,19 @@ export function canAdvanceJob(from: JobStatus, to: JobStatus): boolean {
 export const JobKindSchema = z.enum(["command", "script", "render", "message", "farm"]);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
+/** A file a job stored (in its tenant's artifact store), as its record lists it. */
+export const StoredArtifactSchema = z.object({
+  /** `<u>/<job>/<file>`, each part token-encoded. */
+  name: z.string(),
+  size: z.number().int().min(0),
+  /** Hex SHA-256 of the bytes. */
+  sha256: z.string(),
+  content_type: z.string(),
+  /** ISO 8601. */
+  stored_at: z.string(),
+});
+export type StoredArtifact = z.infer<typeof StoredArtifactSchema>;
+
 export const JobRecordSchema = z.object({
   job_id: z.string(),
   bus_id: z.string(),
@@ -62,6 +75,11 @@ export const JobRecordSchema = z.object({
   request_id: z.string().nullable().default(null),
   /** A farm task's farm job. */
   parent_job_id: z.string().nullable().default(null),
+  /**
+   * The files its peer stored for it, noted as each is stored while the peer holds the job,
+   * so a job's files are known without listing the tenant's store (a farm attempt's frames).
+   */
+  artifacts: z.array(StoredArtifactSchema).default([]),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
@@ -84,6 +102,7 @@ export function newJobRecord(fields: NewJobFields, now: number = Date.now() / 10
     updated_at: now,
     incarnation: null,
     started_at: null,
+    artifacts: [],
   };
 }
 

@@ -26,6 +26,9 @@ export const subjectForBroadcast = (userId: string) => `${userPrefix(userId)}.br
 export const subjectForJob = (userId: string, jobId: string) =>
   `${userPrefix(userId)}.job.${encodeToken(jobId)}`;
 
+/** Every job event of one user (the dashboard's live updates). */
+export const subjectForAllJobs = (userId: string) => `${userPrefix(userId)}.job.*`;
+
 /**
  * Gateway-internal control subject of one MCP session: the replica holding the session's
  * notification stream answers here after it has (re)subscribed. Not user traffic, so it

@@ -17,6 +17,8 @@ export function printConnectionGuide({ mcpUrl, natsUrl, operatorNkey, token, use
     "Blender Fabric is up.",
     "",
     `  MCP endpoint   ${mcpUrl}`,
+    `  Dashboard      ${new URL("/ui", mcpUrl).href}?token=${token}`,
+    "                 (the link signs you in; the dashboard shows your peers, jobs and frames as they land)",
     `  NATS           ${natsUrl}   (credentials only; watch traffic read-only with`,
     `                 blender-fabric tail --user ${user} --nats ${natsUrl} --nkey ${operatorNkey})`,
     `  Blender        ${blenderUuid} (headless, on the bus of "${user}")`,

@@ -1,4 +1,4 @@
-/** The gateway's HTTP surface: /mcp, /artifacts, /blends, /healthz, /readyz, /metrics. */
+/** The gateway's HTTP surface: /mcp, /artifacts, /blends, /ui (the dashboard), /healthz, /readyz, /metrics. */
 import { Hono } from "hono";
 import { createTokenVerifier, type TokenVerifier } from "@blender-fabric/auth";
 import type { GatewayEnv } from "./env.js";
@@ -19,6 +19,8 @@ import { createAuthMiddleware } from "./http/auth-middleware.js";
 import { createSessionMiddleware } from "./http/session-middleware.js";
 import { createMcpEndpoint } from "./http/mcp-endpoint.js";
 import { createErrorHandler } from "./http/errors.js";
+import { createCookieAuth, createDashboardRoutes } from "./ui/dashboard-routes.js";
+import { UiViews } from "./ui/ui-views.js";
 import { createBodyCap, createEdgeGuard } from "./http/edge-guard.js";
 
 export type GatewayAppOptions = {
@@ -86,9 +88,16 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
 
   const artifacts = new Hono<{ Variables: AuthVariables }>();
   artifacts.use(guardEdge);
-  artifacts.use(createAuthMiddleware(verifyToken));
+  // The dashboard's cookie counts too: its images and download links are plain GETs.
+  artifacts.use(createCookieAuth(verifyToken));
   artifacts.get("/:user/:job/:file", createArtifactsRoute(services.artifacts));
   app.route("/artifacts", artifacts);
+
+  const guardDashboardEdge = createEdgeGuard(
+    { boundTo: env.FABRIC_HTTP_HOST, allowedHosts: env.FABRIC_ALLOWED_HOSTS, allowedOrigins: env.FABRIC_ALLOWED_ORIGINS },
+    { sameOriginPasses: true },
+  );
+  app.route("/ui", createDashboardRoutes({ verifyToken, views: new UiViews(catalog, services, env), services, guardEdge: guardDashboardEdge }));
 
   const blends = new Hono<{ Variables: AuthVariables }>();
   blends.use(guardEdge);

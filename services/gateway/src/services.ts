@@ -79,7 +79,6 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
       cancellations.stop();
       peerApi.stop();
       reaper.stop();
-      artifacts.stop();
       registry.stop();
       sessions.stop();
       await nc.drain();

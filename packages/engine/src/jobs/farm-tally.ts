@@ -10,7 +10,7 @@
  * bytes per attempt; a farm job that ended more than a day ago is dropped.
  */
 import { z } from "zod";
-import { FarmSummarySchema, JobStatusSchema, attemptBudget, farmTaskIds, isTerminalJobStatus, itemsOfTask, farmTaskIndex, type FarmSummary } from "@blender-fabric/protocol";
+import { FarmSummarySchema, JobStatusSchema, StoredArtifactSchema, attemptBudget, type StoredArtifact, farmTaskIds, isTerminalJobStatus, itemsOfTask, farmTaskIndex, type FarmSummary } from "@blender-fabric/protocol";
 import { taskEnded, type FarmAttempt, type FarmTaskState } from "./farm-progress.js";
 
 /** What the tally keeps of an attempt's record. */
@@ -23,6 +23,7 @@ const AttemptFieldsSchema = z.object({
   parent_job_id: z.string(),
   started_at: z.number().nullable().default(null),
   updated_at: z.number(),
+  artifacts: z.array(StoredArtifactSchema).default([]),
 });
 
 const FarmFieldsSchema = z.object({
@@ -34,7 +35,7 @@ const FarmFieldsSchema = z.object({
   result: z.unknown(),
 });
 
-type TalliedAttempt = FarmAttempt & { started_at: number | null; updated_at: number; revision: number };
+type TalliedAttempt = FarmAttempt & { started_at: number | null; updated_at: number; revision: number; artifacts: StoredArtifact[] };
 
 type TalliedFarm = {
   summary: FarmSummary | undefined;
@@ -135,6 +136,7 @@ export class FarmTally {
       started_at: record.started_at,
       updated_at: record.updated_at,
       revision,
+      artifacts: record.artifacts,
     };
   }
 
@@ -155,6 +157,17 @@ export class FarmTally {
       const shown = attempts.map(({ job_id, status, target_uuid, error }) => ({ job_id, status, target_uuid, error }));
       return { task_id: taskId, status: taskStatus(shown, budget), attempts: shown };
     });
+  }
+
+  /**
+   * Each task's attempts with the files each noted (JobStore.noteArtifact), oldest first:
+   * what a farm job's files are chosen from (job-artifacts.ts).
+   */
+  attemptFiles(userId: string, farmJobId: string, summary: FarmSummary): { status: string; artifacts: StoredArtifact[] }[][] {
+    const farm = this.#farms.get(`${userId}\u0000${farmJobId}`);
+    return farmTaskIds(farmJobId, summary).map((taskId) =>
+      (farm?.tasks.get(taskId) ?? []).filter((attempt): attempt is TalliedAttempt => attempt !== undefined).map(({ status, artifacts }) => ({ status, artifacts })),
+    );
   }
 
   /** A farm job's progress in constant size. `now`: epoch seconds. */

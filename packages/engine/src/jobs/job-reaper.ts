@@ -167,6 +167,15 @@ export class JobReaper {
     return count;
   }
 
+  /** A user's running jobs (farm attempts included) and the peer each runs on, from this replica's mirror. */
+  running(userId: string): { job_id: string; parent_job_id: string | null; target_uuid: string | null }[] {
+    const running = [];
+    for (const [, { value }] of this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))) {
+      if (value.status === "running") running.push({ job_id: value.job_id, parent_job_id: value.parent_job_id, target_uuid: value.target_uuid });
+    }
+    return running;
+  }
+
   #settlement(job: Unfinished, now: number): Promise<unknown> | undefined {
     if (job.status === "queued" && job.deadline !== null && now > job.deadline) {
       // The reason is made from the stored record: it carries what the pool noted on a waiting project job.

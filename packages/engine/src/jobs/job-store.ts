@@ -36,6 +36,7 @@ import {
   type FarmSummary,
   type JobStatus,
   type Priority,
+  type StoredArtifact,
 } from "@blender-fabric/protocol";
 import {
   FinalAnswerError,
@@ -98,10 +99,14 @@ export class JobStore {
     return (await this.#read(keyForJob(userId, jobId)))?.record;
   }
 
-  /** The user's jobs, newest first. */
-  async list(userId: string): Promise<JobRecord[]> {
+  /**
+   * The user's jobs, newest first. `attempts: false` leaves farm attempts out without reading
+   * them (a 10,000-task job has 10,000 and more): their ids, which the gateway makes, say so.
+   */
+  async list(userId: string, options: { attempts?: boolean } = {}): Promise<JobRecord[]> {
     const jsm = await this.#jsm;
-    const keys = await retryJetStream("list jobs", () => listKvKeys(jsm, BucketName.Jobs, `${keyPrefixForUser(userId)}*`));
+    const listed = await retryJetStream("list jobs", () => listKvKeys(jsm, BucketName.Jobs, `${keyPrefixForUser(userId)}*`));
+    const keys = options.attempts === false ? listed.filter((key) => !FARM_ATTEMPT_KEY.test(key)) : listed;
     const records = await Promise.all(keys.map((key) => this.#read(key)));
     return records.flatMap((read) => (read ? [read.record] : [])).sort((a, b) => b.created_at - a.created_at);
   }
@@ -200,6 +205,19 @@ export class JobStore {
           : undefined,
       held,
     );
+  }
+
+  /**
+   * Notes a file the job's peer stored for it, while that boot holds the job (running, its
+   * incarnation). Returns false when it no longer does: the file is then never listed.
+   */
+  async noteArtifact(userId: string, jobId: string, incarnation: string, artifact: StoredArtifact): Promise<boolean> {
+    const written = await this.#transition(userId, jobId, (job) =>
+      job.status === "running" && job.incarnation === incarnation && !job.artifacts.some((noted) => noted.name === artifact.name)
+        ? { ...job, artifacts: [...job.artifacts, artifact], updated_at: epochSeconds() }
+        : undefined,
+    );
+    return written.record?.status === "running" && written.record.incarnation === incarnation && written.record.artifacts.some((noted) => noted.name === artifact.name);
   }
 
   /** Ends a job its peer holds. Refused (returns false) once anyone else has ended it. */
@@ -525,6 +543,9 @@ export class JobStore {
     );
   }
 }
+
+/** The key of a farm attempt: `<u>.j-<12 hex>-t<n>` or `…-a<n>` (farmTaskJobId, farmAttemptJobId). */
+const FARM_ATTEMPT_KEY = /\.j-[0-9a-f]{12}-t\d{4,}(-a\d+)?$/u;
 
 /** An attempt that wrote on a remembered revision another process had written past. */
 const STALE_MEMORY = Symbol("stale memory");

@@ -174,7 +174,13 @@ async function storeVerifiedUpload(context: PeerApiContext, request: PeerRequest
   switch (request.kind) {
     case "artifact":
       try {
-        return { artifact: await artifacts.put(context.userId, request.job_id, request.name, await readFile(path), request.content_type) };
+        const artifact = await artifacts.put(context.userId, request.job_id, request.name, await readFile(path), request.content_type);
+        // Listed from now on (its job's record), unless the fence moved since the check above.
+        const stored = { name: artifact.name, size: artifact.size, sha256: artifact.sha256, content_type: artifact.content_type, stored_at: new Date().toISOString() };
+        if (!(await context.stores.jobs.noteArtifact(context.userId, request.held_job_id, request.incarnation, stored))) {
+          throw new PeerApiError(PeerApiErrorCode.Forbidden, `job ${request.job_id} is no longer held by this boot of ${context.peerUuid}; ${request.name} will not be listed`);
+        }
+        return { artifact: { ...artifact, stored_at: stored.stored_at } };
       } catch (error) {
         if (error instanceof ArtifactExists) throw new PeerApiError(PeerApiErrorCode.Exists, error.message);
         throw error;

@@ -54,12 +54,28 @@ export function originAllowed(policy: EdgePolicy, origin: string | undefined): b
   return policy.allowedOrigins.includes(url.origin);
 }
 
-export function createEdgeGuard(policy: EdgePolicy): MiddlewareHandler {
+/** Whether `origin` is the page's own: the same host (and port) the request was sent to. */
+const sameOrigin = (origin: string | undefined, host: string | undefined) => {
+  if (!origin || !host) return false;
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * `sameOriginPasses`: a page served by the gateway itself (the dashboard) may call it from its
+ * own origin, once its Host passed.
+ */
+export function createEdgeGuard(policy: EdgePolicy, options: { sameOriginPasses?: boolean } = {}): MiddlewareHandler {
   return async function guardEdge(c, next) {
-    if (!hostAllowed(policy, c.req.header("host"))) {
+    const host = c.req.header("host");
+    if (!hostAllowed(policy, host)) {
       return jsonRpcError(403, JsonRpcCode.Refused, "Forbidden: this Host is not served here (FABRIC_ALLOWED_HOSTS)");
     }
-    if (!originAllowed(policy, c.req.header("origin"))) {
+    const origin = c.req.header("origin");
+    if (!(options.sameOriginPasses && sameOrigin(origin, host)) && !originAllowed(policy, origin)) {
       return jsonRpcError(403, JsonRpcCode.Refused, "Forbidden: requests from this Origin are not accepted (FABRIC_ALLOWED_ORIGINS)");
     }
     await next();

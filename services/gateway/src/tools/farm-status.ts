@@ -45,7 +45,7 @@ export async function farmStatus(context: ToolContext, record: JobRecord, page: 
   const parsed = FarmSummarySchema.safeParse(record.result);
   if (record.kind !== "farm" || !parsed.success) return undefined;
   const summary = parsed.data;
-  const { tally, artifacts } = context.services;
+  const { tally } = context.services;
   await tally.current();
   const view: FarmView = {
     group_id: summary.group_id,
@@ -58,7 +58,7 @@ export async function farmStatus(context: ToolContext, record: JobRecord, page: 
     tasks: tally.tasks(record.bus_id, record.job_id, summary, page.offset, page.limit),
   };
   if (summary.kind !== "render") return { farm: view, images: [] };
-  const frames = (await farmArtifacts(artifacts, record.bus_id, tally.tasks(record.bus_id, record.job_id, summary)))
+  const frames = farmArtifacts(tally.attemptFiles(record.bus_id, record.job_id, summary))
     .map((ref) => ({ ref, file: decodeToken(ref.name.split("/").at(-1)!) }))
     .map((entry) => ({ ...entry, frame: frameOfFileName(entry.file) }))
     .filter((entry): entry is { ref: ArtifactRef; file: string; frame: number } => entry.frame !== undefined);

@@ -162,7 +162,7 @@ const listJobs = defineTool({
   description: "Your jobs, newest first, optionally only those with one status. A farm job is one row (its attempts only with include_attempts).",
   inputSchema: ListJobsInputSchema,
   async handler(input, context) {
-    const records = await context.services.jobs.list(context.identity.userId);
+    const records = await context.services.jobs.list(context.identity.userId, { attempts: input.include_attempts });
     const matching = records.filter(
       (record) => (input.status === null || record.status === input.status) && (input.include_attempts || record.parent_job_id === null),
     );
