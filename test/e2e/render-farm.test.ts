@@ -2,6 +2,7 @@
 // its own temporary folder (TMPDIR, its blend cache); no path is shared between them, so
 // scenes and frames can only travel through the Object Store.
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -360,4 +361,21 @@ test("--preview-first puts the first, last and middle frames in the first tasks"
   };
   const firstThree = await Promise.all(status.farm.tasks.slice(0, 3).map(frameOfTask));
   expect(firstThree).toEqual([["frame-0001.png"], ["frame-0009.png"], ["frame-0005.png"]]);
+}, 120_000);
+
+test("--preview-video: the job completes with preview.mp4 of its frames in order, downloaded beside them", async () => {
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "rena" }) };
+  const out = join(workDir, "with-video");
+  const cli = runCli(["render", scenePath, "--frames", "1-7", "--chunk", "2", "--group", GROUP, "--preview-video", ...TINY_CLI, "--out", out], env);
+  expect(await cli.exited).toBe(0);
+  const jobId = /job (\S+): 7 frames/u.exec(cli.output())![1]!;
+  const llm = await fabric.connect("rena");
+  const status = await llm.call("blender_job_status", { job_id: jobId, tasks_limit: 0 });
+  expect(status).toMatchObject({ status: "completed", farm: { frames_done: 7, preview_video: "stored" } });
+  const listed = await llm.call("blender_list_artifacts", { job_id: jobId });
+  expect(listed.artifacts.map((artifact: { file: string }) => artifact.file)).toContain("preview.mp4");
+  expect(listed.artifacts.find((artifact: { file: string }) => artifact.file === "preview.mp4")).toMatchObject({ content_type: "video/mp4" });
+  // A real H.264 video of the 7 frames, at the render's size (32x24).
+  const probe = spawnSync(findProgram("ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "json", join(out, "preview.mp4")], { encoding: "utf8" });
+  expect(JSON.parse(probe.stdout).streams[0]).toMatchObject({ codec_name: "h264", width: 32, height: 24, nb_read_frames: "7" });
 }, 120_000);

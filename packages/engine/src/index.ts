@@ -25,3 +25,4 @@ export { ProjectLease, type ProjectLeaseRecord } from "./peer-side/project-lease
 export { controlFarm, type FarmControlAnswer, type FarmControlRequest } from "./jobs/farm-control.js";
 export { FarmTally, type FarmTallySummary } from "./jobs/farm-tally.js";
 export { readFarmSpec, type FarmSpec } from "./jobs/farm-spec.js";
+export { PreviewVideos, PREVIEW_VIDEO_FILE } from "./jobs/preview-video.js";

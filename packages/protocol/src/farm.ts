@@ -175,6 +175,8 @@ export const FarmSummarySchema = z.preprocess(
     requeues: z.number().int().min(0).default(0),
     /** Make an MP4 of the frames when a render completes (blender_render_frames' preview_video). */
     preview_video: z.boolean().default(false),
+    /** null (not started), `encoding since <epoch s>`, `stored`, or `failed: <why>`. */
+    preview_video_status: z.string().nullable().default(null),
   }),
 );
 export type FarmSummary = z.infer<typeof FarmSummarySchema>;

@@ -1,7 +1,7 @@
 /** Everything a gateway replica shares across requests: NATS and the views of its buckets. */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ArtifactStore, BlendStore, ClientRegistry, SessionStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
-import { FarmTally, JobEngine, JobReaper, JobStore, PeerApiServer, RequestLedger } from "@blender-fabric/engine";
+import { FarmTally, JobEngine, PreviewVideos, JobReaper, JobStore, PeerApiServer, RequestLedger } from "@blender-fabric/engine";
 import type { GatewayEnv } from "./env.js";
 import { CallCancellations } from "./delivery/call-cancellations.js";
 
@@ -51,6 +51,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
   const jobs = new JobStore(buckets.jobs, nc);
   const tally = new FarmTally();
   const reaper = await JobReaper.start(buckets.jobs, jobs, registry, env.FABRIC_FINISHED_JOB_RETENTION_SECONDS, tally);
+  reaper.makeVideosWith(new PreviewVideos(jobs, artifacts));
   const cancellations = new CallCancellations(nc);
   // Every replica serves the peer API: the bridges' only way to the fabric's state.
   const peerApi = PeerApiServer.start(

@@ -39,7 +39,8 @@ export async function jobArtifacts(stores: { jobs: JobStore; artifacts: Artifact
   const summary = FarmSummarySchema.safeParse(record?.result);
   if (record?.kind === "farm" && summary.success) {
     await tally.current();
-    return farmArtifacts(tally.attemptFiles(userId, jobId, summary.data));
+    // Its own files (the preview video) after its tasks'.
+    return [...farmArtifacts(tally.attemptFiles(userId, jobId, summary.data)), ...record.artifacts.map(artifactRefOf)];
   }
   if (record && record.artifacts.length > 0) return record.artifacts.map(artifactRefOf).sort((a, b) => a.name.localeCompare(b.name));
   return artifacts.refsForJob(userId, jobId);

@@ -32,6 +32,7 @@ import { KvMirror, parseJsonSafely, type ClientRegistry } from "@blender-fabric/
 import { notStartedError, type JobStore } from "./job-store.js";
 import { farmOutcome, readFarmProgress } from "./farm-progress.js";
 import { FarmTally } from "./farm-tally.js";
+import type { PreviewVideos } from "./preview-video.js";
 
 /** How often the reaper sweeps; a farm job ends at most this long after its last task. ms */
 const SWEEP_INTERVAL_MS = 500;
@@ -107,6 +108,8 @@ export class JobReaper {
 
   readonly #jobs: JobStore;
   readonly #registry: ClientRegistry;
+  /** Makes renders' preview videos; none: a render asking for one completes without it. */
+  #videos: PreviewVideos | undefined;
   readonly #timer: NodeJS.Timeout;
   /** How long a finished interactive job stays readable. Seconds */
   readonly #retentionSeconds: number;
@@ -157,6 +160,11 @@ export class JobReaper {
     } finally {
       this.#sweeping = false;
     }
+  }
+
+  /** From now on, renders that ask for a preview video get one before they complete. */
+  makeVideosWith(videos: PreviewVideos): void {
+    this.#videos = videos;
   }
 
   /** How many jobs of a user are queued or running, as this replica's mirror sees them (the work quota). */
@@ -216,7 +224,10 @@ export class JobReaper {
     // yet, so the end is decided on the attempts' own records.
     const progress = hasUnfinishedAttempts ? undefined : await readFarmProgress(this.#jobs, record);
     if (progress?.ended) {
-      await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, farmOutcome(progress));
+      const outcome = farmOutcome(progress);
+      // A render that asked for a preview video completes once it is made (preview-video.ts).
+      if (outcome.status === "completed" && this.#videos && !this.#videos.ready(record, summary.data, progress)) return;
+      await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, outcome);
       return;
     }
     if (await this.#expireIfUnfollowed(record, summary.data)) return;

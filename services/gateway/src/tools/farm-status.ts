@@ -29,6 +29,8 @@ export type FarmView = FarmTallySummary &
     group_id: string | null;
     priority: string;
     paused: boolean;
+    /** A render's preview video: null (none asked, or not started), `encoding since <t>`, `stored`, `failed: <why>`. */
+    preview_video: string | null;
     /** Failed or lost attempts per peer. */
     failures: Record<string, number>;
     blocklisted: string[];
@@ -51,6 +53,7 @@ export async function farmStatus(context: ToolContext, record: JobRecord, page: 
     group_id: summary.group_id,
     priority: summary.priority,
     paused: summary.paused,
+    preview_video: summary.preview_video ? (summary.preview_video_status ?? "waiting for the frames") : null,
     failures: summary.failures,
     blocklisted: blocklistedPeers(summary),
     ...tally.summarize(record.bus_id, record.job_id, summary, record.status, epochSeconds()),
