@@ -275,7 +275,7 @@ test("cancelling a render mid-job: pending frames never render, running tasks st
   expect(await llm.call("blender_job_cancel", { job_id: job.job_id })).toMatchObject({ status: "cancelled" });
   await waitFor("every attempt to end", async () => {
     const status = await llm.call("blender_job_status", { job_id: job.job_id });
-    return lastAttempts(status).every((attempt) => !["queued", "running"].includes(attempt.status));
+    return lastAttempts(status).every((attempt) => attempt === undefined || !["queued", "running"].includes(attempt.status));
   }, 30_000, 100);
   const ended = await llm.call("blender_job_status", { job_id: job.job_id });
   await sleep(1_500); // time for any wrongly started attempt to show
@@ -285,8 +285,8 @@ test("cancelling a render mid-job: pending frames never render, running tasks st
   expect(later.farm.frames_done).toBeGreaterThanOrEqual(3);
   expect(later.farm.frames_done).toBeLessThan(30);
   // Every task either rendered its frame before the cancel, or never started after it.
-  const statuses = lastAttempts(later).map((attempt) => attempt.status);
-  expect(statuses.filter((status) => status === "cancelled").length).toBeGreaterThan(0);
+  const statuses = later.farm.tasks.map((task: { status: string }) => task.status);
+  expect(statuses.filter((status: string) => status === "cancelled").length).toBeGreaterThan(0);
   const listed = await llm.call("blender_list_artifacts", { job_id: job.job_id });
   expect(listed.total).toBe(later.farm.frames_done);
 }, 120_000);
@@ -344,7 +344,8 @@ test("a render whose CLI is killed -9 before any task started expires after --ow
   await waitFor("the unfollowed job to expire", async () => (await listed())?.status === "expired", 20_000, 200);
   const ended = await llm.call("blender_job_status", { job_id: jobId });
   expect(ended).toMatchObject({ status: "expired", error: expect.stringContaining("owner_timeout_seconds") });
-  expect(ended.farm.tasks.flatMap((task: { attempts: Attempt[] }) => task.attempts.map((attempt) => attempt.status))).toEqual(["expired", "expired"]);
+  // No peer ever took a task, so none has an attempt; each ended with its job.
+  expect(ended.farm.tasks.map((task: { status: string; attempts: Attempt[] }) => [task.status, task.attempts.length])).toEqual([["expired", 0], ["expired", 0]]);
 }, 90_000);
 
 test("--preview-first puts the first, last and middle frames in the first tasks", async () => {

@@ -72,6 +72,8 @@ test("attempts are tallied per task: retries, failures, items done; unseen tasks
   await tally.current();
   const tasks = tally.tasks("alice", farm, summary);
   expect(tasks.map((task) => [task.status, task.attempts.length])).toEqual([["completed", 1], ["completed", 2], ["failed", 2], ["queued", 0]]);
+  expect(tally.allEnded("alice", farm, summary)).toBe(false);
+  expect(tally.untaken("alice", farm, summary)).toBe(1);
   expect(tasks[1]!.attempts[0]).toMatchObject({ job_id: t2, status: "failed", target_uuid: "p2", error: "boom" });
   const view = tally.summarize("alice", farm, summary, "running", Date.now() / 1000);
   expect(view).toMatchObject({
@@ -91,9 +93,15 @@ test("a 10,000-task job's summary stays small", async () => {
   const farm = "j-large";
   const summary = summaryOf(10_000, 10_000, 1);
   await jobs.create({ ...newJobRecord({ job_id: farm, bus_id: "alice", originator_uuid: null, target_uuid: null, kind: "farm", command: "farm_map" }), result: summary });
-  await Promise.all(Array.from({ length: 10_000 }, (_, index) => jobs.create(attempt(farm, farmTaskJobId(farm, index)))));
+  // Tasks get attempts as peers take them: two taken, the rest waiting.
+  await jobs.create(attempt(farm, farmTaskJobId(farm, 0)));
+  await jobs.create(attempt(farm, farmTaskJobId(farm, 9_999)));
+  const held = await jobs.claim("alice", farmTaskJobId(farm, 0), { incarnation: "inc-p1", peerUuid: "p1" });
+  if ("refused" in held) throw new Error("claim refused");
   await tally.current();
-  const view = tally.summarize("alice", farm, summary, "queued", Date.now() / 1000);
-  expect(view.tasks_by_status).toEqual({ queued: 10_000 });
+  const view = tally.summarize("alice", farm, summary, "running", Date.now() / 1000);
+  expect(view.tasks_by_status).toEqual({ running: 1, queued: 9_999 });
+  expect(tally.untaken("alice", farm, summary)).toBe(9_998);
+  expect(tally.allEnded("alice", farm, summary)).toBe(false);
   expect(JSON.stringify(view).length).toBeLessThan(2_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Retries of farm tasks ride on JetStream redelivery: a task's message stays unacknowledged
  * until the task is over, and each delivery that runs it makes one attempt, a job of its own
- * (`<task>`, `<task>-a2`, …). A failed attempt hands the message back (nak), and an attempt
+ * (`<task>`, `<task>-a2`, …), recorded `queued` here first and then claimed: the first
+ * attempt too (submission writes only the farm job's record). A failed attempt hands the message back (nak), and an attempt
  * whose peer died comes back once its keep-alive stops; the next delivery makes the next
  * attempt, on another peer when one takes it in time.
  */
@@ -61,14 +62,15 @@ export async function decideAttempt(
   // when no one else is left).
   if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: PASSED_ON_RETRY_MS };
   const last = attempts.at(-1);
-  if (!last || taskEnded(attempts, budget)) return { ended: true };
+  if (last && taskEnded(attempts, budget)) return { ended: true };
   // A peer runs it (and keeps it alive); if that peer died, the reaper settles it lost first.
-  if (last.status === "running") return { later: HELD_ELSEWHERE_RETRY_MS };
+  if (last?.status === "running") return { later: HELD_ELSEWHERE_RETRY_MS };
   // Only now: a message whose task runs is its runner's, and must come back if that attempt fails.
   if (summary.success && (summary.data.paused || (task.priority !== undefined && task.priority !== summary.data.priority))) return { parked: true };
-  if (last.status === "queued") return { run: last.job_id, attempt: attempts.length };
-  const bounces = redeliveries - (attempts.length - 1);
-  if (last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
+  if (last?.status === "queued") return { run: last.job_id, attempt: attempts.length };
+  // No attempt yet (the first is recorded by the peer that takes the task), or the last one failed.
+  const bounces = redeliveries - Math.max(0, attempts.length - 1);
+  if (last && last.target_uuid === peerUuid && bounces < BOUNCES_BEFORE_TAKING_BACK) return { later: 500 };
   const attempt = attempts.length + 1;
   const jobId = farmAttemptJobId(task.job_id, attempt);
   const record = newFarmAttemptRecord(userId, task.farm_job_id, jobId);

@@ -55,6 +55,12 @@ export const taskEnded = (attempts: FarmAttempt[], maxAttempts: number): boolean
   return last.status === "completed" || last.status === "expired" || last.status === "cancelled" || attempts.length >= maxAttempts;
 };
 
+/** A task's status from its attempts: its last attempt's, `retrying` when a failed one has attempts left. */
+export function taskStatus(attempts: FarmAttempt[], budget: number): string {
+  const last = attempts.at(-1)?.status ?? "queued";
+  return isTerminalJobStatus(last) && last !== "completed" && !taskEnded(attempts, budget) ? "retrying" : last;
+}
+
 /** The progress of a farm job; undefined when the record is not a farm job. */
 export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise<FarmProgress | undefined> {
   const summary = FarmSummarySchema.safeParse(farm.result);
@@ -64,9 +70,9 @@ export async function readFarmProgress(jobs: JobStore, farm: JobRecord): Promise
   const tasks = await Promise.all(
     taskIds.map(async (taskId): Promise<FarmTaskState> => {
       const attempts = await readAttempts(jobs, farm.bus_id, taskId, maxAttempts);
-      const last = attempts.at(-1)?.status ?? "unrecorded";
-      // A failed attempt with attempts left is a task waiting to be tried again.
-      const status = isTerminalJobStatus(last) && last !== "completed" && !taskEnded(attempts, maxAttempts) ? "retrying" : last;
+      // No attempt yet: it waits (its first is recorded by the peer that takes it), or it
+      // ends with its farm job (cancelled, expired) without ever running.
+      const status = attempts.length === 0 ? (isTerminalJobStatus(farm.status) ? farm.status : "queued") : taskStatus(attempts, maxAttempts);
       return { task_id: taskId, status, attempts };
     }),
   );

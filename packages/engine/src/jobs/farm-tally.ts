@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { FarmSummarySchema, JobStatusSchema, StoredArtifactSchema, attemptBudget, type StoredArtifact, farmTaskIds, isTerminalJobStatus, itemsOfTask, farmTaskIndex, type FarmSummary } from "@blender-fabric/protocol";
-import { taskEnded, type FarmAttempt, type FarmTaskState } from "./farm-progress.js";
+import { taskEnded, taskStatus, type FarmAttempt, type FarmTaskState } from "./farm-progress.js";
 
 /** What the tally keeps of an attempt's record. */
 const AttemptFieldsSchema = z.object({
@@ -147,15 +147,34 @@ export class FarmTally {
     }
   }
 
+  /** Whether every task of the farm job has ended, as far as this replica has seen. */
+  allEnded(userId: string, farmJobId: string, summary: FarmSummary): boolean {
+    const farm = this.#farms.get(`${userId}\u0000${farmJobId}`);
+    if (!farm || farm.tasks.size < summary.tasks_total) return false;
+    const budget = attemptBudget(summary);
+    return farmTaskIds(farmJobId, summary).every((taskId) => {
+      const attempts = (farm.tasks.get(taskId) ?? []).filter((attempt): attempt is TalliedAttempt => attempt !== undefined);
+      return attempts.length > 0 && taskEnded(attempts, budget);
+    });
+  }
+
+  /** How many of the farm job's tasks no peer has taken (no attempt recorded). */
+  untaken(userId: string, farmJobId: string, summary: FarmSummary): number {
+    const farm = this.#farms.get(`${userId}\u0000${farmJobId}`);
+    return farmTaskIds(farmJobId, summary).filter((taskId) => !(farm?.tasks.get(taskId)?.length)).length;
+  }
+
   /** A farm job's tasks in order, `offset` to `offset + limit`, with their attempts, as the tally holds them. */
   tasks(userId: string, farmJobId: string, summary: FarmSummary, offset = 0, limit = summary.tasks_total): FarmTaskState[] {
     const farm = this.#farms.get(`${userId}\u0000${farmJobId}`);
+    const ended = farm && isTerminalJobStatus(farm.status) ? farm.status : undefined;
     const budget = attemptBudget(summary);
     const ids = farmTaskIds(farmJobId, summary).slice(offset, offset + limit);
     return ids.map((taskId) => {
       const attempts = (farm?.tasks.get(taskId) ?? []).filter((attempt): attempt is TalliedAttempt => attempt !== undefined);
       const shown = attempts.map(({ job_id, status, target_uuid, error }) => ({ job_id, status, target_uuid, error }));
-      return { task_id: taskId, status: taskStatus(shown, budget), attempts: shown };
+      // A task never attempted waits, or ended with its farm job without running.
+      return { task_id: taskId, status: shown.length === 0 ? (ended ?? "queued") : taskStatus(shown, budget), attempts: shown };
     });
   }
 
@@ -200,9 +219,10 @@ export class FarmTally {
         }
       }
     }
-    // Tasks whose first attempt this replica has not seen yet are waiting.
+    // Tasks with no attempt yet wait, or ended with their farm job without running.
     const unseen = summary.tasks_total - seen;
-    if (unseen > 0) byStatus.queued = (byStatus.queued ?? 0) + unseen;
+    const never = isTerminalJobStatus(farmStatus) ? farmStatus : "queued";
+    if (unseen > 0) byStatus[never] = (byStatus[never] ?? 0) + unseen;
     const completed = byStatus.completed ?? 0;
     const running = farmStatus === "running" && !summary.paused;
     const elapsed = firstStarted === null ? 0 : now - firstStarted;
@@ -222,10 +242,4 @@ export class FarmTally {
       eta_seconds: eta,
     };
   }
-}
-
-/** A task's status from its attempts: its last attempt's, `retrying` when a failed one has attempts left. */
-export function taskStatus(attempts: FarmAttempt[], budget: number): string {
-  const last = attempts.at(-1)?.status ?? "queued";
-  return isTerminalJobStatus(last) && last !== "completed" && !taskEnded(attempts, budget) ? "retrying" : last;
 }

@@ -22,7 +22,6 @@ import {
   type JobKind,
   type JobRecord,
 } from "@blender-fabric/protocol";
-import { newFarmAttemptRecord } from "./farm-rules.js";
 import { createEnvelope, type ArtifactStore, type ClientRegistry, type WorkStream } from "@blender-fabric/bus";
 import { farmTaskEnvelope, keepFarmSpec, type FarmSpec } from "./farm-spec.js";
 import type { JobStore } from "./job-store.js";
@@ -163,21 +162,25 @@ export class JobEngine {
 
   /**
    * Records a farm job (unless a repeat of its request did), keeps its spec (farm-spec.ts),
-   * and queues each task not queued yet; the stream drops the copies of those that are. Its
-   * lanes' consumers come first: a group at zero peers is scaled up by their pending counts.
+   * and publishes its tasks. A task's attempts are recorded by the peers that take it
+   * (farm-attempts.ts), the first one too, so submitting 10,000 tasks writes one record and
+   * 10,000 messages. Each message's id is the task and the farm record's revision: a repeat of
+   * the request (its first gateway may have died half-way) publishes what is missing and the
+   * stream drops the rest. Its lanes' consumers come first: a group at zero peers is scaled up
+   * by their pending counts.
    */
   async queueFarm(userId: string, farmJobId: string, command: string, summary: FarmSummary, tasks: FarmTasks): Promise<void> {
     const { jobs, work, artifacts } = this.#stores;
     const spec: FarmSpec = { script: tasks.script, chunks: tasks.chunks, task_timeout_seconds: tasks.taskTimeoutSeconds };
     const farm = newJobRecord({ job_id: farmJobId, bus_id: userId, originator_uuid: null, target_uuid: null, kind: "farm", command });
-    await recordJob(jobs, { ...farm, result: summary });
+    const entry = await recordJob(jobs, { ...farm, result: summary });
+    // A repeat after the job ended, or after a control republished its tasks, publishes nothing.
+    if (entry.record.status !== "queued") return;
     await Promise.all([keepFarmSpec(artifacts, userId, farmJobId, spec), work.ensureFarmLanes(userId, summary.group_id)]);
     await Promise.all(
-      tasks.chunks.map(async (_, index) => {
-        const entry = await recordJob(jobs, newFarmAttemptRecord(userId, farmJobId, farmTaskJobId(farmJobId, index)));
-        const envelope = farmTaskEnvelope(userId, farmJobId, summary, spec, index);
-        await queueRecordedWork(work, entry, { farmGroup: summary.group_id, priority: summary.priority }, envelope);
-      }),
+      tasks.chunks.map((_, index) =>
+        work.publishFarmTask(userId, summary.group_id, summary.priority, farmTaskEnvelope(userId, farmJobId, summary, spec, index), `${farmTaskJobId(farmJobId, index)}@${entry.revision}`),
+      ),
     );
   }
 

@@ -17,7 +17,9 @@
  * peers from the registry's mirror, so a sweep costs no round trip unless it settles a job.
  */
 import type { KV, KvEntry } from "@nats-io/kv";
+import { z } from "zod";
 import {
+  FARM_TASK_DEADLINE_SECONDS,
   FarmSummarySchema,
   JobRecordSchema,
   epochSeconds,
@@ -34,6 +36,9 @@ import { farmOutcome, readFarmProgress } from "./farm-progress.js";
 import { FarmTally } from "./farm-tally.js";
 import type { PreviewVideos } from "./preview-video.js";
 
+/** After its tasks' 24 h, how long a farm job waits for a task still arriving before it fails. Seconds */
+const UNTAKEN_GRACE_SECONDS = 60;
+
 /** How often the reaper sweeps; a farm job ends at most this long after its last task. ms */
 const SWEEP_INTERVAL_MS = 500;
 
@@ -46,7 +51,15 @@ type Forgettable = Pick<JobRecord, "job_id" | "bus_id" | "updated_at">;
 type Unfinished = Pick<
   JobRecord,
   "job_id" | "bus_id" | "kind" | "status" | "target_uuid" | "deadline" | "incarnation" | "created_at" | "parent_job_id"
->;
+> & {
+  /**
+   * What it counts in its user's work quota: a farm job its tasks (counted there, whether
+   * attempted yet or not, until the farm job ends), an attempt nothing, any other job 1.
+   */
+  weight: number;
+};
+
+const FarmSizeSchema = z.object({ result: z.object({ tasks_total: z.number().int().min(0) }) });
 
 /** Every job write passes through the mirror: only what the reaper decides on is checked. */
 const TrackedFieldsSchema = JobRecordSchema.pick({
@@ -79,7 +92,8 @@ const decodeTracked = (forgettable: (job: Forgettable) => void, tally: FarmTally
     return undefined;
   }
   const { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id } = parsed.data;
-  return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id };
+  const weight = kind === "farm" ? 1 + (FarmSizeSchema.safeParse(value).data?.result.tasks_total ?? 0) : parent_job_id === null ? 1 : 0;
+  return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id, weight };
 };
 
 /**
@@ -108,6 +122,8 @@ export class JobReaper {
 
   readonly #jobs: JobStore;
   readonly #registry: ClientRegistry;
+  /** Farm jobs' tasks as the watch delivers them (farm-tally.ts). */
+  readonly #tally: FarmTally;
   /** Makes renders' preview videos; none: a render asking for one completes without it. */
   #videos: PreviewVideos | undefined;
   readonly #timer: NodeJS.Timeout;
@@ -115,8 +131,9 @@ export class JobReaper {
   readonly #retentionSeconds: number;
   #sweeping = false;
 
-  private constructor(mirror: KvMirror<Unfinished>, forgettable: Forgettable[], jobs: JobStore, registry: ClientRegistry, retentionSeconds: number) {
+  private constructor(mirror: KvMirror<Unfinished>, forgettable: Forgettable[], jobs: JobStore, registry: ClientRegistry, retentionSeconds: number, tally: FarmTally) {
     this.#mirror = mirror;
+    this.#tally = tally;
     this.#forgettable = forgettable;
     this.#retentionSeconds = retentionSeconds;
     this.#jobs = jobs;
@@ -135,7 +152,7 @@ export class JobReaper {
     const forgettable: Forgettable[] = [];
     const mirror = await KvMirror.start(jobsBucket, decodeTracked((job) => forgettable.push(job), tally));
     tally.feedsFrom(() => mirror.sync());
-    return new JobReaper(mirror, forgettable, jobs, registry, retentionSeconds);
+    return new JobReaper(mirror, forgettable, jobs, registry, retentionSeconds, tally);
   }
 
 
@@ -171,7 +188,7 @@ export class JobReaper {
   unfinishedCount(userId: string): number {
     let count = 0;
     // The mirror indexes keys by user, and holds unfinished jobs only: this counts just those.
-    for (const _entry of this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))) count += 1;
+    for (const [, { value }] of this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))) count += value.weight;
     return count;
   }
 
@@ -202,7 +219,10 @@ export class JobReaper {
   #farmSettlements(unfinished: Unfinished[]): Promise<unknown>[] {
     const tasksOf = new Map<string, Unfinished[]>();
     for (const job of unfinished) {
-      if (job.parent_job_id) tasksOf.set(job.parent_job_id, [...(tasksOf.get(job.parent_job_id) ?? []), job]);
+      if (!job.parent_job_id) continue;
+      const tasks = tasksOf.get(job.parent_job_id);
+      if (tasks) tasks.push(job);
+      else tasksOf.set(job.parent_job_id, [job]);
     }
     return unfinished
       .filter((job) => job.kind === "farm")
@@ -220,9 +240,11 @@ export class JobReaper {
     const record = await this.#jobs.get(farm.bus_id, farm.job_id);
     const summary = FarmSummarySchema.safeParse(record?.result);
     if (!record || !summary.success) return;
-    // Attempts are recorded after their farm job: none unfinished may also mean none written
-    // yet, so the end is decided on the attempts' own records.
-    const progress = hasUnfinishedAttempts ? undefined : await readFarmProgress(this.#jobs, record);
+    // Attempts are recorded by the peers that take the tasks: none unfinished may also mean
+    // none taken yet. Only when the tally (this replica's view) sees every task ended is the
+    // end decided, on the attempts' own records.
+    const mayHaveEnded = !hasUnfinishedAttempts && this.#tally.allEnded(farm.bus_id, farm.job_id, summary.data);
+    const progress = mayHaveEnded ? await readFarmProgress(this.#jobs, record) : undefined;
     if (progress?.ended) {
       const outcome = farmOutcome(progress);
       // A render that asked for a preview video completes once it is made (preview-video.ts).
@@ -231,6 +253,14 @@ export class JobReaper {
       return;
     }
     if (await this.#expireIfUnfollowed(record, summary.data)) return;
+    // Tasks no peer took before their messages' age ran out (the work stream keeps them 24 h)
+    // will never run: the job fails, saying so.
+    const untaken = epochSeconds() - record.created_at > FARM_TASK_DEADLINE_SECONDS + UNTAKEN_GRACE_SECONDS ? this.#tally.untaken(farm.bus_id, farm.job_id, summary.data) : 0;
+    if (untaken > 0) {
+      const error = `${untaken} of its ${summary.data.tasks_total} tasks were never taken by a peer within ${FARM_TASK_DEADLINE_SECONDS / 3600} h; they will never run`;
+      await this.#jobs.advanceFarm(farm.bus_id, farm.job_id, { status: "failed", error });
+      return;
+    }
     const { group_id: groupId, capabilities } = summary.data;
     // A job with no group is for every farm worker of the user.
     const inPool = (client: ClientRecord) => (groupId === null ? client.farm_worker === true : client.group_id === groupId);

@@ -197,9 +197,11 @@ async function cancelFarm(context: ToolContext, farm: JobRecord) {
   const cancelled = await jobs.advanceFarm(userId, farm.job_id, { status: "cancelled", error: "cancelled by its caller" });
   if (cancelled?.status !== "cancelled") return { status: "not_cancellable", job_id: farm.job_id, job_status: cancelled?.status ?? farm.status };
   const progress = await readFarmProgress(jobs, cancelled);
-  const lastAttempts = (progress?.tasks ?? []).flatMap((task) => task.attempts.slice(-1));
+  const lastAttempts = (progress?.tasks ?? []).map((task) => task.attempts.at(-1));
   const outcomes = await Promise.all(
     lastAttempts.map(async (attempt) => {
+      // Never taken by a peer: it never will be now (a peer drops a cancelled job's task).
+      if (!attempt) return "removed";
       if (attempt.status === "queued") {
         return (await jobs.cancelQueued(userId, attempt.job_id, "its farm job was cancelled"))?.status === "cancelled" ? "removed" : "ended";
       }
