@@ -4,7 +4,7 @@
  * by the attempt), and say how it ended. An attempt that reports no progress for the task's
  * timeout is stuck: Blender is restarted and the attempt fails, so the task is tried again.
  */
-import { farmTaskScript, isTerminalJobStatus, type FarmTask } from "@blender-fabric/protocol";
+import { farmTaskScript, type FarmTask } from "@blender-fabric/protocol";
 import type { HeldJob, JobOutcome, PeerFiles, PeerJobs } from "@blender-fabric/engine";
 import type { BlenderPeer } from "./blender-peer.js";
 import type { BlendCache } from "./blend-cache.js";
@@ -37,8 +37,7 @@ export type FarmAttemptDependencies = {
 
 export async function runFarmAttempt(deps: FarmAttemptDependencies, running: RunningAttempt, task: FarmTask, held: HeldJob): Promise<JobOutcome> {
   const jobId = held.record.job_id;
-  // Read after the claim: a farm job cancelled before it never sees this attempt run.
-  if (!(await farmGoesOn(deps.jobs, task))) return { status: "cancelled", error: "its farm job ended before this attempt started" };
+  // The peer API checked, after claiming it, that its farm job goes on (work-ops.ts).
   let blend: { path: string; source: string } | undefined;
   try {
     blend = task.blend_sha256 ? await deps.blendCache.ensure(deps.userId, task.blend_sha256) : undefined;
@@ -90,14 +89,5 @@ async function collectOutputs(outputs: OutputFolder, outcome: JobOutcome, blendS
   } catch (error) {
     if (outcome.status !== "completed") return outcome;
     return { status: "failed", error: `the task finished, but its output files could not be stored: ${String(error)}` };
-  }
-}
-
-async function farmGoesOn(jobs: PeerJobs, task: FarmTask): Promise<boolean> {
-  try {
-    const farm = await jobs.get(task.farm_job_id);
-    return !!farm && !isTerminalJobStatus(farm.status);
-  } catch {
-    return true; // unknown (fabric unavailable): run it; a cancel still stops it at report_progress
   }
 }

@@ -8,7 +8,7 @@
  */
 import { FarmSummarySchema, attemptBudget, isTerminalJobStatus, type FarmTask } from "@blender-fabric/protocol";
 import { blocklistedPeers, coversCapabilities, farmAttemptJobId, newFarmAttemptRecord } from "./farm-rules.js";
-import { JobExistsError, type JobStore } from "./job-store.js";
+import type { HeldJob, JobStore } from "./job-store.js";
 import { readAttempts, taskEnded } from "./farm-progress.js";
 
 /** Pause before a farm task whose attempt runs on another peer is looked at again. ms */
@@ -20,8 +20,10 @@ const PASSED_ON_RETRY_MS = 1_000;
 const BOUNCES_BEFORE_TAKING_BACK = 3;
 
 export type AttemptDecision =
-  /** Run this attempt (its record exists, queued). */
+  /** Run this attempt (its record exists, queued): claim it. */
   | { run: string; attempt: number }
+  /** A new attempt, recorded running for the taker already. */
+  | { started: HeldJob; attempt: number }
   /** The task is over (completed, or out of attempts): acknowledge the message. */
   | { ended: true }
   /**
@@ -34,8 +36,11 @@ export type AttemptDecision =
   /** Not now: hand the message back after `delayMs` (another peer holds it, or should try). */
   | { later: number };
 
-/** Who decides: this peer's uuid and the capabilities it offers. */
-export type AttemptTaker = { peerUuid: string; capabilities: readonly string[] };
+/** Who decides: this peer's uuid, boot and the capabilities it offers. */
+export type AttemptTaker = { peerUuid: string; incarnation: string; capabilities: readonly string[] };
+
+/** Pause before a task whose new attempt another peer recorded first comes again. ms */
+const MADE_ELSEWHERE_RETRY_MS = 1_000;
 
 export async function decideAttempt(
   jobs: JobStore,
@@ -74,9 +79,8 @@ export async function decideAttempt(
   const attempt = attempts.length + 1;
   const jobId = farmAttemptJobId(task.job_id, attempt);
   const record = newFarmAttemptRecord(userId, task.farm_job_id, jobId);
-  // Two deliveries racing to make the same attempt: one record, and the claim picks one peer.
-  await jobs.create(record).catch((error: unknown) => {
-    if (!(error instanceof JobExistsError)) throw error;
-  });
-  return { run: jobId, attempt };
+  // Recorded running for this peer in one write; of two deliveries racing to make the same
+  // attempt, the one whose create lands runs it.
+  const started = await jobs.startNew(record, { peerUuid, incarnation: taker.incarnation });
+  return started ? { started, attempt } : { later: MADE_ELSEWHERE_RETRY_MS };
 }

@@ -182,6 +182,27 @@ export class JobStore {
     return { refused: refusal ?? written.record };
   }
 
+  /**
+   * Records a new job already running for one peer boot: a farm task's next attempt, made by
+   * the peer that takes it. The create is the fence (of two peers making the same attempt,
+   * one creates it); undefined when another did.
+   */
+  async startNew(record: JobRecord, holder: JobHolder): Promise<HeldJob | undefined> {
+    const now = epochSeconds();
+    const running: JobRecord = { ...record, status: "running", target_uuid: holder.peerUuid, incarnation: holder.incarnation, started_at: now, updated_at: now };
+    try {
+      const revision = await this.create(running);
+      this.#announce(running, { status: "running" });
+      return { record: running, revision };
+    } catch (error) {
+      if (!(error instanceof JobExistsError)) throw error;
+      // Our own create whose reply was lost (a retry found it): it is ours.
+      const current = await this.entry(record.bus_id, record.job_id);
+      const ours = current?.record.status === "running" && current.record.incarnation === holder.incarnation && current.record.target_uuid === holder.peerUuid;
+      return ours ? current : undefined;
+    }
+  }
+
   /** Records and announces progress of a job its peer holds. */
   async progress(held: HeldJob, fraction: number, message: string): Promise<void> {
     const clamped = Math.min(1, Math.max(0, fraction));

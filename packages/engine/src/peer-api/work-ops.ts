@@ -10,7 +10,7 @@
  * ack (job-ops.ts).
  */
 import { WorkStream } from "@blender-fabric/bus";
-import { FarmTaskSchema, PeerApiErrorCode, type ClientRecord, type PeerDelivery, type PeerRequest } from "@blender-fabric/protocol";
+import { FarmTaskSchema, PeerApiErrorCode, isTerminalJobStatus, type ClientRecord, type PeerDelivery, type PeerRequest } from "@blender-fabric/protocol";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Msg } from "@nats-io/transport-node";
 import { PeerApiError } from "./errors.js";
@@ -87,7 +87,7 @@ export async function nextFarmTask(context: PeerApiContext, request: PeerRequest
   if (!message || !delivery) return { deliveries: [] };
   const task = FarmTaskSchema.safeParse(payloadOf(delivery));
   if (!task.success) return { deliveries: [delivery] }; // malformed: the peer drops it
-  const taker = { peerUuid: context.peerUuid, capabilities: record.capabilities };
+  const taker = { peerUuid: context.peerUuid, incarnation: request.incarnation, capabilities: record.capabilities };
   const decision = await decideAttempt(jobs, context.userId, taker, task.data, delivery.redeliveries);
   if ("ended" in decision || "parked" in decision) {
     work.acknowledge(delivery.ack, "ack");
@@ -97,11 +97,19 @@ export async function nextFarmTask(context: PeerApiContext, request: PeerRequest
     work.acknowledge(delivery.ack, "nak", decision.later);
     return { deliveries: [], later: decision.later };
   }
-  const claimed = await jobs.claim(context.userId, decision.run, { incarnation: request.incarnation, peerUuid: context.peerUuid });
+  const claimed = "started" in decision ? decision.started : await jobs.claim(context.userId, decision.run, { incarnation: request.incarnation, peerUuid: context.peerUuid });
   if ("refused" in claimed) {
     // Another peer claimed this attempt first: it is theirs; the task comes again later.
     work.acknowledge(delivery.ack, "nak", CLAIMED_ELSEWHERE_RETRY_MS);
     return { deliveries: [], later: CLAIMED_ELSEWHERE_RETRY_MS };
+  }
+  // Read after the claim: a farm job cancelled before it never sees this attempt run (its
+  // cancel ends the farm job first, then its attempts; this attempt may have been made between).
+  const farm = await jobs.get(context.userId, task.data.farm_job_id);
+  if (!farm || isTerminalJobStatus(farm.status)) {
+    await jobs.finish(claimed, { status: "cancelled", error: "its farm job ended before this attempt started" });
+    work.acknowledge(delivery.ack, "ack");
+    return { deliveries: [] };
   }
   return { deliveries: [{ ...delivery, attempt: { held: claimed, attempt: decision.attempt } }] };
 }
