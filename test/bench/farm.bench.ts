@@ -28,6 +28,7 @@ import {
   type BridgeProcess,
 } from "@blender-fabric/testkit";
 import { percentile } from "./stats.js";
+import { cpuPerCall, sampleFabricCpu, type CpuSample } from "./process-cpu.js";
 
 const TASK_SECONDS = 0.2;
 const TASKS_PER_PEER = 15;
@@ -38,7 +39,33 @@ const PEER_COUNTS = (process.env.BENCH_PEERS ?? "8,16").split(",").map(Number);
 const GROUP = "bench-farm";
 const USER = "bench";
 
-type Row = { peers: number; tasks: number; path: string; makespanS: number; idealS: number; efficiency: number; tasksPerSecond: number; gapP50: string; gapP99: string };
+type Row = {
+  peers: number;
+  tasks: number;
+  path: string;
+  makespanS: number;
+  idealS: number;
+  efficiency: number;
+  tasksPerSecond: number;
+  gapP50: string;
+  gapP99: string;
+  /** Where a farm run's time went: its first start, attempts, and the end seen. */
+  breakdown?: string;
+  /** CPU time per task of each kind of process, and how busy the cores were over the run. */
+  cpu: CpuSample;
+  busy: number;
+};
+
+/** Runs `work`, measuring the CPU the fabric's processes spent per task and the cores' use. */
+async function withCpu(tasks: number, work: () => Promise<Omit<Row, "cpu" | "busy">>): Promise<Row> {
+  const before = sampleFabricCpu();
+  const started = performance.now();
+  const row = await work();
+  const after = sampleFabricCpu();
+  const wallMs = performance.now() - started;
+  const spent = Object.keys(after).reduce((sum, name) => sum + after[name as keyof CpuSample] - before[name as keyof CpuSample], 0);
+  return { ...row, cpu: cpuPerCall(before, after, tasks), busy: spent / (wallMs * cpus().length) };
+}
 
 type Attempt = { job_id: string; target_uuid: string };
 
@@ -109,12 +136,16 @@ async function benchSubmission(client: FabricTestClient): Promise<SubmitRow[]> {
   ];
 }
 
-async function benchFarm(client: FabricTestClient, peers: number, options: { taskSeconds: number; tasksPerPeer: number }): Promise<Row> {
+type Measured = Omit<Row, "cpu" | "busy">;
+
+async function benchFarm(client: FabricTestClient, peers: number, options: { taskSeconds: number; tasksPerPeer: number }): Promise<Measured> {
   const tasks = peers * options.tasksPerPeer;
   const script = options.taskSeconds > 0 ? `import time\ntime.sleep(${options.taskSeconds} * len(items))` : "pass";
   const started = performance.now();
+  const submittedAt = Date.now() / 1000;
   const farm = await client.call("blender_farm_map", { script, items: Array.from({ length: tasks }, (_, i) => i), group_id: GROUP });
   await waitCompleted(client, farm.job_id);
+  const endSeenAt = Date.now() / 1000;
   const makespanS = (performance.now() - started) / 1000;
   // Gaps between consecutive attempts on each peer: end of one to the start of the next.
   const records = await attemptRecords(client, farm.job_id, tasks);
@@ -127,7 +158,10 @@ async function benchFarm(client: FabricTestClient, peers: number, options: { tas
   }
   gaps.sort((a, b) => a - b);
   // The scheduling window: first attempt's start to the last one's end.
-  const windowS = Math.max(...records.map((record) => record.updated_at)) - Math.min(...records.map((record) => record.started_at));
+  const firstStart = Math.min(...records.map((record) => record.started_at));
+  const lastEnd = Math.max(...records.map((record) => record.updated_at));
+  const windowS = lastEnd - firstStart;
+  const durations = records.map((record) => (record.updated_at - record.started_at) * 1000).sort((a, b) => a - b);
   const idealS = Math.ceil(tasks / peers) * options.taskSeconds;
   return {
     peers,
@@ -139,11 +173,12 @@ async function benchFarm(client: FabricTestClient, peers: number, options: { tas
     tasksPerSecond: tasks / windowS,
     gapP50: `${percentile(gaps, 0.5).toFixed(1)} ms`,
     gapP99: `${percentile(gaps, 0.99).toFixed(1)} ms`,
+    breakdown: `first start ${((firstStart - submittedAt) * 1000).toFixed(0)} ms after the call; attempts p50 ${percentile(durations, 0.5).toFixed(0)} ms; end seen ${((endSeenAt - lastEnd) * 1000).toFixed(0)} ms after the last attempt`,
   };
 }
 
 /** Without the farm: one coordinator keeps one execute_code call in flight per peer. */
-async function benchCoordinator(client: FabricTestClient, peerUuids: string[], options: { taskSeconds: number; tasksPerPeer: number }): Promise<Row> {
+async function benchCoordinator(client: FabricTestClient, peerUuids: string[], options: { taskSeconds: number; tasksPerPeer: number }): Promise<Measured> {
   const tasks = peerUuids.length * options.tasksPerPeer;
   const code = options.taskSeconds > 0 ? `import time\ntime.sleep(${options.taskSeconds})` : "pass";
   let next = 0;
@@ -164,10 +199,14 @@ async function benchCoordinator(client: FabricTestClient, peerUuids: string[], o
 }
 
 function formatTable(rows: Row[]): string {
-  const header = "| peers | tasks | path | makespan s | ideal s | efficiency | tasks/s | next-task gap p50 | p99 |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|";
+  const header =
+    "| peers | tasks | path | makespan s | ideal s | efficiency | tasks/s | next-task gap p50 | p99 | CPU ms/task: gateway | bridges | Blenders | nats-server | cores busy |\n" +
+    "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const line = (row: Row) =>
-    `| ${row.peers} | ${row.tasks} | ${row.path} | ${row.makespanS.toFixed(2)} | ${row.idealS.toFixed(2)} | ${row.idealS > 0 ? `${(row.efficiency * 100).toFixed(0)} %` : "–"} | ${row.tasksPerSecond.toFixed(0)} | ${row.gapP50} | ${row.gapP99} |`;
-  return [header, ...rows.map(line)].join("\n");
+    `| ${row.peers} | ${row.tasks} | ${row.path} | ${row.makespanS.toFixed(2)} | ${row.idealS.toFixed(2)} | ${row.idealS > 0 ? `${(row.efficiency * 100).toFixed(0)} %` : "–"} | ${row.tasksPerSecond.toFixed(0)} | ${row.gapP50} | ${row.gapP99} | ` +
+    `${row.cpu.gateway.toFixed(1)} | ${row.cpu.bridge.toFixed(1)} | ${row.cpu.blender.toFixed(1)} | ${row.cpu["nats-server"].toFixed(1)} | ${(row.busy * 100).toFixed(0)} % |`;
+  const notes = rows.filter((row) => row.breakdown).map((row) => `- ${row.peers} peers, ${row.path}: ${row.breakdown}.`);
+  return [header, ...rows.map(line), "", ...notes].join("\n");
 }
 
 function formatSubmission(rows: SubmitRow[]): string {
@@ -182,8 +221,6 @@ const rows: Row[] = [];
 let submission: SubmitRow[] = [];
 const client = await FabricTestClient.connect({ mcpUrls: [gateway.mcpUrl], token: await mintToken({ sub: USER }), name: "bench-farm" });
 try {
-  submission = await benchSubmission(client);
-  console.log(formatSubmission(submission));
   for (const peers of PEER_COUNTS) {
     while (bridges.length < peers) {
       // A few at a time: every Blender start costs CPU on a 2-core machine.
@@ -191,14 +228,22 @@ try {
       bridges.push(...(await Promise.all(batch.map((uuid) => startBridgeProcess({ natsUrls: [nats.url], user: USER, uuid, groupId: GROUP, readyTimeoutMs: 180_000 })))));
     }
     const sleeping = { taskSeconds: TASK_SECONDS, tasksPerPeer: TASKS_PER_PEER };
-    const pair = [await benchFarm(client, peers, sleeping), await benchCoordinator(client, bridges.map((bridge) => bridge.uuid), sleeping)];
+    const uuids = bridges.map((bridge) => bridge.uuid);
+    const pair = [
+      await withCpu(peers * TASKS_PER_PEER, () => benchFarm(client, peers, sleeping)),
+      await withCpu(peers * TASKS_PER_PEER, () => benchCoordinator(client, uuids, sleeping)),
+    ];
     if (peers === Math.max(...PEER_COUNTS)) {
       const noop = { taskSeconds: 0, tasksPerPeer: NOOP_TASKS_PER_PEER };
-      pair.push(await benchFarm(client, peers, noop), await benchCoordinator(client, bridges.map((bridge) => bridge.uuid), noop));
+      pair.push(await withCpu(peers * NOOP_TASKS_PER_PEER, () => benchFarm(client, peers, noop)), await withCpu(peers * NOOP_TASKS_PER_PEER, () => benchCoordinator(client, uuids, noop)));
     }
     rows.push(...pair);
     console.log(formatTable(pair));
   }
+  // Last: the 10,000 blender_submit jobs it leaves wait for their deadline, which would weigh
+  // on the runs above.
+  submission = await benchSubmission(client);
+  console.log(formatSubmission(submission));
 } finally {
   await client.close();
   await Promise.allSettled(bridges.map((bridge) => bridge.stop()));
@@ -236,6 +281,8 @@ spread and how soon an idle peer starts its next task. The throughput run's task
   one's end (records' \`started_at\`, \`updated_at\`); for the coordinator, tasks ÷ makespan.
 - **next-task gap**: per peer, from the end of one attempt (its record's \`updated_at\`) to the
   start of the next (\`started_at\`).
+- **CPU ms/task**: CPU time (user + system, from /proc) each kind of process spent over the
+  run, per task; **cores busy**: all of it over the run's wall time × ${cpus().length} cores.
 
 ${formatTable(rows)}
 

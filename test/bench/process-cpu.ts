@@ -9,6 +9,8 @@ export const FABRIC_PROCESSES = {
   gateway: "services/gateway/src/main.ts",
   bridge: "services/bridge/src/main.ts",
   "nats-server": "nats-server",
+  /** Headless Blender started by a bridge (its command line runs the addon's headless.py). */
+  blender: "addon/headless.py",
 } as const;
 
 export type CpuSample = Record<keyof typeof FABRIC_PROCESSES, number>;

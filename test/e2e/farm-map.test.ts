@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createHash } from "node:crypto";
 import { mintToken, startBridgeProcess, waitFor, type BridgeProcess } from "@blender-fabric/testkit";
+import { runCli } from "../support/cli.js";
 import { sleep, startFabric, type Fabric } from "../support/fabric.js";
 
 const PEERS = ["blender-farm-1", "blender-farm-2", "blender-farm-3"];
@@ -320,11 +321,18 @@ test("a farm bridge told SIGTERM mid-task finishes its task before it goes: the 
 
 test("pause: running attempts finish and no task starts; resume publishes the rest and the job completes, each task once", async () => {
   const llm = await fabric.connect("fran");
-  const farm = await llm.call("blender_farm_map", { script: "import time\ntime.sleep(0.4)", items: Array.from({ length: 12 }, (_, i) => i), group_id: "farm-a" });
+  // Long enough that the job is still going when the CLI (a process of its own) has started.
+  const farm = await llm.call("blender_farm_map", { script: "import time\ntime.sleep(0.8)", items: Array.from({ length: 18 }, (_, i) => i), group_id: "farm-a" });
   const status = async () => (await llm.call("blender_job_status", { job_id: farm.job_id, tasks_limit: 0 })).farm;
   await waitFor("three tasks to complete", async () => ((await status()).tasks_by_status.completed ?? 0) >= 3, 30_000, 50);
-  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "pause" })).toMatchObject({ status: "ok", paused: true, job_status: "running" });
-  expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "pause" })).toMatchObject({ status: "not_controllable", error: "the job is paused already" });
+  // From the CLI, as an operator would.
+  const env = { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "fran" }) };
+  const pause = runCli(["pause", farm.job_id], env);
+  expect(await pause.exited).toBe(0);
+  expect(pause.output()).toContain(`job ${farm.job_id}: ok. No task starts a new attempt`);
+  const again = runCli(["pause", farm.job_id], env);
+  expect(await again.exited).toBe(1);
+  expect(again.errors()).toContain("not_controllable (running): the job is paused already");
   // What ran when the pause came finishes; then nothing moves.
   await waitFor("running attempts to finish", async () => ((await status()).tasks_by_status.running ?? 0) === 0, 20_000, 100);
   const paused = await status();
@@ -334,10 +342,11 @@ test("pause: running attempts finish and no task starts; resume publishes the re
   expect(later.tasks_by_status.queued).toBeGreaterThan(0);
   expect(later.tasks).toEqual([]);
 
-  const resumed = await llm.call("blender_farm_control", { job_id: farm.job_id, action: "resume" });
-  expect(resumed).toMatchObject({ status: "ok", paused: false, tasks_published: later.tasks_by_status.queued });
+  const resumed = runCli(["resume", farm.job_id], env);
+  expect(await resumed.exited).toBe(0);
+  expect(resumed.output()).toContain(`${later.tasks_by_status.queued} task(s) published again`);
   const ended = await llm.call("blender_job_status", { job_id: farm.job_id, wait_seconds: 45 });
-  expect(ended).toMatchObject({ status: "completed", farm: { paused: false, tasks_by_status: { completed: 12 }, items_done: 12 } });
+  expect(ended).toMatchObject({ status: "completed", farm: { paused: false, tasks_by_status: { completed: 18 }, items_done: 18 } });
   expect(ended.farm.tasks.every((task: { attempts: Attempt[] }) => task.attempts.length === 1)).toBe(true);
   // An ended job takes no controls.
   expect(await llm.call("blender_farm_control", { job_id: farm.job_id, action: "resume" })).toMatchObject({ status: "not_controllable", error: "the job has ended (completed)" });
@@ -366,7 +375,9 @@ test("set_priority moves a job's waiting tasks: raised to high, a low job queued
   const script = "import time\ntime.sleep(0.1)";
   const normal = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4], group_id: "farm-prio" });
   const low = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4], group_id: "farm-prio", priority: "low" });
-  expect(await llm.call("blender_farm_control", { job_id: low.job_id, action: "set_priority", priority: "high" })).toMatchObject({ status: "ok", priority: "high", tasks_published: 4 });
+  const raise = runCli(["priority", low.job_id, "high"], { FABRIC_URL: fabric.gateways[0]!.mcpUrl, FABRIC_TOKEN: await mintToken({ sub: "fran" }) });
+  expect(await raise.exited).toBe(0);
+  expect(raise.output()).toContain("moved to priority high. 4 task(s) published again");
   // The group's only peer starts after both jobs were queued: it takes them in priority order.
   const peer = await startBridgeProcess({ natsUrls: fabric.natsUrls, user: "fran", uuid: "blender-farm-prio", groupId: "farm-prio" });
   try {

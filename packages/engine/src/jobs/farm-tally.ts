@@ -38,6 +38,9 @@ const FarmFieldsSchema = z.object({
 type TalliedAttempt = FarmAttempt & { started_at: number | null; updated_at: number; revision: number; artifacts: StoredArtifact[] };
 
 type TalliedFarm = {
+  /** Tasks with an attempt, and those whose latest attempt is queued or running: kept as attempts change. */
+  attempted: number;
+  open: number;
   summary: FarmSummary | undefined;
   status: string;
   updated_at: number;
@@ -77,6 +80,9 @@ function taskOfAttempt(attemptId: string): { taskId: string; attempt: number } {
   return match ? { taskId: match[1]!, attempt: Number(match[2]) } : { taskId: attemptId, attempt: 1 };
 }
 
+/** An attempt that may still run: queued or running. */
+const isOpen = (attempt: { status: string } | undefined) => attempt?.status === "queued" || attempt?.status === "running";
+
 const firstLine = (text: string) => (text.split("\n")[0] ?? "").slice(0, 300);
 
 export class FarmTally {
@@ -109,7 +115,7 @@ export class FarmTally {
   #farm(userId: string, farmJobId: string): TalliedFarm {
     const key = `${userId}\u0000${farmJobId}`;
     let farm = this.#farms.get(key);
-    if (!farm) this.#farms.set(key, (farm = { summary: undefined, status: "queued", updated_at: 0, revision: 0, tasks: new Map() }));
+    if (!farm) this.#farms.set(key, (farm = { attempted: 0, open: 0, summary: undefined, status: "queued", updated_at: 0, revision: 0, tasks: new Map() }));
     return farm;
   }
 
@@ -128,6 +134,8 @@ export class FarmTally {
     if (!attempts) farm.tasks.set(taskId, (attempts = []));
     const known = attempts[attempt - 1];
     if (known && known.revision >= revision) return;
+    const wasOpen = isOpen(attempts.at(-1));
+    if (attempts.length === 0) farm.attempted += 1;
     attempts[attempt - 1] = {
       job_id: record.job_id,
       status: record.status,
@@ -138,6 +146,16 @@ export class FarmTally {
       revision,
       artifacts: record.artifacts,
     };
+    farm.open += Number(isOpen(attempts.at(-1))) - Number(wasOpen);
+  }
+
+  /**
+   * Whether the farm job may have ended: every task has an attempt and none is queued or
+   * running. Cheap (kept as attempts change); `allEnded` then says for sure.
+   */
+  mayHaveEnded(userId: string, farmJobId: string, summary: Pick<FarmSummary, "tasks_total">): boolean {
+    const farm = this.#farms.get(`${userId}\u0000${farmJobId}`);
+    return !!farm && farm.attempted >= summary.tasks_total && farm.open === 0;
   }
 
   /** Forgets farm jobs that ended more than a day before `now` (their records have expired). */
@@ -150,7 +168,7 @@ export class FarmTally {
   /** Whether every task of the farm job has ended, as far as this replica has seen. */
   allEnded(userId: string, farmJobId: string, summary: FarmSummary): boolean {
     const farm = this.#farms.get(`${userId}\u0000${farmJobId}`);
-    if (!farm || farm.tasks.size < summary.tasks_total) return false;
+    if (!farm || !this.mayHaveEnded(userId, farmJobId, summary)) return false;
     const budget = attemptBudget(summary);
     return farmTaskIds(farmJobId, summary).every((taskId) => {
       const attempts = (farm.tasks.get(taskId) ?? []).filter((attempt): attempt is TalliedAttempt => attempt !== undefined);

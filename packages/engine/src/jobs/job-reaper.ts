@@ -24,6 +24,7 @@ import {
   JobRecordSchema,
   epochSeconds,
   isTerminalJobStatus,
+  keyForJob,
   keyPrefixForUser,
   type ClientRecord,
   type FarmSummary,
@@ -57,6 +58,8 @@ type Unfinished = Pick<
    * attempted yet or not, until the farm job ends), an attempt nothing, any other job 1.
    */
   weight: number;
+  /** A farm job's tasks (0 for any other job). */
+  tasks_total: number;
 };
 
 const FarmSizeSchema = z.object({ result: z.object({ tasks_total: z.number().int().min(0) }) });
@@ -92,8 +95,9 @@ const decodeTracked = (forgettable: (job: Forgettable) => void, tally: FarmTally
     return undefined;
   }
   const { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id } = parsed.data;
-  const weight = kind === "farm" ? 1 + (FarmSizeSchema.safeParse(value).data?.result.tasks_total ?? 0) : parent_job_id === null ? 1 : 0;
-  return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id, weight };
+  const tasksTotal = kind === "farm" ? (FarmSizeSchema.safeParse(value).data?.result.tasks_total ?? 0) : 0;
+  const weight = kind === "farm" ? 1 + tasksTotal : parent_job_id === null ? 1 : 0;
+  return { job_id, bus_id, kind, status, target_uuid, deadline, incarnation, created_at, parent_job_id, weight, tasks_total: tasksTotal };
 };
 
 /**
@@ -130,6 +134,9 @@ export class JobReaper {
   /** How long a finished interactive job stays readable. Seconds */
   readonly #retentionSeconds: number;
   #sweeping = false;
+  #stopListening: (() => void) | undefined;
+  /** Farm jobs being looked at out of the sweep (settleFarmSoon). */
+  readonly #settling = new Set<string>();
 
   private constructor(mirror: KvMirror<Unfinished>, forgettable: Forgettable[], jobs: JobStore, registry: ClientRegistry, retentionSeconds: number, tally: FarmTally) {
     this.#mirror = mirror;
@@ -152,7 +159,10 @@ export class JobReaper {
     const forgettable: Forgettable[] = [];
     const mirror = await KvMirror.start(jobsBucket, decodeTracked((job) => forgettable.push(job), tally));
     tally.feedsFrom(() => mirror.sync());
-    return new JobReaper(mirror, forgettable, jobs, registry, retentionSeconds, tally);
+    const reaper = new JobReaper(mirror, forgettable, jobs, registry, retentionSeconds, tally);
+    // A farm job ends as soon as its last attempt does here, not at the next sweep.
+    reaper.#stopListening = jobs.onFarmAttemptEnded((userId, farmJobId) => reaper.#settleFarmSoon(userId, farmJobId));
+    return reaper;
   }
 
 
@@ -210,6 +220,26 @@ export class JobReaper {
     // The mirror is a cheap first look; a verdict of death is checked against KV itself.
     if (!this.#deadPeer(job, this.#registry.cached(job.bus_id, job.target_uuid))) return undefined;
     return this.#loseIfDead(job, job.target_uuid);
+  }
+
+  /**
+   * Looks at one farm job now (an attempt of it just ended in this process), when the tally
+   * says it may have ended: so it ends with its last task, not up to a sweep later.
+   */
+  #settleFarmSoon(userId: string, farmJobId: string): void {
+    const key = keyForJob(userId, farmJobId);
+    if (this.#settling.has(key)) return;
+    this.#settling.add(key);
+    void (async () => {
+      await this.#tally.current();
+      const farm = this.#mirror.get(key)?.value;
+      if (farm?.kind !== "farm" || !this.#tally.mayHaveEnded(userId, farmJobId, farm)) return;
+      let unfinished = false;
+      for (const [, { value }] of this.#mirror.entriesWithPrefix(keyPrefixForUser(userId))) unfinished ||= value.parent_job_id === farmJobId;
+      if (!unfinished) await this.#superviseFarm(farm, false);
+    })()
+      .catch(() => {}) // the next sweep looks again
+      .finally(() => this.#settling.delete(key));
   }
 
   /**
@@ -311,6 +341,7 @@ export class JobReaper {
   }
 
   stop(): void {
+    this.#stopListening?.();
     clearInterval(this.#timer);
     this.#mirror.stop();
   }

@@ -86,11 +86,19 @@ export class JobStore {
   readonly #jsm: Promise<JetStreamManager>;
   /** What this process wrote last of each unfinished job: its next write skips a read. */
   readonly #written = new RecentJobWrites();
+  /** Told when a farm attempt this process ended has ended (the reaper settles its farm job at once). */
+  readonly #attemptEnded = new Set<(userId: string, farmJobId: string) => void>();
 
   constructor(kv: KV, nc: NatsConnection) {
     this.#kv = kv;
     this.#nc = nc;
     this.#jsm = jetstreamManager(nc, { checkAPI: false, timeout: JETSTREAM_API_TIMEOUT_MS });
+  }
+
+  /** Calls `listener` whenever this process ends a farm attempt (any end). */
+  onFarmAttemptEnded(listener: (userId: string, farmJobId: string) => void): () => void {
+    this.#attemptEnded.add(listener);
+    return () => this.#attemptEnded.delete(listener);
   }
 
   // --- reads -------------------------------------------------------------------------
@@ -528,6 +536,7 @@ export class JobStore {
 
   /** The terminal event on the job subject, and `job_update` to a registered originator. */
   #announceEnd(job: JobRecord, extra: { handler_ms?: number }): void {
+    if (job.parent_job_id && isTerminalJobStatus(job.status)) for (const listener of this.#attemptEnded) listener(job.bus_id, job.parent_job_id);
     const result = job.result === null || job.result === undefined ? undefined : job.result;
     publishJobEvent(this.#nc, job.bus_id, {
       job_id: job.job_id,
