@@ -114,13 +114,17 @@ afterAll(async () => {
 
 const readyz = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
 
-test("the gateway and the pool run from the build output with their manifests' environment, and answer /readyz", async () => {
+test("the gateway and the pool run from the build output with their manifests' environment, and answer /readyz (and /ui)", async () => {
   await waitFor("the gateway's /readyz", () => readyz(gatewayPort), 60_000, 250).catch((error: Error) => {
     throw new Error(`${error.message}\n${gateway.logs()}`);
   });
   await waitFor("the pool's /readyz", () => readyz(poolPort), 60_000, 250).catch((error: Error) => {
     throw new Error(`${error.message}\n${pool.logs()}`);
   });
+  // The dashboard's static files are found beside the build output (the image copies ui/).
+  const dashboard = await fetch(`http://127.0.0.1:${gatewayPort}/ui`);
+  expect(dashboard.status).toBe(200);
+  expect(await dashboard.text()).toContain('action="/ui/login"');
   // The manifest's own values reached them: three replicas of every bucket on the three nodes.
   expect(gateway.env.FABRIC_KV_REPLICAS).toBe("3");
   expect(pool.env.FABRIC_POOL_LAUNCHER).toBe("knative");

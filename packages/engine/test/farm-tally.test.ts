@@ -47,6 +47,7 @@ const summaryOf = (tasks: number, items: number, chunk: number): FarmSummary => 
   paused: false,
   requeues: 0,
   preview_video: false,
+  preview_video_status: null,
 });
 
 const attempt = (farm: string, jobId: string) =>

@@ -155,6 +155,7 @@ async function startFarm(context: ToolContext, request: FarmRequest) {
       paused: false,
       requeues: 0,
       preview_video: request.previewVideo,
+      preview_video_status: null,
     };
   }
   await engine.queueFarm(userId, ticket.jobId, request.command, summary, {

@@ -122,8 +122,14 @@ export function createDashboardRoutes(options: { verifyToken: TokenVerifier; vie
     const jobId = IdentifierSchema.safeParse(c.req.query("job"));
     return streamSSE(c, async (stream) => {
       let changed = true;
-      const subscription = services.nc.subscribe(subjectForAllJobs(identity.userId), { callback: () => (changed = true) });
-      const every = setInterval(() => (changed = true), SNAPSHOT_EVERY_MS);
+      const subscription = services.nc.subscribe(subjectForAllJobs(identity.userId), {
+        callback: () => {
+          changed = true;
+        },
+      });
+      const every = setInterval(() => {
+        changed = true;
+      }, SNAPSHOT_EVERY_MS);
       stream.onAbort(() => {
         subscription.unsubscribe();
         clearInterval(every);
