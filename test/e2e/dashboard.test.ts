@@ -94,6 +94,14 @@ test("sign in, watch a CLI render land frame by frame, pause and resume it, canc
   await expect.poll(() => page.getByTestId("job-status").textContent(), { timeout: 20_000 }).toBe("completed");
   expect(await framesDone(page)).toBe(40);
   expect(await page.getByTestId("frames").locator("span.d").count()).toBe(40);
+  // A stored frame's cell links to the frame itself.
+  const frameLink = await page.getByTestId("frames").locator("a").nth(6).getAttribute("href");
+  const frame = await page.evaluate(async (href) => {
+    const response = await fetch(href!);
+    return { status: response.status, type: response.headers.get("content-type"), bytes: (await response.arrayBuffer()).byteLength };
+  }, frameLink);
+  expect(frame).toMatchObject({ status: 200, type: "image/png" });
+  expect(frame.bytes).toBeGreaterThan(100);
 
   // Another job, cancelled from the page: a farm job for a group with no peer waits until then.
   const waiting = await llm.call("blender_farm_map", { script: "print(items)", items: [1, 2], group_id: "nobody-here" });

@@ -120,7 +120,14 @@ function farmSummary(farm) {
 function framesStrip(frames) {
   const numbers = frames.ranges.flatMap(([first, last]) => Array.from({ length: last - first + 1 }, (_, i) => first + i));
   const names = { d: "stored", r: "rendering", q: "waiting", w: "retrying", f: "failed", c: "cancelled" };
-  const cells = numbers.map((frame, i) => `<span class="${frames.states[i]}" title="frame ${frame}: ${names[frames.states[i]]}"></span>`).join("");
+  // A stored frame's cell is a link to it.
+  const cells = numbers
+    .map((frame, i) => {
+      const state = frames.states[i];
+      const cell = `<span class="${state}" title="frame ${frame}: ${names[state]}"></span>`;
+      return state === "d" ? `<a href="/ui/api/jobs/${encodeURIComponent(selected)}/frames/${frame}" target="_blank">${cell}</a>` : cell;
+    })
+    .join("");
   return `<h3>Frames</h3><div class="frames" data-testid="frames">${cells}</div>`;
 }
 

@@ -65,6 +65,10 @@ function whyNot(request: FarmControlRequest, record: JobRecord | undefined, summ
 
 export async function controlFarm(stores: FarmControlStores, userId: string, farmJobId: string, request: FarmControlRequest): Promise<FarmControlAnswer> {
   const { jobs } = stores;
+  if (request.action === "requeue_failed") {
+    const refusal = await nothingToRequeue(jobs, userId, farmJobId);
+    if (refusal) return refusal;
+  }
   const written = await jobs.changeFarm(userId, farmJobId, changeFor(request));
   const record = written.record;
   const summary = record ? (record.result as FarmSummary) : undefined;
@@ -88,6 +92,18 @@ export async function controlFarm(stores: FarmControlStores, userId: string, far
     tasks_published: published,
     message: messages[request.action],
   };
+}
+
+/**
+ * A requeue needs something to requeue: a failed farm job (its tasks failed, or every peer
+ * was blocklisted), or a task that failed every attempt it had.
+ */
+async function nothingToRequeue(jobs: JobStore, userId: string, farmJobId: string): Promise<FarmControlAnswer | undefined> {
+  const farm = await jobs.get(userId, farmJobId);
+  if (!farm || farm.status === "failed" || isTerminalJobStatus(farm.status)) return undefined; // changeFarm says why not
+  const progress = await readFarmProgress(jobs, farm);
+  if (progress?.tasks.some((task) => task.status === "failed" || task.status === "lost")) return undefined;
+  return { status: "not_controllable", job_id: farmJobId, job_status: farm.status, error: "no task has failed every attempt it had: nothing to requeue" };
 }
 
 /** Publishes every task of the job that has not ended and is not running. Returns how many. */

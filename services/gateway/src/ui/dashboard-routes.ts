@@ -4,6 +4,7 @@
  *   GET  /ui?token=<jwt>     signs in (the link `npm start` prints) and redirects to /ui
  *   POST /ui/login           signs in with a pasted token; POST /ui/logout signs out
  *   GET  /ui/api/overview    peers and jobs;  GET /ui/api/jobs/<id>  one job
+ *   GET  /ui/api/jobs/<id>/frames/<n>  redirects to a render's stored frame n
  *   POST /ui/api/jobs/<id>/<action>   cancel | pause | resume | requeue_failed | set_priority
  *   GET  /ui/api/events?job=<id>      server-sent events: `overview` and `job` snapshots
  *
@@ -107,6 +108,11 @@ export function createDashboardRoutes(options: { verifyToken: TokenVerifier; vie
     const id = IdentifierSchema.safeParse(c.req.param("id"));
     if (!id.success) return c.json({ status: "invalid_params", field: "job_id", error: "job_id: not a job id" }, 400);
     return c.json(await views.job(c.get("identity"), id.data));
+  });
+  api.get("/jobs/:id/frames/:frame{[0-9]+}", async (c) => {
+    const id = IdentifierSchema.safeParse(c.req.param("id"));
+    const url = id.success ? await views.frameUrl(c.get("identity"), id.data, Number(c.req.param("frame"))) : undefined;
+    return url ? c.redirect(url, 302) : c.json({ status: "not_found", error: "no such frame stored" }, 404);
   });
   api.post("/jobs/:id/:action", async (c) => {
     if (c.req.header(ACTION_HEADER) !== "1") return c.json({ status: "forbidden", error: `actions need the ${ACTION_HEADER} header` }, 403);

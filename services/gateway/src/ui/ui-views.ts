@@ -3,7 +3,9 @@
  * the tools would, and only the signed-in user's own data): the overview (peers and jobs) and
  * one job (its status summary, a page of tasks, the state of each frame, its last frame).
  */
-import { epochSeconds, isTerminalJobStatus, type SessionRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, decodeToken, epochSeconds, frameOfFileName, isTerminalJobStatus, type SessionRecord } from "@blender-fabric/protocol";
+import { artifactRefOf } from "@blender-fabric/bus";
+import { farmArtifacts } from "@blender-fabric/engine";
 import type { VerifiedIdentity } from "@blender-fabric/auth";
 import type { ToolCatalog } from "../mcp/tool-catalog.js";
 import type { ToolContext } from "../mcp/tool-context.js";
@@ -93,8 +95,25 @@ export class UiViews {
     if (status.status === "not_found") return { status };
     const farm = status.farm as { frames_total?: number; last_frame?: unknown } | undefined;
     const frames = farm?.frames_total !== undefined ? await farmFrames(this.#services, identity.userId, jobId) : null;
-    // A job that is not a render lists its files (a render's are its frames).
-    const artifacts = frames ? null : await this.call(identity, "blender_list_artifacts", { job_id: jobId });
-    return { status, frames, artifacts: artifacts?.artifacts ?? null, ended: isTerminalJobStatus(status.status as never) };
+    // A job that is not a render lists its files; a render's frames are in its strip, and its
+    // own files (the preview video) are listed.
+    const artifacts = frames ? await this.#ownFiles(identity, jobId) : (await this.call(identity, "blender_list_artifacts", { job_id: jobId })).artifacts;
+    return { status, frames, artifacts, ended: isTerminalJobStatus(status.status as never) };
+  }
+
+  /** A farm job's own files (not its tasks'): the preview video. */
+  async #ownFiles(identity: VerifiedIdentity, jobId: string) {
+    const record = await this.#services.jobs.get(identity.userId, jobId);
+    return (record?.artifacts ?? []).map((stored) => ({ ...artifactRefOf(stored), file: decodeToken(stored.name.split("/").at(-1)!) }));
+  }
+
+  /** Where a render's stored frame is served, or undefined when it has none. */
+  async frameUrl(identity: VerifiedIdentity, jobId: string, frame: number): Promise<string | undefined> {
+    const record = await this.#services.jobs.get(identity.userId, jobId);
+    const summary = FarmSummarySchema.safeParse(record?.result);
+    if (record?.kind !== "farm" || !summary.success) return undefined;
+    const { tally } = this.#services;
+    await tally.current();
+    return farmArtifacts(tally.attemptFiles(identity.userId, jobId, summary.data)).find((ref) => frameOfFileName(decodeToken(ref.name.split("/").at(-1)!)) === frame)?.url;
   }
 }
