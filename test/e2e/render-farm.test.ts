@@ -205,9 +205,13 @@ test("killing a Blender mid-render: its task is rendered again on another peer, 
     ...TINY, samples: 256, resolution_x: 160, resolution_y: 120,
   });
   const victim = bridges[0]!;
+  // Rendering inside Blender, not only claimed: an attempt is running from its record's write,
+  // before its script reaches Blender, and a Blender killed then is restarted before it runs.
   await waitFor("a chunk to render on render-1", async () => {
     const status = await llm.call("blender_job_status", { job_id: job.job_id });
-    return lastAttempts(status).some((attempt) => attempt.status === "running" && attempt.target_uuid === "render-1");
+    const running = lastAttempts(status).find((attempt) => attempt?.status === "running" && attempt.target_uuid === "render-1");
+    if (!running) return false;
+    return /^render(ing|ed) frame/u.test((await llm.call("blender_job_status", { job_id: running.job_id })).progress_message ?? "");
   }, 60_000, 50);
   const blenderPid = victim.blenderPid();
   process.kill(blenderPid, "SIGKILL");
