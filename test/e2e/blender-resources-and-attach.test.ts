@@ -77,4 +77,10 @@ test("resources: listed, and read from the live Blender peer", async () => {
   const artifacts = await read(`blender://artifacts/${shot.job_id}`);
   expect(artifacts).toEqual([{ name: expect.stringMatching(/\.png$/), url: shot.data.artifact.url }]);
   await expect(llm.client.readResource({ uri: "blender://nowhere/x" })).rejects.toThrow(/Unknown resource/);
+  // A level Blender cannot serve is the caller's mistake: invalid params, the code said once.
+  await expect(llm.client.readResource({ uri: "blender://console/bogus" })).rejects.toMatchObject({
+    code: -32602,
+    message: "MCP error -32602: Invalid resource blender://console/bogus: the level is one of all, info, warning, error, the page a number from 1",
+  });
+  await expect(llm.client.callTool({ name: "blender_nope", arguments: {} })).rejects.toMatchObject({ code: -32602, message: "MCP error -32602: unknown tool: blender_nope" });
 });

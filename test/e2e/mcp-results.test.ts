@@ -38,6 +38,9 @@ test("tools/list: every tool has a title, honest annotations and an object outpu
   const byName = new Map(tools.map((tool) => [tool.name, tool.annotations!]));
   expect(byName.get("blender_get_scene_info")).toMatchObject({ readOnlyHint: true, destructiveHint: false });
   expect(byName.get("blender_execute_code")).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+  // Its filepath writes a file where Blender runs; its description says it answers an image.
+  expect(byName.get("blender_get_viewport_screenshot")).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+  expect(tools.find((tool) => tool.name === "blender_get_viewport_screenshot")?.description).toContain("image content block");
   expect(byName.get("blender_search_polyhaven_assets")).toMatchObject({ openWorldHint: true });
   expect(byName.get("blender_list_available_clients")).toMatchObject({ readOnlyHint: true });
   const submit = tools.find((tool) => tool.name === "blender_submit")!;

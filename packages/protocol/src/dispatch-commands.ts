@@ -21,6 +21,8 @@ export type DispatchCommand = {
   readOnly?: boolean;
   destructive?: boolean;
   openWorld?: boolean;
+  /** Leaves the open scene as it was though it is not read-only (it writes elsewhere). Default: readOnly. */
+  keepsScene?: boolean;
   params: z.ZodObject;
 };
 
@@ -73,14 +75,23 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
   command({
     name: "get_viewport_screenshot",
     description:
-      "An image of the viewport (in background Blender: a render of the scene camera). The image goes to the artifact store; the result links to it.",
+      "An image of the viewport (in background Blender: a render of the scene camera). The answer carries the picture " +
+      "itself as an MCP image content block after its JSON text; the file also goes to the artifact store, and the " +
+      "result links to it. With filepath, Blender also writes the file there on its own machine.",
     tier: 1,
     timeout: "medium",
-    readOnly: true,
+    // Not read-only: `filepath` writes (and may replace) a file where Blender runs; the scene stays as it was.
+    readOnly: false,
+    destructive: true,
+    keepsScene: true,
     params: z.object({
-      filepath: z.string().nullable().default(null),
-      max_size: z.number().int().min(16).max(4096).default(800),
-      format: z.enum(["png", "jpg"]).default("png"),
+      filepath: z
+        .string()
+        .nullable()
+        .default(null)
+        .describe("Also write the image to this path on the machine where Blender runs (replacing a file there). Default: only the artifact store."),
+      max_size: z.number().int().min(16).max(4096).default(800).describe("Longest side of the image, in pixels."),
+      format: z.enum(["png", "jpg"]).default("png").describe("Image format."),
     }),
   }),
   command({

@@ -80,9 +80,15 @@ const IDLE_CHECK_MS = 500;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A command that only looks (the catalog's read-only hint), or a snapshot, which saves a copy: neither changes the scene. */
-const isReadOnly = (work: Work) =>
-  work.message_type === "command_dispatch" && (work.command === SNAPSHOT_COMMAND || findDispatchCommand(work.command)?.readOnly === true);
+/**
+ * A command that leaves the scene as it was: one that only looks (the catalog's read-only
+ * hint), one that writes elsewhere (a screenshot's file), or a snapshot, which saves a copy.
+ */
+const isReadOnly = (work: Work) => {
+  if (work.message_type !== "command_dispatch") return false;
+  const command = findDispatchCommand(work.command);
+  return work.command === SNAPSHOT_COMMAND || command?.readOnly === true || command?.keepsScene === true;
+};
 
 export class Bridge {
   readonly #deps: BridgeDependencies;

@@ -12,12 +12,12 @@ import {
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
-  McpError,
   SetLevelRequestSchema,
   type ServerNotification,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { ToolCatalog } from "./tool-catalog.js";
 import { UnknownToolError } from "./tool-catalog.js";
+import { RpcError } from "./rpc-error.js";
 import type { ToolContext } from "./tool-context.js";
 import { RESOURCES, RESOURCE_TEMPLATES, readResource } from "./resources.js";
 import { requestSessionSync } from "../delivery/session-sync.js";
@@ -79,7 +79,7 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
       return result;
     } catch (error) {
       if (error instanceof UnknownToolError) {
-        throw new McpError(ErrorCode.InvalidParams, error.message);
+        throw new RpcError(ErrorCode.InvalidParams, error.message);
       }
       // An infrastructure fault (e.g. NATS unreachable) is still answered as a result so
       // the LLM can tell the user; the details go to the log.

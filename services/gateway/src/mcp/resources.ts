@@ -3,7 +3,8 @@
  * live Blender peer through the same dispatch round trip as the tools; a resource that
  * cannot be read (no peer, several peers, a failure) is an MCP error naming why.
  */
-import { ErrorCode, McpError, type ReadResourceResult, type Resource, type ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, type ReadResourceResult, type Resource, type ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
+import { RpcError } from "./rpc-error.js";
 import { TIMEOUT_TIERS, decodeToken } from "@blender-fabric/protocol";
 import { jobArtifacts } from "@blender-fabric/engine";
 import { dispatchCommand } from "../dispatch/dispatch-command.js";
@@ -23,6 +24,9 @@ export const RESOURCE_TEMPLATES: ResourceTemplate[] = [
   { uriTemplate: "blender://artifacts/{job_id}", name: "Job artifacts", mimeType: JSON_TYPE, description: "Artifacts a job stored, with their download URLs." },
 ];
 
+/** The levels `blender://console/{level}` serves (get_console_output's). */
+const CONSOLE_LEVELS = ["all", "info", "warning", "error"];
+
 async function fromBlender(context: ToolContext, command: string, params: Record<string, unknown>) {
   const answer = await dispatchCommand(context, {
     tool: `resources/read ${command}`,
@@ -34,7 +38,7 @@ async function fromBlender(context: ToolContext, command: string, params: Record
   });
   if (answer.status !== "completed" || !("result" in answer)) {
     const why = "error" in answer && answer.error ? answer.error : answer.status;
-    throw new McpError(ErrorCode.InternalError, `${command}: ${why}`);
+    throw new RpcError(ErrorCode.InternalError, `${command}: ${why}`);
   }
   return answer.result;
 }
@@ -53,6 +57,10 @@ async function readText(uri: URL, context: ToolContext): Promise<string> {
       break;
     case "console": {
       const [level = "all", page = "1"] = parts;
+      // A level or page Blender cannot serve is the caller's mistake (-32602), not Blender's.
+      if (!CONSOLE_LEVELS.includes(level) || !/^[1-9]\d{0,5}$/u.test(page) || parts.length > 2) {
+        throw new RpcError(ErrorCode.InvalidParams, `Invalid resource ${uri.href}: the level is one of ${CONSOLE_LEVELS.join(", ")}, the page a number from 1`);
+      }
       return fromBlender(context, "get_console_output", { level, page: Number(page) });
     }
     case "artifacts": {
@@ -60,7 +68,7 @@ async function readText(uri: URL, context: ToolContext): Promise<string> {
       return JSON.stringify(refs.map((ref) => ({ name: decodeToken(ref.name.split("/")[2]!), url: ref.url })));
     }
   }
-  throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri.href}`);
+  throw new RpcError(ErrorCode.InvalidParams, `Unknown resource: ${uri.href}`);
 }
 
 export async function readResource(uri: string, context: ToolContext): Promise<ReadResourceResult> {
