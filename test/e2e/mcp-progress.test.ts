@@ -74,3 +74,32 @@ test("cancelling a running 10-second execute_code ends its job cancelled within 
   expect(record).toMatchObject({ status: "cancelled" });
   await expect(call).rejects.toThrow();
 });
+
+test("a cancelled call gets no answer (202, empty), whichever replica took the cancel; with a progress token its stream ends without one", async () => {
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    authorization: `Bearer ${await mintToken({ sub: "pia" })}`,
+    "mcp-session-id": llm.sessionId,
+    "mcp-protocol-version": "2025-06-18",
+  };
+  const code = "import time\nfor step in range(100):\n    time.sleep(0.1)\n    report_progress(step / 100, 'working')\nprint('finished')";
+  for (const [id, meta] of [[7001, {}], [7002, { _meta: { progressToken: "p-7002" } }]] as const) {
+    const post = (url: string, message: unknown) => fetch(url, { method: "POST", headers, body: JSON.stringify(message) });
+    const call = post(fabric.gateways[0]!.mcpUrl, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "blender_execute_code", arguments: { target_uuid: "blender-pia", code }, ...meta } });
+    await waitFor("the call's job to run", async () => ((await llm.call("blender_list_jobs", { status: "running" })).total as number) > 0, 10_000, 50);
+    // The cancel goes to the other replica.
+    const cancel = await post(fabric.gateways[1]!.mcpUrl, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "changed my mind" } });
+    expect(cancel.status).toBe(202);
+    const response = await call;
+    const text = await response.text();
+    if ("_meta" in meta) {
+      expect(response.status).toBe(200);
+      expect(text).not.toContain(`"id":${id}`);
+    } else {
+      expect(response.status).toBe(202);
+      expect(text).toBe("");
+    }
+    await waitFor("no job to run", async () => ((await llm.call("blender_list_jobs", { status: "running" })).total as number) === 0, 10_000, 50);
+  }
+});

@@ -20,11 +20,16 @@ const MAX_REMEMBERED_ANNOUNCEMENTS = 10_000;
 /** How long an announced cancellation is remembered: the longest a call waits (`_timeout`'s maximum). ms */
 const REMEMBER_ANNOUNCEMENT_MS = TIMEOUT_TIERS.long * 10 * 1000;
 
+/** How long a cancelled call is remembered after it ended, for withholding its answer. ms */
+const CANCELLED_KEPT_MS = 60_000;
+
 const keyOf = (sessionId: string, requestId: RequestId) => `${sessionId}\u0000${typeof requestId}:${requestId}`;
 
 export class CallCancellations {
   readonly #nc: NatsConnection;
   readonly #calls = new Map<string, AbortController>();
+  /** Calls of this replica that were cancelled, until their answer is withheld (wasCancelled). */
+  readonly #cancelled = new Set<string>();
   /** Key → when it was announced (ms since the epoch), oldest first. */
   readonly #announced = new Map<string, number>();
   readonly #subscription: Subscription;
@@ -49,8 +54,24 @@ export class CallCancellations {
   register(sessionId: string, requestId: RequestId): { signal: AbortSignal; done(): void } {
     const key = keyOf(sessionId, requestId);
     const controller = new AbortController();
+    controller.signal.addEventListener("abort", () => this.#cancelled.add(key), { once: true });
     this.#calls.set(key, controller);
-    return { signal: controller.signal, done: () => this.#calls.delete(key) };
+    return {
+      signal: controller.signal,
+      done: () => {
+        this.#calls.delete(key);
+        // Asked right after the call ends; kept a while for a stream whose answer comes later.
+        setTimeout(() => this.#cancelled.delete(key), CANCELLED_KEPT_MS).unref();
+      },
+    };
+  }
+
+  /**
+   * Whether this replica's call with this request id was cancelled by its client; asked once,
+   * when its answer is ready: a cancelled call's answer is not sent (the client has let it go).
+   */
+  wasCancelled(sessionId: string, requestId: RequestId): boolean {
+    return this.#cancelled.delete(keyOf(sessionId, requestId));
   }
 
   /** Whether this replica runs the session's call with this request id. */

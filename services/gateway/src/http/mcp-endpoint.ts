@@ -66,15 +66,25 @@ export function createMcpEndpoint(
 
     if (c.req.method !== "GET") {
       const response = await transport.handleRequest(c.req.raw, { parsedBody: body });
+      const callId = message && "method" in message && message.method === "tools/call" && "id" in message ? message.id : undefined;
       if (!streaming || !response.body) {
         await server.close();
+        // A call its client cancelled gets no answer (MCP: the receiver SHOULD NOT respond).
+        if (callId !== undefined && services.cancellations.wasCancelled(session.id, callId)) return c.body(null, 202);
         return response;
       }
       // A stream is still being written: the server goes once the whole answer is sent, or
-      // once the client has gone.
+      // once the client has gone. A cancelled call's stream ends without its answer.
       const closeServer = () => void server.close();
       c.req.raw.signal.addEventListener("abort", closeServer, { once: true });
-      return new Response(response.body.pipeThrough(new TransformStream({ flush: closeServer })), response);
+      const withoutCancelledAnswer = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          if (callId !== undefined && isAnswerEvent(chunk) && services.cancellations.wasCancelled(session.id, callId)) return;
+          controller.enqueue(chunk);
+        },
+        flush: closeServer,
+      });
+      return new Response(response.body.pipeThrough(withoutCancelledAnswer), response);
     }
 
     const response = await transport.handleRequest(c.req.raw);
@@ -123,6 +133,19 @@ function checkBody(body: unknown): JSONRPCMessage | Response {
   }
   const parsed = JSONRPCMessageSchema.safeParse(body);
   return parsed.success ? parsed.data : jsonRpcError(400, ErrorCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC message");
+}
+
+/** Whether an SSE chunk carries a JSON-RPC answer (a result or an error), not a notification. */
+function isAnswerEvent(chunk: Uint8Array): boolean {
+  const text = new TextDecoder().decode(chunk);
+  const data = /^data: (.*)$/mu.exec(text)?.[1];
+  if (!data) return false;
+  try {
+    const event = JSON.parse(data) as Record<string, unknown>;
+    return "id" in event && ("result" in event || "error" in event);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a POST holds a tool call with a progress token. */
