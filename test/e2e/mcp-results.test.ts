@@ -35,6 +35,13 @@ test("tools/list: every tool has a title, honest annotations and an object outpu
       expect(typeof tool.annotations?.[hint], `${tool.name} ${hint}`).toBe("boolean");
     }
   }
+  // Every parameter says what it is (a client shows it; an LLM chooses by it).
+  const undescribed = tools.flatMap((tool) =>
+    Object.entries((tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>)
+      .filter(([, schema]) => !schema.description)
+      .map(([name]) => `${tool.name}.${name}`),
+  );
+  expect(undescribed).toEqual([]);
   const byName = new Map(tools.map((tool) => [tool.name, tool.annotations!]));
   expect(byName.get("blender_get_scene_info")).toMatchObject({ readOnlyHint: true, destructiveHint: false });
   expect(byName.get("blender_execute_code")).toMatchObject({ readOnlyHint: false, destructiveHint: true });

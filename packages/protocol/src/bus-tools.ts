@@ -18,7 +18,7 @@ export const RegisterClientInputSchema = z.object({
 });
 
 export const UnregisterClientInputSchema = z.object({
-  client_uuid: IdentifierSchema,
+  client_uuid: IdentifierSchema.describe("The client to take off the bus (one your session registered)."),
 });
 
 /** Largest `payload` accepted by `blender_send_message` unless configured otherwise. */
@@ -36,34 +36,35 @@ export function createSendMessageInputSchema(maxPayloadBytes: number) {
         message: "job_id must be a non-empty string without '.', '*', '>' or whitespace",
       })
       .describe("Opaque to the bus. A runnable job is {message_type: 'job_dispatch', job_id, script}."),
-    target_uuid: IdentifierSchema.nullable().default(null),
-    group_id: IdentifierSchema.nullable().default(null),
-    client_type: IdentifierSchema.nullable().default(null),
-    priority: PrioritySchema.default("info"),
-    from_uuid: IdentifierSchema.nullable().default(null),
+    target_uuid: IdentifierSchema.nullable().default(null).describe("Direct: to this client only."),
+    group_id: IdentifierSchema.nullable().default(null).describe("To every member of this group."),
+    client_type: IdentifierSchema.nullable().default(null).describe("To every client of this type. With none of the three: to everyone on your bus."),
+    priority: PrioritySchema.default("info").describe("How the receivers' sessions log it (their log level filters it)."),
+    from_uuid: IdentifierSchema.nullable().default(null).describe("Your registered client uuid, so answers (blender_job_update) come back to it."),
     request_id: RequestIdSchema,
   });
 }
 
 export const JobUpdateInputSchema = z.object({
-  job_id: IdentifierSchema,
+  job_id: IdentifierSchema.describe("The job, as its sender named it."),
   status: z
     .string()
-    .regex(/^[a-z_]{1,32}$/, "must be a status word such as completed, failed, cancelled, running"),
-  result: z.string().default(""),
-  error: z.string().default(""),
+    .regex(/^[a-z_]{1,32}$/, "must be a status word such as completed, failed, cancelled, running")
+    .describe("running, completed, failed or cancelled (another word only updates progress)."),
+  result: z.string().default("").describe("The job's result (text, JSON as a string)."),
+  error: z.string().default("").describe("Why it failed, when it did."),
 });
 
 /** Most clients one page of `blender_list_available_clients` holds. */
 export const MAX_CLIENTS_PAGE_SIZE = 500;
 
 export const ListAvailableClientsInputSchema = z.object({
-  include_stale: z.boolean().default(false),
+  include_stale: z.boolean().default(false).describe("Also list clients silent past the stale limit."),
   // Filters and paging (not in the seed): a bus of thousands of peers is too long for an LLM.
   group_id: z.string().min(1).nullable().default(null).describe("Only clients of this group."),
   client_type: z.string().min(1).nullable().default(null).describe("Only clients of this type, e.g. blender."),
   capability: z.string().min(1).nullable().default(null).describe("Only clients with this capability, e.g. gpu."),
-  page: z.number().int().min(1).default(1),
+  page: z.number().int().min(1).default(1).describe("Page number, from 1."),
   page_size: z
     .number()
     .int()

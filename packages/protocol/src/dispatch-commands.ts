@@ -26,8 +26,8 @@ export type DispatchCommand = {
   params: z.ZodObject;
 };
 
-const page = z.number().int().min(1).default(1);
-const pageSize = z.number().int().min(1).max(500).default(50);
+const page = z.number().int().min(1).default(1).describe("Page number, from 1.");
+const pageSize = z.number().int().min(1).max(500).default(50).describe("Items per page (at most 500).");
 const noParams = z.object({});
 
 const command = (definition: DispatchCommand) => definition;
@@ -57,11 +57,11 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "default",
     readOnly: true,
     params: z.object({
-      collection: z.string().min(1),
-      item_name: z.string().nullable().default(null),
+      collection: z.string().min(1).describe("The bpy.data collection, e.g. objects, meshes, materials."),
+      item_name: z.string().nullable().default(null).describe("One item of it to show; default: a page of the collection."),
       page,
       page_size: pageSize,
-      detail_level: z.enum(["summary", "full"]).default("summary"),
+      detail_level: z.enum(["summary", "full"]).default("summary").describe("summary: names and types; full: every property."),
     }),
   }),
   command({
@@ -70,7 +70,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 1,
     timeout: "medium",
     destructive: true,
-    params: z.object({ code: z.string().min(1) }),
+    params: z.object({ code: z.string().min(1).describe("Python run in Blender with bpy imported; what it prints is the result. report_progress(fraction, message) reports progress.") }),
   }),
   command({
     name: "get_viewport_screenshot",
@@ -100,7 +100,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 1,
     timeout: "default",
     readOnly: true,
-    params: z.object({ level: z.enum(["all", "info", "warning", "error"]).default("all"), page, page_size: pageSize }),
+    params: z.object({ level: z.enum(["all", "info", "warning", "error"]).default("all").describe("Only lines of this level (all: every line)."), page, page_size: pageSize }),
   }),
   command({
     name: "console_operations",
@@ -109,7 +109,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "default",
     destructive: true,
     params: z.object({
-      operation: z.enum(["clear", "stats", "search"]),
+      operation: z.enum(["clear", "stats", "search"]).describe("clear the captured lines, count them (stats), or search them (params.query)."),
       params: z.record(z.string(), z.unknown()).nullable().default(null).describe("For search: {query}."),
     }),
   }),
@@ -128,14 +128,17 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     description: "Subscribe to changes of an RNA property (bpy.msgbus). Gated: enable_msgbus.",
     tier: 3,
     timeout: "default",
-    params: z.object({ data_path: z.string().min(1), owner: z.string().default("fabric") }),
+    params: z.object({
+      data_path: z.string().min(1).describe("The RNA path to watch, e.g. bpy.context.object.location."),
+      owner: z.string().default("fabric").describe("Who owns the subscription (clear them by owner)."),
+    }),
   }),
   command({
     name: "msgbus_publish_rna",
     description: "Publish a change notification for an RNA property. Gated: enable_msgbus.",
     tier: 3,
     timeout: "default",
-    params: z.object({ data_path: z.string().min(1) }),
+    params: z.object({ data_path: z.string().min(1).describe("The RNA path whose subscribers are notified.") }),
   }),
   command({
     name: "msgbus_get_notifications",
@@ -143,7 +146,10 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 3,
     timeout: "default",
     readOnly: true,
-    params: z.object({ owner: z.string().nullable().default(null), clear: z.boolean().default(true) }),
+    params: z.object({
+      owner: z.string().nullable().default(null).describe("Only this owner's notifications; default: every owner's."),
+      clear: z.boolean().default(true).describe("Remove the notifications returned."),
+    }),
   }),
   command({
     name: "msgbus_list_subscriptions",
@@ -159,7 +165,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 3,
     timeout: "default",
     destructive: true,
-    params: z.object({ owner: z.string().min(1) }),
+    params: z.object({ owner: z.string().min(1).describe("The owner whose subscriptions are removed.") }),
   }),
   command({
     name: "get_polyhaven_categories",
@@ -167,7 +173,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 3,
     timeout: "default",
     readOnly: true, openWorld: true,
-    params: z.object({ asset_type: z.enum(["hdris", "textures", "models", "all"]).default("hdris") }),
+    params: z.object({ asset_type: z.enum(["hdris", "textures", "models", "all"]).default("hdris").describe("Which kind of Poly Haven asset.") }),
   }),
   command({
     name: "search_polyhaven_assets",
@@ -176,8 +182,8 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "default",
     readOnly: true, openWorld: true,
     params: z.object({
-      asset_type: z.enum(["hdris", "textures", "models", "all"]).default("all"),
-      categories: z.string().nullable().default(null),
+      asset_type: z.enum(["hdris", "textures", "models", "all"]).default("all").describe("Which kind of Poly Haven asset."),
+      categories: z.string().nullable().default(null).describe("Comma-separated categories to narrow the search."),
     }),
   }),
   command({
@@ -187,10 +193,10 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "long",
     openWorld: true,
     params: z.object({
-      asset_id: z.string().min(1),
-      asset_type: z.enum(["hdris", "textures", "models"]),
-      resolution: z.string().default("1k"),
-      file_format: z.string().nullable().default(null),
+      asset_id: z.string().min(1).describe("The Poly Haven asset id."),
+      asset_type: z.enum(["hdris", "textures", "models"]).describe("Its kind."),
+      resolution: z.string().default("1k").describe("1k, 2k, 4k, …"),
+      file_format: z.string().nullable().default(null).describe("e.g. hdr, exr, jpg, gltf; default: the kind's usual one."),
     }),
   }),
   command({
@@ -199,7 +205,10 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 3,
     timeout: "default",
     destructive: true, openWorld: true,
-    params: z.object({ object_name: z.string().min(1), texture_id: z.string().min(1) }),
+    params: z.object({
+      object_name: z.string().min(1).describe("The object that gets the texture."),
+      texture_id: z.string().min(1).describe("A Poly Haven texture id downloaded before."),
+    }),
   }),
   command({
     name: "create_rodin_job",
@@ -208,9 +217,9 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "medium",
     openWorld: true,
     params: z.object({
-      text_prompt: z.string().nullable().default(null),
-      images: z.array(z.string()).nullable().default(null),
-      bbox_condition: z.array(z.number()).nullable().default(null),
+      text_prompt: z.string().nullable().default(null).describe("What to generate, in words."),
+      images: z.array(z.string()).nullable().default(null).describe("Reference images (URLs or base64)."),
+      bbox_condition: z.array(z.number()).nullable().default(null).describe("Bounding box ratio [x, y, z]."),
     }),
   }),
   command({
@@ -220,8 +229,8 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "default",
     readOnly: true, openWorld: true,
     params: z.object({
-      subscription_key: z.string().nullable().default(null),
-      request_id: z.string().nullable().default(null),
+      subscription_key: z.string().nullable().default(null).describe("The Rodin job's subscription key (main site)."),
+      request_id: z.string().nullable().default(null).describe("The Rodin job's request id (fal.ai)."),
     }),
   }),
   command({
@@ -231,9 +240,9 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "long",
     openWorld: true,
     params: z.object({
-      name: z.string().min(1),
-      task_uuid: z.string().nullable().default(null),
-      request_id: z.string().nullable().default(null),
+      name: z.string().min(1).describe("Name of the imported object."),
+      task_uuid: z.string().nullable().default(null).describe("The finished Rodin task (main site)."),
+      request_id: z.string().nullable().default(null).describe("The finished Rodin request (fal.ai)."),
     }),
   }),
   command({
@@ -243,10 +252,10 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     timeout: "medium",
     readOnly: true, openWorld: true,
     params: z.object({
-      query: z.string().min(1),
-      categories: z.string().nullable().default(null),
-      count: z.number().int().min(1).max(100).default(20),
-      downloadable: z.boolean().default(true),
+      query: z.string().min(1).describe("Words to search for."),
+      categories: z.string().nullable().default(null).describe("Comma-separated categories to narrow the search."),
+      count: z.number().int().min(1).max(100).default(20).describe("How many results."),
+      downloadable: z.boolean().default(true).describe("Only models that can be downloaded."),
     }),
   }),
   command({
@@ -255,7 +264,7 @@ export const DISPATCH_COMMANDS: readonly DispatchCommand[] = [
     tier: 3,
     timeout: "long",
     openWorld: true,
-    params: z.object({ uid: z.string().min(1) }),
+    params: z.object({ uid: z.string().min(1).describe("The Sketchfab model uid (from the search).") }),
   }),
 ];
 

@@ -62,8 +62,15 @@ export const TargetSelectorSchema = IdentifierSchema.refine((selector) => {
 );
 
 /** Arguments every dispatch tool accepts besides its command's own. */
+/** `target_uuid` as every tool that runs work on a peer takes it (described outside the nullable, so the JSON schema shows it). */
+const TargetUuidArgSchema = TargetSelectorSchema.nullable()
+  .default(null)
+  .describe(
+    "Which Blender peer runs it: a client uuid, 'latest', 'pid:<n>' or 'project:<id>'. Default: your only live Blender peer (with several, name one).",
+  );
+
 export const DispatchCommonArgsSchema = z.object({
-  target_uuid: TargetSelectorSchema.nullable().default(null),
+  target_uuid: TargetUuidArgSchema,
   _timeout: z
     .number()
     .positive()
@@ -87,9 +94,9 @@ export const DEFAULT_SUBMIT_DEADLINE_SECONDS = 3600;
 
 export const SubmitInputSchema = z.object({
   command: z.enum(DISPATCH_COMMAND_NAMES as [string, ...string[]]).describe("The command to run, as the dispatch tools name it without blender_."),
-  params: z.record(z.string(), z.unknown()).default({}),
-  target_uuid: TargetSelectorSchema.nullable().default(null),
-  bus_id: z.string().nullable().default(null),
+  params: z.record(z.string(), z.unknown()).default({}).describe("The command's parameters, as its dispatch tool takes them."),
+  target_uuid: TargetUuidArgSchema,
+  bus_id: z.string().nullable().default(null).describe("The bus (user id); only your own."),
   deadline_seconds: z
     .number()
     .positive()
@@ -104,8 +111,8 @@ export const DEFAULT_TASKS_PER_PAGE = 100;
 export const MAX_TASKS_PER_PAGE = 1_000;
 
 export const JobStatusInputSchema = z.object({
-  job_id: IdentifierSchema,
-  wait_seconds: z.number().min(0).max(MAX_JOB_STATUS_WAIT_SECONDS).default(0),
+  job_id: IdentifierSchema.describe("The job, as a tool answered it."),
+  wait_seconds: z.number().min(0).max(MAX_JOB_STATUS_WAIT_SECONDS).default(0).describe("Wait up to this long for the job to finish before answering (at most 50)."),
   include_preview: z.boolean().default(false).describe("A render farm job: also return its last rendered frame as an image."),
   tasks_offset: z.number().int().min(0).default(0).describe("A farm job: the first task listed (tasks are in submission order)."),
   tasks_limit: z
@@ -117,7 +124,7 @@ export const JobStatusInputSchema = z.object({
     .describe("A farm job: how many tasks to list with their attempts (0: the summary alone, whose size does not grow with the job)."),
 });
 
-export const JobIdInputSchema = z.object({ job_id: IdentifierSchema });
+export const JobIdInputSchema = z.object({ job_id: IdentifierSchema.describe("The job, as a tool answered it.") });
 
 export const ListArtifactsInputSchema = JobIdInputSchema.extend({
   stored_after: z.iso
@@ -128,8 +135,8 @@ export const ListArtifactsInputSchema = JobIdInputSchema.extend({
 });
 
 export const ListJobsInputSchema = z.object({
-  status: z.enum(JOB_STATUSES).nullable().default(null),
-  limit: z.number().int().min(1).max(500).default(20),
+  status: z.enum(JOB_STATUSES).nullable().default(null).describe("Only jobs with this status."),
+  limit: z.number().int().min(1).max(500).default(20).describe("At most this many, newest first."),
   include_attempts: z
     .boolean()
     .default(false)

@@ -75,7 +75,7 @@ export const FarmPlacementSchema = z.object({
     .max(24 * 60 * 60)
     .default(600)
     .describe("An attempt that reports no progress (for a render: finishes no frame) for this long is stopped and tried again elsewhere. Seconds."),
-  bus_id: z.string().nullable().default(null),
+  bus_id: z.string().nullable().default(null).describe("The bus (user id); only your own."),
   request_id: RequestIdSchema,
 });
 
@@ -88,7 +88,7 @@ export const FarmMapInputSchema = FarmPlacementSchema.extend({
         "farm job's artifacts, see blender_list_artifacts), bpy and report_progress(fraction, message).",
     ),
   items: z.array(z.unknown()).min(1).max(MAX_FARM_ITEMS).describe("JSON values, split into chunks of chunk_size."),
-  chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(1),
+  chunk_size: z.number().int().min(1).max(MAX_FARM_ITEMS).default(1).describe("Items per task."),
 });
 
 /** What `blender_farm_control` does to a farm job after it was submitted. */

@@ -59,10 +59,10 @@ export const RENDER_ENGINES = { cycles: "CYCLES", eevee: "BLENDER_EEVEE", workbe
 export const RenderSettingsSchema = z.object({
   engine: z.enum(Object.keys(RENDER_ENGINES) as [keyof typeof RENDER_ENGINES]).nullable().default(null).describe("Default: the scene's."),
   samples: z.number().int().min(1).max(65_536).nullable().default(null).describe("Render samples; default: the scene's."),
-  resolution_x: z.number().int().min(4).max(65_536).nullable().default(null),
-  resolution_y: z.number().int().min(4).max(65_536).nullable().default(null),
-  resolution_percentage: z.number().int().min(1).max(100).nullable().default(null),
-  output_format: z.enum(Object.keys(OUTPUT_FORMATS) as [keyof typeof OUTPUT_FORMATS]).default("png"),
+  resolution_x: z.number().int().min(4).max(65_536).nullable().default(null).describe("Width in pixels; default: the scene's."),
+  resolution_y: z.number().int().min(4).max(65_536).nullable().default(null).describe("Height in pixels; default: the scene's."),
+  resolution_percentage: z.number().int().min(1).max(100).nullable().default(null).describe("Scale of the resolution, 1-100; default: the scene's."),
+  output_format: z.enum(Object.keys(OUTPUT_FORMATS) as [keyof typeof OUTPUT_FORMATS]).default("png").describe("Each frame's file: png, jpeg or exr."),
 });
 export type RenderSettings = z.infer<typeof RenderSettingsSchema>;
 
