@@ -15,7 +15,7 @@
  * if the attempt fails; a task whose attempt failed while paused had its message parked, and
  * because the record is written before the tasks are read, this publishes it again.
  */
-import { MAX_FARM_ATTEMPT_BUDGET, attemptBudget, isTerminalJobStatus, type FarmPriority, type FarmSummary, type JobRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, MAX_FARM_ATTEMPT_BUDGET, attemptBudget, isTerminalJobStatus, type FarmPriority, type FarmSummary, type JobRecord } from "@blender-fabric/protocol";
 import type { ArtifactStore, WorkStream } from "@blender-fabric/bus";
 import type { JobStore } from "./job-store.js";
 import { readFarmProgress } from "./farm-progress.js";
@@ -71,7 +71,7 @@ export async function controlFarm(stores: FarmControlStores, userId: string, far
   }
   const written = await jobs.changeFarm(userId, farmJobId, changeFor(request));
   const record = written.record;
-  const summary = record ? (record.result as FarmSummary) : undefined;
+  const summary = FarmSummarySchema.safeParse(record?.result).data;
   if (!written.changed || !record || !summary) {
     const current = record ?? (await jobs.get(userId, farmJobId));
     return { status: "not_controllable", job_id: farmJobId, job_status: current?.status ?? "unknown", error: whyNot(request, current, summary) };
