@@ -84,8 +84,10 @@ test("sign in, watch a CLI render land frame by frame, pause and resume it, canc
   await expect.poll(() => page.getByTestId("job-status").textContent()).toBe("paused");
   const llm = await fabric.connect("dana");
   await waitFor("running frames to finish", async () => ((await llm.call("blender_job_status", { job_id: jobId, tasks_limit: 0 })).farm.tasks_by_status.running ?? 0) === 0, 30_000, 100);
-  await sleep(1_000); // the page's next snapshot
+  const stored = (await llm.call("blender_job_status", { job_id: jobId, tasks_limit: 0 })).farm.frames_done as number;
+  await expect.poll(() => framesDone(page)).toBe(stored); // the page's next snapshot
   const paused = await framesDone(page);
+  // Nothing may move while paused: a window of time is what this checks.
   await sleep(2_500);
   expect(await framesDone(page)).toBe(paused);
   expect(paused).toBeLessThan(40);

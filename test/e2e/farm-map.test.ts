@@ -88,18 +88,18 @@ test("killing a Blender mid-task: the task is tried again on another peer, and i
   const llm = await fabric.connect("fran");
   // Slow on blender-farm-2 only (the bridge passes its environment to Blender), so the other
   // peers are free when the killed task comes back.
-  const script = "import os, time\ntime.sleep(3 if os.environ.get('FABRIC_CLIENT_UUID') == 'blender-farm-2' else 0.2)";
+  const script = "import os, time\nreport_progress(0.1, 'started')\ntime.sleep(3 if os.environ.get('FABRIC_CLIENT_UUID') == 'blender-farm-2' else 0.2)";
   const farm = await llm.call("blender_farm_map", { script, items: [1, 2, 3, 4, 5, 6], group_id: "farm-a" });
   const victim = bridges[1]!;
-  await waitFor("a task to run on blender-farm-2", async () => {
+  // Inside its 3 s script (it has reported progress), not merely claimed: a Blender killed
+  // before the script reaches it is restarted and runs it.
+  await waitFor("a task to run inside Blender on blender-farm-2", async () => {
     const status = await llm.call("blender_job_status", { job_id: farm.job_id });
-    return status.farm.tasks.some((task: { attempts: Attempt[] }) =>
-      task.attempts.some((attempt) => attempt.status === "running" && attempt.target_uuid === "blender-farm-2"),
-    );
+    const running = (status.farm.tasks as { attempts: Attempt[] }[])
+      .flatMap((task) => task.attempts)
+      .find((attempt) => attempt.status === "running" && attempt.target_uuid === "blender-farm-2");
+    return running !== undefined && (await llm.call("blender_job_status", { job_id: running.job_id })).progress_message === "started";
   }, 20_000, 50);
-  // Inside its 3 s script, not merely claimed: a Blender killed before the script reaches it
-  // is restarted and runs it.
-  await sleep(500);
   const blenderPid = victim.blenderPid();
   process.kill(blenderPid, "SIGKILL");
 
@@ -339,6 +339,7 @@ test("pause: running attempts finish and no task starts; resume publishes the re
   // What ran when the pause came finishes; then nothing moves.
   await waitFor("running attempts to finish", async () => ((await status()).tasks_by_status.running ?? 0) === 0, 20_000, 100);
   const paused = await status();
+  // Nothing may move while paused: a window of time is what this checks.
   await sleep(2_000);
   const later = await status();
   expect(later).toMatchObject({ paused: true, tasks_by_status: paused.tasks_by_status, eta_seconds: null });

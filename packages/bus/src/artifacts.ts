@@ -31,6 +31,9 @@ const artifactName = (userId: string, jobId: string, fileName: string) =>
 
 const artifactUrl = (name: string) => `/artifacts/${name}`;
 
+/** The file name of an artifact name `<u>/<job>/<file>` (decoded). */
+export const artifactFileName = (name: string): string => decodeToken(name.split("/").at(-1)!);
+
 /** The reference of a file a job's record lists (StoredArtifact). */
 export const artifactRefOf = (stored: StoredArtifact): ArtifactRef => ({ ...stored, url: artifactUrl(stored.name) });
 

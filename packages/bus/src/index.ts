@@ -11,7 +11,7 @@ export { ClientRegistry } from "./registry.js";
 export { SessionStore, type SessionBegun, type SessionQuotas, type SessionStoreOptions } from "./sessions.js";
 export { WorkStream, type PeerLanes } from "./work-stream.js";
 export { createEnvelope, publishEnvelope, selectRecipients } from "./router.js";
-export { ArtifactExists, ArtifactStore, artifactRefOf, type ArtifactRef } from "./artifacts.js";
+export { ArtifactExists, ArtifactStore, artifactFileName, artifactRefOf, type ArtifactRef } from "./artifacts.js";
 export { BlendHashMismatch, BlendStore, HashingStream, hashFile, type StoredObjectRead } from "./blend-store.js";
 export { authenticatorFor, ensureLocalCredentials, type LocalCredentials } from "./nats-credentials.js";
 export { OPERATOR_INBOX_PREFIX, operatorPermissions, peerPermissions } from "./nats-permissions.js";

@@ -14,8 +14,9 @@
  * changes the status announces it on `user.<u>.job.<id>` and to the job's originator.
  *
  * Since issue 16 only the trusted tier calls this (bridges reach it through the peer API).
- * Longer than 400 lines on purpose: every transition of a job record is kept in this one
- * place, so none is decided twice.
+ * Longer than 400 lines (600) on purpose: every transition of a job record, farm controls and
+ * noted files included, is kept in this one place, so none is decided twice; the farm's rules
+ * themselves (which attempt runs, how a farm job is controlled) live in farm-*.ts.
  */
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";

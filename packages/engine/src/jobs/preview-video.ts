@@ -14,8 +14,8 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeToken, epochSeconds, frameOfFileName, type FarmSummary, type JobRecord } from "@blender-fabric/protocol";
-import type { ArtifactStore } from "@blender-fabric/bus";
+import { epochSeconds, frameOfFileName, type FarmSummary, type JobRecord } from "@blender-fabric/protocol";
+import { artifactFileName, type ArtifactStore } from "@blender-fabric/bus";
 import type { JobStore } from "./job-store.js";
 import type { FarmProgress } from "./farm-progress.js";
 
@@ -84,7 +84,7 @@ export class PreviewVideos {
     const records = await Promise.all(completing.map((jobId) => this.#jobs.get(userId, jobId)));
     const frames = records
       .flatMap((record) => record?.artifacts ?? [])
-      .map((stored) => ({ stored, file: decodeToken(stored.name.split("/").at(-1)!) }))
+      .map((stored) => ({ stored, file: artifactFileName(stored.name) }))
       .map((entry) => ({ ...entry, frame: frameOfFileName(entry.file) }))
       .filter((entry): entry is typeof entry & { frame: number } => entry.frame !== undefined)
       .sort((a, b) => a.frame - b.frame);

@@ -2,7 +2,8 @@
  * `blender_list_artifacts`: the files a job stored in the Object Store (screenshots, large
  * results, a farm job's outputs), each with the URL any replica serves it at, to its owner.
  */
-import { ListArtifactsInputSchema, decodeToken, ToolOutputSchemas } from "@blender-fabric/protocol";
+import { ListArtifactsInputSchema, ToolOutputSchemas } from "@blender-fabric/protocol";
+import { artifactFileName } from "@blender-fabric/bus";
 import { jobArtifacts } from "@blender-fabric/engine";
 import { defineTool, type ToolDefinition } from "../mcp/tool-catalog.js";
 
@@ -19,7 +20,7 @@ const listArtifacts = defineTool({
     const refs = (await jobArtifacts(context.services, context.identity.userId, input.job_id)).filter(
       (ref) => input.stored_after === null || (ref.stored_at !== undefined && Date.parse(ref.stored_at) > Date.parse(input.stored_after)),
     );
-    const artifacts = refs.map((ref) => ({ ...ref, file: decodeToken(ref.name.split("/").at(-1)!) }));
+    const artifacts = refs.map((ref) => ({ ...ref, file: artifactFileName(ref.name) }));
     return { status: "ok", job_id: input.job_id, total: artifacts.length, artifacts };
   },
 });

@@ -11,8 +11,8 @@
  * as an MCP image block.
  */
 import type { ImageContent } from "@modelcontextprotocol/sdk/types.js";
-import { FarmSummarySchema, decodeToken, epochSeconds, frameOfFileName, type JobRecord } from "@blender-fabric/protocol";
-import type { ArtifactRef } from "@blender-fabric/bus";
+import { FarmSummarySchema, epochSeconds, frameOfFileName, type JobRecord } from "@blender-fabric/protocol";
+import { artifactFileName, type ArtifactRef } from "@blender-fabric/bus";
 import { blocklistedPeers, farmArtifacts, type FarmTallySummary } from "@blender-fabric/engine";
 import type { ToolContext } from "../mcp/tool-context.js";
 
@@ -62,7 +62,7 @@ export async function farmStatus(context: ToolContext, record: JobRecord, page: 
   };
   if (summary.kind !== "render") return { farm: view, images: [] };
   const frames = farmArtifacts(tally.attemptFiles(record.bus_id, record.job_id, summary))
-    .map((ref) => ({ ref, file: decodeToken(ref.name.split("/").at(-1)!) }))
+    .map((ref) => ({ ref, file: artifactFileName(ref.name) }))
     .map((entry) => ({ ...entry, frame: frameOfFileName(entry.file) }))
     .filter((entry): entry is { ref: ArtifactRef; file: string; frame: number } => entry.frame !== undefined);
   const last = frames.reduce<(typeof frames)[number] | undefined>(

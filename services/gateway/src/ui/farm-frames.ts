@@ -4,7 +4,8 @@
  * letter per frame: d stored, r its task running, q waiting, w waiting for a retry, f failed,
  * c cancelled or expired. 10,000 frames make about 10 kB.
  */
-import { FarmSummarySchema, decodeToken, frameOfFileName } from "@blender-fabric/protocol";
+import { FarmSummarySchema, frameOfFileName } from "@blender-fabric/protocol";
+import { artifactFileName } from "@blender-fabric/bus";
 import { farmArtifacts, readFarmSpec, type FarmSpec } from "@blender-fabric/engine";
 import type { GatewayServices } from "../services.js";
 
@@ -36,7 +37,7 @@ export async function farmFrames(services: GatewayServices, userId: string, jobI
   await services.tally.current();
   const tasks = services.tally.tasks(userId, jobId, summary.data);
   const stored = new Set(
-    farmArtifacts(services.tally.attemptFiles(userId, jobId, summary.data)).map((ref) => frameOfFileName(decodeToken(ref.name.split("/").at(-1)!))).filter((frame) => frame !== undefined),
+    farmArtifacts(services.tally.attemptFiles(userId, jobId, summary.data)).map((ref) => frameOfFileName(artifactFileName(ref.name))).filter((frame) => frame !== undefined),
   );
   const ranges: [number, number][] = [];
   let states = "";

@@ -3,8 +3,8 @@
  * the tools would, and only the signed-in user's own data): the overview (peers and jobs) and
  * one job (its status summary, a page of tasks, the state of each frame, its last frame).
  */
-import { FarmSummarySchema, decodeToken, epochSeconds, frameOfFileName, isTerminalJobStatus, type SessionRecord } from "@blender-fabric/protocol";
-import { artifactRefOf } from "@blender-fabric/bus";
+import { FarmSummarySchema, epochSeconds, frameOfFileName, isTerminalJobStatus, type SessionRecord } from "@blender-fabric/protocol";
+import { artifactFileName, artifactRefOf } from "@blender-fabric/bus";
 import { farmArtifacts } from "@blender-fabric/engine";
 import type { VerifiedIdentity } from "@blender-fabric/auth";
 import type { ToolCatalog } from "../mcp/tool-catalog.js";
@@ -104,7 +104,7 @@ export class UiViews {
   /** A farm job's own files (not its tasks'): the preview video. */
   async #ownFiles(identity: VerifiedIdentity, jobId: string) {
     const record = await this.#services.jobs.get(identity.userId, jobId);
-    return (record?.artifacts ?? []).map((stored) => ({ ...artifactRefOf(stored), file: decodeToken(stored.name.split("/").at(-1)!) }));
+    return (record?.artifacts ?? []).map((stored) => ({ ...artifactRefOf(stored), file: artifactFileName(stored.name) }));
   }
 
   /** Where a render's stored frame is served, or undefined when it has none. */
@@ -114,6 +114,6 @@ export class UiViews {
     if (record?.kind !== "farm" || !summary.success) return undefined;
     const { tally } = this.#services;
     await tally.current();
-    return farmArtifacts(tally.attemptFiles(identity.userId, jobId, summary.data)).find((ref) => frameOfFileName(decodeToken(ref.name.split("/").at(-1)!)) === frame)?.url;
+    return farmArtifacts(tally.attemptFiles(identity.userId, jobId, summary.data)).find((ref) => frameOfFileName(artifactFileName(ref.name)) === frame)?.url;
   }
 }
