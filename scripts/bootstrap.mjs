@@ -8,6 +8,9 @@
 //      Linux, ffmpeg for preview videos, chromium for the dashboard's browser test): installs them from the OS packages with
 //      apt-get (directly as root, or through passwordless sudo). When that is impossible it
 //      prints the exact command to run and exits with status 1.
+//   3. With --test (npm test): the official MCP conformance suite, pinned, and the Node 22 it
+//      needs, from the npm packages in test/conformance/runner (their own folder, not a
+//      workspace, so that Node never replaces the project's on PATH).
 //
 // Plain JavaScript on purpose: it runs before TypeScript tooling is installed.
 import { spawnSync } from "node:child_process";
@@ -122,5 +125,23 @@ function ensureOsPackages() {
   }
 }
 
+const conformanceRunner = join(root, "test", "conformance", "runner");
+const conformanceStamp = join(conformanceRunner, "node_modules", ".fabric-install-stamp");
+
+function ensureConformanceRunner() {
+  const fingerprint = createHash("sha256")
+    .update(readFileSync(join(conformanceRunner, "package.json")))
+    .update(readFileSync(join(conformanceRunner, "package-lock.json")))
+    .digest("hex");
+  if (existsSync(conformanceStamp) && readFileSync(conformanceStamp, "utf8") === fingerprint) return;
+  log("installing the MCP conformance suite (test/conformance/runner)");
+  if (!run("npm", ["install", "--no-audit", "--no-fund"], { cwd: conformanceRunner })) {
+    log("npm could not install the conformance suite; see the output above.");
+    process.exit(1);
+  }
+  writeFileSync(conformanceStamp, fingerprint);
+}
+
 ensureNpmPackages();
 ensureOsPackages();
+if (process.argv.includes("--test")) ensureConformanceRunner();

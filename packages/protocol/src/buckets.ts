@@ -25,6 +25,11 @@ export const BucketName = {
 export const StreamName = {
   /** Work-queue stream of work for Blender peers, on `user.*.work.>`. */
   Work: "FABRIC_WORK",
+  /**
+   * Every bus message (client, group, type and broadcast subjects), kept a day: each
+   * client's durable inbox is a view of it (DESIGN.md section 13).
+   */
+  Inbox: "FABRIC_INBOX",
 } as const;
 
 /**

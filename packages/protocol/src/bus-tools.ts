@@ -21,6 +21,28 @@ export const UnregisterClientInputSchema = z.object({
   client_uuid: IdentifierSchema.describe("The client to take off the bus (one your session registered)."),
 });
 
+/** The longest blender_receive_messages waits for a message, in seconds. */
+export const MAX_RECEIVE_WAIT_SECONDS = 50;
+
+export const ReceiveMessagesInputSchema = z.object({
+  client_uuid: IdentifierSchema.optional().describe(
+    "Whose inbox to read: a client you registered. May be left out by a session that registered exactly one client.",
+  ),
+  after: z
+    .string()
+    .max(64)
+    .nullable()
+    .default(null)
+    .describe("The cursor to read after: next_cursor of your last read. null reads from the oldest kept message."),
+  wait_seconds: z
+    .number()
+    .min(0)
+    .max(MAX_RECEIVE_WAIT_SECONDS)
+    .default(0)
+    .describe(`Wait up to this long for a message when none is waiting (at most ${MAX_RECEIVE_WAIT_SECONDS}); 0 answers at once.`),
+  limit: z.number().int().min(1).max(100).default(50).describe("Most messages in one answer (1 to 100)."),
+});
+
 /** Largest `payload` accepted by `blender_send_message` unless configured otherwise. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 

@@ -1,6 +1,6 @@
 /** The package's public API: what the fabric's other packages, services and tests use. */
 export { MAX_IDENTIFIER_LENGTH, TokenError, TokenErrorCode, decodeToken, encodeToken } from "./tokens.js";
-export { ALL_CALL_CANCEL_SUBJECTS, DEMAND_WORK_SUBJECTS, WORK_STREAM_SUBJECTS, subjectForAllGroupWork, subjectForAllUserFarmWork, subjectForBroadcast, subjectForCallCancel, subjectForClient, subjectForClientType, subjectForGroup, subjectForGroupWork, subjectForAllJobs, subjectForJob, subjectForPeerWork, subjectForProjectWork, subjectForSessionSync, subjectForUserFarmWork } from "./subjects.js";
+export { ALL_CALL_CANCEL_SUBJECTS, DEMAND_WORK_SUBJECTS, INBOX_STREAM_SUBJECTS, WORK_STREAM_SUBJECTS, subjectForAllGroupWork, subjectForAllUserFarmWork, subjectForBroadcast, subjectForCallCancel, subjectForClient, subjectForClientType, subjectForGroup, subjectForGroupWork, subjectForAllJobs, subjectForJob, subjectForPeerWork, subjectForProjectWork, subjectForSessionSync, subjectForUserFarmWork } from "./subjects.js";
 export { BucketName, StreamName, consumerForGroup, consumerForPeer, consumerForProject, consumerForUserFarm, farmLanes, keyForClient, keyForJob, keyForProject, keyForRequest, keyForSession, keyForSessionIndex, keyPrefixForUser, objectStoreForUser } from "./buckets.js";
 export { PRIORITIES, priorityPassesLevel, type Priority } from "./priority.js";
 export { IdentifierSchema } from "./identifiers.js";
@@ -9,7 +9,7 @@ export { EnvelopeSchema, MESSAGE_BUS_LOGGER, epochSeconds, isClientUuid, type En
 export { ClientRecordSchema, isClientStale, toClientInfo, type ClientInfo, type ClientRecord } from "./client-info.js";
 export { JobEventSchema, JobRecordSchema, JobStatusSchema, StoredArtifactSchema, canAdvanceJob, isTerminalJobStatus, newJobRecord, type StoredArtifact, type JobEvent, type JobKind, type JobRecord, type JobStatus } from "./job.js";
 export { SessionIndexSchema, SessionRecordSchema, type SessionIndex, type SessionRecord } from "./session.js";
-export { DEFAULT_MAX_PAYLOAD_BYTES, JobUpdateInputSchema, ListAvailableClientsInputSchema, RegisterClientInputSchema, UnregisterClientInputSchema, createSendMessageInputSchema, toInvalidParamsResult } from "./bus-tools.js";
+export { DEFAULT_MAX_PAYLOAD_BYTES, MAX_RECEIVE_WAIT_SECONDS, ReceiveMessagesInputSchema, JobUpdateInputSchema, ListAvailableClientsInputSchema, RegisterClientInputSchema, UnregisterClientInputSchema, createSendMessageInputSchema, toInvalidParamsResult } from "./bus-tools.js";
 export { DISPATCH_COMMANDS, DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS, findDispatchCommand, type DispatchCommand } from "./dispatch-commands.js";
 export { CancelOutcomeSchema, DEFAULT_SUBMIT_DEADLINE_SECONDS, DispatchCommonArgsSchema, JobIdInputSchema, JobStatusInputSchema, ListArtifactsInputSchema, ListJobsInputSchema, REQUEST_ID_RETENTION_SECONDS, SubmitInputSchema, WorkPayloadSchema, type CancelOutcome, type WorkPayload } from "./dispatch.js";
 export { RequestRecordSchema, requestFingerprint, type RequestRecord } from "./request-record.js";

@@ -22,6 +22,9 @@ export const subjectForClientType = (userId: string, clientType: string) =>
 /** Messages to every client of the user. */
 export const subjectForBroadcast = (userId: string) => `${userPrefix(userId)}.broadcast`;
 
+/** Every bus message subject of every user: what the inbox stream `FABRIC_INBOX` keeps. */
+export const INBOX_STREAM_SUBJECTS = ["user.*.client.*", "user.*.group.*", "user.*.type.*", "user.*.broadcast"] as const;
+
 /** Lifecycle updates of one job (running, progress, terminal). */
 export const subjectForJob = (userId: string, jobId: string) =>
   `${userPrefix(userId)}.job.${encodeToken(jobId)}`;

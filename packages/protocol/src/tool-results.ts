@@ -76,6 +76,12 @@ const ids = z.array(z.string());
 export const ToolOutputSchemas = {
   registerClient: toolResultSchema(["ok"], { client: anyRecord.optional() }),
   unregisterClient: toolResultSchema(["ok", "not_found"], { client_uuid: z.string().optional() }),
+  receiveMessages: toolResultSchema(["ok", "not_found"], {
+    client_uuid: z.string().optional(),
+    messages: z.array(z.looseObject({ cursor: z.string() })).optional(),
+    next_cursor: z.string().optional(),
+    has_more: z.boolean().optional(),
+  }),
   sendMessage: toolResultSchema(["ok"], {
     message_id: z.string().optional(),
     job_id: z.string().optional(),

@@ -11,6 +11,7 @@ import { createDispatchTools } from "./tools/dispatch-tools.js";
 import { createJobTools } from "./tools/job-tools.js";
 import { createFarmTools } from "./tools/farm-tools.js";
 import { createArtifactTools } from "./tools/artifact-tools.js";
+import { createInboxTools } from "./tools/inbox-tools.js";
 import { createArtifactsRoute } from "./http/artifacts-route.js";
 import { mountBlendRoutes } from "./http/blends-route.js";
 import { mountNatsCredentialRoutes } from "./http/nats-credentials-route.js";
@@ -18,6 +19,8 @@ import type { AuthVariables } from "./http/auth-middleware.js";
 import { createAuthMiddleware } from "./http/auth-middleware.js";
 import { createSessionMiddleware } from "./http/session-middleware.js";
 import { createMcpEndpoint } from "./http/mcp-endpoint.js";
+import { createGenerationRouter } from "./http/mcp-generations.js";
+import { createStatelessEndpoint } from "./mcp/stateless/stateless-endpoint.js";
 import { createErrorHandler } from "./http/errors.js";
 import { createCookieAuth, createDashboardRoutes } from "./ui/dashboard-routes.js";
 import { UiViews } from "./ui/ui-views.js";
@@ -50,6 +53,7 @@ export function createTokenVerifierFromEnv(env: GatewayEnv): TokenVerifier {
 export function createGatewayApp({ env, services, metrics, logger }: GatewayAppOptions): Hono {
   const catalog = createToolCatalog([
     ...createBusTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }),
+    ...createInboxTools(),
     ...createDispatchTools(),
     ...createJobTools(),
     ...createFarmTools(),
@@ -77,6 +81,7 @@ export function createGatewayApp({ env, services, metrics, logger }: GatewayAppO
   mcp.use(guardEdge);
   mcp.use(createBodyCap(env.FABRIC_MAX_BODY_BYTES, "FABRIC_MAX_BODY_BYTES"));
   mcp.use(createAuthMiddleware(verifyToken));
+  mcp.use(createGenerationRouter(createStatelessEndpoint({ services, env, logger, metrics, catalog, listens: services.listens })));
   mcp.use(
     createSessionMiddleware(services.sessions, {
       FABRIC_MAX_SESSIONS_PER_USER: env.FABRIC_MAX_SESSIONS_PER_USER,

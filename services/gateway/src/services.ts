@@ -1,9 +1,10 @@
 /** Everything a gateway replica shares across requests: NATS and the views of its buckets. */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ArtifactStore, BlendStore, ClientRegistry, SessionStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
+import { ArtifactStore, BlendStore, ClientRegistry, InboxStore, SessionStore, WorkStream, connectToFabric, openFabricBuckets } from "@blender-fabric/bus";
 import { FarmTally, JobEngine, PreviewVideos, JobReaper, JobStore, PeerApiServer, RequestLedger } from "@blender-fabric/engine";
 import type { GatewayEnv } from "./env.js";
 import { CallCancellations } from "./delivery/call-cancellations.js";
+import { ListenStreams } from "./mcp/stateless/listen-stream.js";
 
 export type GatewayServices = {
   nc: NatsConnection;
@@ -21,8 +22,12 @@ export type GatewayServices = {
   work: WorkStream;
   artifacts: ArtifactStore;
   blends: BlendStore;
+  /** Every client's durable inbox (a view of the bus messages nats-server keeps). */
+  inbox: InboxStore;
   /** Running calls a client may cancel from any replica. */
   cancellations: CallCancellations;
+  /** The 2026 clients' `subscriptions/listen` streams this replica holds. */
+  listens: ListenStreams;
   close(): Promise<void>;
 };
 
@@ -38,7 +43,7 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
     credentials: { nkeySeedFile: env.FABRIC_NATS_NKEY, credsFile: env.FABRIC_NATS_CREDS },
   });
   const buckets = await openFabricBuckets(nc, env.FABRIC_KV_REPLICAS, ["clients", "sessions", "jobs", "requests", "projects"]);
-  const [registry, sessions, artifacts, blends, work] = await Promise.all([
+  const [registry, sessions, artifacts, blends, work, inbox] = await Promise.all([
     ClientRegistry.open(buckets.clients, {
       staleAfterSeconds: env.FABRIC_STALE_AFTER_SECONDS,
       evictAfterSeconds: env.FABRIC_EVICT_AFTER_SECONDS,
@@ -47,12 +52,14 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
     ArtifactStore.open(nc, env.FABRIC_KV_REPLICAS),
     BlendStore.open(nc, env.FABRIC_KV_REPLICAS),
     WorkStream.open(nc, env.FABRIC_KV_REPLICAS),
+    InboxStore.open(nc, env.FABRIC_KV_REPLICAS),
   ]);
   const jobs = new JobStore(buckets.jobs, nc);
   const tally = new FarmTally();
   const reaper = await JobReaper.start(buckets.jobs, jobs, registry, env.FABRIC_FINISHED_JOB_RETENTION_SECONDS, tally);
   reaper.makeVideosWith(new PreviewVideos(jobs, artifacts));
   const cancellations = new CallCancellations(nc);
+  const listens = new ListenStreams();
   // Every replica serves the peer API: the bridges' only way to the fabric's state.
   const peerApi = PeerApiServer.start(
     { nc, registry, jobs, work, artifacts, blends, projects: buckets.projects, quotas: { maxUploadBytes: env.FABRIC_MAX_BLEND_BYTES, maxArtifactBytes: env.FABRIC_TENANT_ARTIFACT_BYTES, maxBlendBytes: env.FABRIC_TENANT_BLEND_BYTES } },
@@ -75,8 +82,12 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
     work,
     artifacts,
     blends,
+    inbox,
     cancellations,
+    listens,
     async close() {
+      // Each listen stream ends with its result, so its client listens again elsewhere.
+      listens.endAll();
       cancellations.stop();
       peerApi.stop();
       reaper.stop();

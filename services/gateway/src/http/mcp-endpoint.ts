@@ -12,7 +12,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { CancelledNotificationSchema, ErrorCode, JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { MESSAGE_BUS_LOGGER } from "@blender-fabric/protocol";
 import { createMcpServer, type McpServerDependencies } from "../mcp/create-mcp-server.js";
-import type { ToolContext } from "../mcp/tool-context.js";
+import type { SessionToolContext } from "../mcp/tool-context.js";
 import { SessionStream } from "../delivery/session-stream.js";
 import type { GatewayServices } from "../services.js";
 import type { GatewayEnv } from "../env.js";
@@ -31,7 +31,7 @@ export function createMcpEndpoint(
 
   return async function serveMcp(c) {
     const session = c.get("session");
-    const context: ToolContext = {
+    const context: SessionToolContext = {
       services,
       env,
       identity: c.get("identity"),

@@ -2,7 +2,7 @@
  * MCP sessions without sticky routing. `initialize` creates a session record in KV and the
  * response carries its `Mcp-Session-Id`; every later request, on any replica, is checked
  * against KV: missing id 400, unknown id (or another user's) 404, a user over a session
- * quota 429.
+ * quota 429. The body was parsed by the generation router (mcp-generations.ts).
  */
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
@@ -43,10 +43,7 @@ export function createSessionMiddleware(
   return async function resolveSession(c, next) {
     const identity = c.get("identity");
     if (c.req.method === "POST") {
-      const body: unknown = await c.req.json().catch(() => {
-        throw new McpHttpError(400, "Parse error: the body is not JSON", JsonRpcCode.ParseError);
-      });
-      c.set("body", body);
+      const body = c.get("body");
       const initialize = findInitialize(body);
       if (initialize) {
         const id = randomUUID();

@@ -8,6 +8,8 @@ import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv
 import {
   CallToolRequestSchema,
   ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
@@ -15,36 +17,15 @@ import {
   SetLevelRequestSchema,
   type ServerNotification,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { ToolCatalog } from "./tool-catalog.js";
-import { UnknownToolError } from "./tool-catalog.js";
 import { RpcError } from "./rpc-error.js";
-import type { ToolContext } from "./tool-context.js";
-import { RESOURCES, RESOURCE_TEMPLATES, readResource } from "./resources.js";
+import { runToolCall, progressNotifier, type ToolCallDependencies } from "./run-tool-call.js";
+import type { SessionToolContext } from "./tool-context.js";
+import { RESOURCE_TEMPLATES, listResources, readResource } from "./resources.js";
 import { requestSessionSync } from "../delivery/session-sync.js";
-import type { GatewayMetrics } from "../metrics.js";
-import type { Logger } from "../logger.js";
 
 export const SERVER_INFO = { name: "blender-fabric", version: "0.1.0" } as const;
 
-export type McpServerDependencies = {
-  catalog: ToolCatalog;
-  metrics: GatewayMetrics;
-  logger: Logger;
-};
-
-/**
- * Sends `notifications/progress` for a call that carries a progress token (the endpoint
- * answers such a call as an SSE stream). MCP wants progress to grow with each notification,
- * so a report that does not is dropped.
- */
-function progressNotifier(progressToken: string | number, send: (notification: ServerNotification) => Promise<void>) {
-  let last = -1;
-  return (fraction: number, message: string) => {
-    if (fraction <= last) return;
-    last = fraction;
-    void send({ method: "notifications/progress", params: { progressToken, progress: fraction, total: 1, ...(message ? { message } : {}) } }).catch(() => {});
-  };
-}
+export type McpServerDependencies = ToolCallDependencies;
 
 /**
  * One JSON Schema validator per process: the SDK would build a new Ajv instance (with its
@@ -52,10 +33,10 @@ function progressNotifier(progressToken: string | number, send: (notification: S
  */
 const sharedSchemaValidator = new AjvJsonSchemaValidator();
 
-export function createMcpServer(dependencies: McpServerDependencies, context: ToolContext): Server {
-  const { catalog, metrics, logger } = dependencies;
+export function createMcpServer(dependencies: McpServerDependencies, context: SessionToolContext): Server {
+  const { catalog } = dependencies;
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: {}, logging: {}, resources: {} },
+    capabilities: { tools: {}, logging: {}, resources: {}, prompts: {} },
     jsonSchemaValidator: sharedSchemaValidator,
     instructions:
       "Blender Fabric: many LLM sessions, many Blender instances, one bus per user. " +
@@ -65,38 +46,27 @@ export function createMcpServer(dependencies: McpServerDependencies, context: To
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: catalog.tools }));
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { name, arguments: args } = request.params;
-    const stopTimer = metrics.toolSeconds.startTimer({ tool: name });
     const call = context.services.cancellations.register(context.sessionId, extra.requestId);
     const progressToken = request.params._meta?.progressToken;
+    const send = (notification: ServerNotification) => void extra.sendNotification(notification).catch(() => {});
     try {
-      const result = await catalog.call(name, args, {
+      return await runToolCall(dependencies, request.params.name, request.params.arguments, {
         ...context,
         signal: call.signal,
-        ...(progressToken === undefined ? {} : { progress: progressNotifier(progressToken, extra.sendNotification) }),
+        ...(progressToken === undefined ? {} : { progress: progressNotifier(progressToken, send) }),
       });
-      metrics.toolCalls.inc({ tool: name, status: String(result.structuredContent?.status ?? "ok") });
-      return result;
-    } catch (error) {
-      if (error instanceof UnknownToolError) {
-        throw new RpcError(ErrorCode.InvalidParams, error.message);
-      }
-      // An infrastructure fault (e.g. NATS unreachable) is still answered as a result so
-      // the LLM can tell the user; the details go to the log.
-      logger.error({ err: error, tool: name }, "tool failed");
-      metrics.toolCalls.inc({ tool: name, status: "error" });
-      const message = error instanceof Error ? error.message : String(error);
-      return {
-        content: [{ type: "text", text: JSON.stringify({ status: "error", error: message }) }],
-        isError: true,
-      };
     } finally {
       call.done();
-      stopTimer();
     }
   });
 
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: RESOURCES }));
+  // No prompts yet; the list exists so a client that asks gets an answer, not -32601.
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: [] }));
+  server.setRequestHandler(GetPromptRequestSchema, async (request) => {
+    throw new RpcError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
+  });
+
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await listResources(context) }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: RESOURCE_TEMPLATES }));
   server.setRequestHandler(ReadResourceRequestSchema, async (request) => readResource(request.params.uri, context));
 

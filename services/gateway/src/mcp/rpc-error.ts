@@ -1,5 +1,5 @@
 /**
- * A JSON-RPC error a handler throws: the SDK answers `{code, message}` from any error with a
+ * A JSON-RPC error a handler throws: the SDK answers `{code, message, data}` from any error with a
  * numeric `code`. Not the SDK's McpError, whose message already reads "MCP error <code>: …",
  * so a client that prefixes the code again showed it twice.
  */
@@ -8,6 +8,8 @@ export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** What the error is about, for programs (e.g. `{uri}` of a resource that does not exist). */
+    readonly data?: Record<string, unknown>,
   ) {
     super(message);
   }

@@ -8,10 +8,17 @@ export type ToolContext = {
   services: GatewayServices;
   env: GatewayEnv;
   identity: VerifiedIdentity;
-  sessionId: string;
+  /**
+   * The MCP session of a 2025-generation call; null for a 2026-07-28 call, which has none
+   * (its clients are named by uuid and read their inbox instead of a session stream).
+   */
+  sessionId: string | null;
   session: SessionRecord;
   /** Reports the call's progress (0..1) to a client that asked for it with a progress token. */
   progress?: (fraction: number, message: string) => void;
   /** Aborted when the client cancels the call (`notifications/cancelled`, on any replica). */
   signal?: AbortSignal;
 };
+
+/** A call of a 2025-generation session. */
+export type SessionToolContext = ToolContext & { sessionId: string };

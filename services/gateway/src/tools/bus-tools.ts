@@ -28,9 +28,10 @@ import { refuseCaller } from "./caller-checks.js";
 /** Adds or removes a client uuid in a session record, then resubscribes its stream. */
 async function changeSessionClients(
   context: ToolContext,
-  sessionId: string,
+  sessionId: string | null | undefined,
   change: (uuids: string[]) => string[],
 ): Promise<void> {
+  if (!sessionId) return; // a stateless (2026-07-28) caller: its client reads an inbox instead
   await context.services.sessions.update(context.identity.userId, sessionId, (record) => ({
     ...record,
     client_uuids: change(record.client_uuids),
@@ -58,10 +59,11 @@ const registerClient = defineTool({
       is_persistent: input.is_persistent,
       capabilities: input.capabilities,
       group_id: input.group_id,
-      session_id: context.sessionId,
+      ...(context.sessionId ? { session_id: context.sessionId } : {}),
     });
     // A uuid re-registered from a new session moves its traffic to the new session.
     if (previous?.session_id && previous.session_id !== context.sessionId) {
+      // (from a 2026 call too: the client now reads its inbox, not that session's stream)
       await changeSessionClients(context, previous.session_id, (uuids) =>
         uuids.filter((uuid) => uuid !== input.client_uuid),
       );
