@@ -114,7 +114,7 @@ export function createStatelessEndpoint(dependencies: StatelessDependencies) {
         case "tools/call":
           return await callTool(c, request, context);
         case "subscriptions/listen":
-          return openListenStream(c, request, context, dependencies.listens);
+          return await openListenStream(c, request, context, dependencies.listens);
         case "tasks/get":
           return resultResponse(id, complete(await tasks.get(request, context)));
         case "tasks/cancel":
