@@ -9,7 +9,10 @@ from blender_harness import BlenderTestCase, call
 class ExecuteCodeTest(BlenderTestCase):
     def test_returns_captured_stdout_with_bpy_bmesh_mathutils(self):
         code = "print(len(bpy.data.objects))\nprint(bmesh.new() is not None, mathutils.Vector((1, 2, 3)).length > 3)"
-        self.assertEqual(self.ok("execute_code", code=code), {"executed": True, "result": "3\nTrue True\n"})
+        self.assertEqual(
+            self.ok("execute_code", code=code),
+            {"executed": True, "result": "3\nTrue True\n", "stdout": "3\nTrue True\n", "stderr": ""},
+        )
 
     def test_each_call_gets_fresh_globals(self):
         self.ok("execute_code", code="leftover = 1")

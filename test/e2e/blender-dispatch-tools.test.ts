@@ -50,7 +50,7 @@ describe("tier 1", () => {
     );
     expect(ran).toMatchObject({ status: "completed", command: "execute_code", target_uuid: "blender-closed", error: "" });
     expect(ran.job_id).toMatch(/^j-/);
-    expect(ran.data).toEqual({ executed: true, result: "made Added\n" });
+    expect(ran.data).toEqual({ executed: true, result: "made Added\n", stdout: "made Added\n", stderr: "" });
 
     const info = await llm.dispatch("blender_get_object_info", onClosed({ name: "Added" }));
     expect(info.status).toBe("completed");

@@ -31,7 +31,7 @@ test("a job outliving its timeout is followed to completion from the other repli
 
   const followed = await onB.call("blender_job_status", { job_id: slow.job_id, wait_seconds: 30 });
   expect(followed).toMatchObject({ status: "completed", job_id: slow.job_id, command: "execute_code", progress: 1 });
-  expect(JSON.parse(followed.result)).toEqual({ executed: true, result: "slept\n" });
+  expect(JSON.parse(followed.result)).toEqual({ executed: true, result: "slept\n", stdout: "slept\n", stderr: "" });
   const result = await onA.call("blender_job_result", { job_id: slow.job_id });
   expect(result).toMatchObject({ status: "completed", job_id: slow.job_id, error: "" });
   expect(JSON.parse(result.result).result).toBe("slept\n");

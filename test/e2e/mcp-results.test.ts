@@ -42,6 +42,23 @@ test("tools/list: every tool has a title, honest annotations and an object outpu
       .map(([name]) => `${tool.name}.${name}`),
   );
   expect(undescribed).toEqual([]);
+  // What strict clients warn about: type arrays (nullable as ["string", "null"]) and empty schemas.
+  const loose: string[] = [];
+  const walk = (node: unknown, path: string) => {
+    if (typeof node !== "object" || node === null) return;
+    if (!Array.isArray(node)) {
+      const schema = node as Record<string, unknown>;
+      if (Array.isArray(schema.type)) loose.push(`${path}: type array`);
+      for (const key of ["items", "additionalProperties", "not"]) if (JSON.stringify(schema[key]) === "{}") loose.push(`${path}.${key}: empty schema`);
+      for (const [name, value] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) if (JSON.stringify(value) === "{}") loose.push(`${path}.${name}: empty schema`);
+    }
+    for (const [key, value] of Object.entries(node)) walk(value, `${path}.${key}`);
+  };
+  for (const tool of tools) {
+    walk(tool.inputSchema, `${tool.name} input`);
+    walk(tool.outputSchema, `${tool.name} output`);
+  }
+  expect(loose).toEqual([]);
   const byName = new Map(tools.map((tool) => [tool.name, tool.annotations!]));
   expect(byName.get("blender_get_scene_info")).toMatchObject({ readOnlyHint: true, destructiveHint: false });
   expect(byName.get("blender_execute_code")).toMatchObject({ readOnlyHint: false, destructiveHint: true });
@@ -55,11 +72,14 @@ test("tools/list: every tool has a title, honest annotations and an object outpu
 });
 
 test("a success carries the answer as structured content, with Blender's result as an object", async () => {
-  const result = await llm.raw("blender_execute_code", { target_uuid: "blender-a", code: "print('hi')" });
+  const result = await llm.raw("blender_execute_code", { target_uuid: "blender-a", code: "import sys\nprint('hi')\nprint('careful', file=sys.stderr)" });
   expect(result.isError).toBeUndefined();
   const text = JSON.parse(textOf(result));
-  expect(text.result).toBe(JSON.stringify({ executed: true, result: "hi\n" })); // the seed's JSON text, as before
-  expect(result.structuredContent).toEqual({ ...text, result: { executed: true, result: "hi\n" } });
+  const printed = { executed: true, result: "hi\n", stdout: "hi\n", stderr: "careful\n" };
+  expect(text.result).toBe(JSON.stringify(printed)); // the seed's JSON text; `result` is stdout, as before
+  // What it printed also sits at the top of the answer, not only inside `result`.
+  expect(text).toMatchObject({ stdout: "hi\n", stderr: "careful\n" });
+  expect(result.structuredContent).toEqual({ ...text, result: printed });
 });
 
 test("every failing status comes back with isError: true and its unchanged JSON text", async () => {

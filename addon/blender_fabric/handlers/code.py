@@ -1,4 +1,4 @@
-"""execute_code: run Python in Blender and return what it printed."""
+"""execute_code: run Python in Blender and return what it printed (stdout and stderr)."""
 
 import bmesh
 import bpy
@@ -23,4 +23,5 @@ def execute_code(code):
     }
     with capture_output(CONSOLE) as captured:
         exec(compile(code, "<execute_code>", "exec"), code_globals)
-    return {"executed": True, "result": captured["stdout"]}
+    # `result` is stdout, as the seed has it; stdout and stderr by name for clients that want both.
+    return {"executed": True, "result": captured["stdout"], "stdout": captured["stdout"], "stderr": captured["stderr"]}

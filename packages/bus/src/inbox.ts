@@ -90,9 +90,14 @@ export class InboxStore {
       "bind the inbox stream",
       async () => {
         const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS });
-        await jsm.streams.info(StreamName.Inbox).catch(async (error: unknown) => {
+        const existing = await jsm.streams.info(StreamName.Inbox).catch((error: unknown) => {
           if (!isNotFound(error)) throw error;
-          return jsm.streams.add({
+          return undefined;
+        });
+        // A stream made before no_ack was set would answer requests on client subjects.
+        if (existing && !existing.config.no_ack) await jsm.streams.update(StreamName.Inbox, { ...existing.config, no_ack: true });
+        if (!existing) {
+          await jsm.streams.add({
             name: StreamName.Inbox,
             subjects: [...INBOX_STREAM_SUBJECTS],
             retention: RetentionPolicy.Limits,
@@ -103,8 +108,11 @@ export class InboxStore {
             max_bytes: INBOX_STREAM_MAX_BYTES,
             // A full inbox drops its oldest messages, never the sender's new one.
             discard: DiscardPolicy.Old,
+            // Stored without a reply: a request on a client subject (the gateway asks the peer
+            // running a job to cancel it there) must get the peer's answer, not a JetStream ack.
+            no_ack: true,
           });
-        });
+        }
         return new InboxStore(jsm);
       },
       BIND_DEADLINE_MS,

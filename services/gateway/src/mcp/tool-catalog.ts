@@ -13,6 +13,7 @@ import { z } from "zod";
 import type { CallToolResult, ImageContent, Tool, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { isErrorStatus, toInvalidParamsResult } from "@blender-fabric/protocol";
 import type { ToolContext } from "./tool-context.js";
+import { tidySchema } from "./json-schema-tidy.js";
 
 /**
  * Content blocks a tool answers beside its JSON text (a screenshot as an image, so the LLM
@@ -82,8 +83,8 @@ export function createToolCatalog(definitions: ToolDefinition[]): ToolCatalog {
     title: tool.title,
     description: tool.description,
     annotations: { title: tool.title, ...tool.annotations },
-    inputSchema: z.toJSONSchema(tool.inputSchema, { io: "input" }) as Tool["inputSchema"],
-    outputSchema: z.toJSONSchema(tool.outputSchema, { io: "output" }) as Tool["outputSchema"],
+    inputSchema: tidySchema(z.toJSONSchema(tool.inputSchema, { io: "input" })) as Tool["inputSchema"],
+    outputSchema: tidySchema(z.toJSONSchema(tool.outputSchema, { io: "output" })) as Tool["outputSchema"],
   }));
   return {
     tools,

@@ -29,6 +29,22 @@ function annotationsOf(command: DispatchCommand): Omit<ToolAnnotations, "title">
 /** `get_scene_info` → "Get scene info". */
 const titleOf = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1).replaceAll("_", " ")}`;
 
+/**
+ * execute_code's printed output at the top of its answer, `stdout` and `stderr`, so a client
+ * reads `structuredContent.stdout` rather than digging into the JSON text of `result`.
+ */
+function withPrintedOutput<Answer extends { status: string }>(answer: Answer): Answer {
+  const text = (answer as { result?: unknown }).result;
+  if (typeof text !== "string" || text === "") return answer;
+  try {
+    const printed = JSON.parse(text) as { result?: unknown; stdout?: unknown; stderr?: unknown };
+    if (typeof printed.result !== "string") return answer;
+    return { ...answer, stdout: typeof printed.stdout === "string" ? printed.stdout : printed.result, stderr: typeof printed.stderr === "string" ? printed.stderr : "" };
+  } catch {
+    return answer;
+  }
+}
+
 function createDispatchTool(command: DispatchCommand): ToolDefinition {
   const defaultTimeout = TIMEOUT_TIERS[command.timeout];
   return defineTool({
@@ -54,7 +70,8 @@ function createDispatchTool(command: DispatchCommand): ToolDefinition {
         requestId: _request_id,
         timeoutSeconds: _timeout ?? defaultTimeout,
       });
-      return command.name === "get_viewport_screenshot" ? withImages(answer, await screenshotImages(context, answer)) : answer;
+      if (command.name === "get_viewport_screenshot") return withImages(answer, await screenshotImages(context, answer));
+      return command.name === "execute_code" ? withPrintedOutput(answer) : answer;
     },
   });
 }
