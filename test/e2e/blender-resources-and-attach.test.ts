@@ -60,6 +60,7 @@ test("resources: listed, and read from the live Blender peer", async () => {
     "blender://console/{level}",
     "blender://console/{level}/{page}",
     "blender://artifacts/{job_id}",
+    "fabric://clients/{uuid}/inbox{?after}",
   ]);
   const read = async (uri: string) => JSON.parse(((await llm.client.readResource({ uri })).contents[0] as { text: string }).text);
 

@@ -191,6 +191,26 @@ describe("a 2026-07-28 client across two replicas", () => {
     expect(((await eve.json()) as { error: { code: number } }).error.code).toBe(-32602);
   }, 120_000);
 
+  test("a dispatch with a long _timeout is a task; tasks/cancel on the other replica cancels it", async () => {
+    const withTasks = { extensions: { [TASKS]: {} } };
+    const quick = await rawRequest(0, "tools/call", { name: "blender_execute_code", arguments: { target_uuid: PEER, code: "print('as a task')", _timeout: 120 } }, withTasks);
+    expect(quick.body.result).toMatchObject({ resultType: "task", status: "working" });
+    let task: any;
+    await waitFor("the task to complete", async () => (task = (await rawRequest(1, "tasks/get", { taskId: quick.body.result.taskId })).body.result).status !== "working", 30_000, 200);
+    expect(task).toMatchObject({ status: "completed", result: { structuredContent: { status: "completed", command: "execute_code" } } });
+    expect(JSON.parse(task.result.structuredContent.result)).toMatchObject({ stdout: "as a task\n" });
+
+    const code = "import time\nfor step in range(300):\n    time.sleep(0.1)\n    report_progress(step / 300, 'working')";
+    const slow = await rawRequest(1, "tools/call", { name: "blender_execute_code", arguments: { target_uuid: PEER, code, _timeout: 120 } }, withTasks);
+    const taskId = slow.body.result.taskId as string;
+    await waitFor("the code to run", async () => (await rawRequest(0, "tasks/get", { taskId })).body.result.statusMessage?.includes("running"), 20_000, 100);
+    expect((await rawRequest(0, "tasks/cancel", { taskId })).body.result).toMatchObject({ resultType: "complete" });
+    await waitFor("the task to end cancelled", async () => (await rawRequest(1, "tasks/get", { taskId })).body.result.status === "cancelled", 20_000, 100);
+    // A short _timeout, or no tasks extension: the dispatch waits and answers, as before.
+    const plain = await rawRequest(0, "tools/call", { name: "blender_execute_code", arguments: { target_uuid: PEER, code: "print(1)", _timeout: 120 } });
+    expect(plain.body.result).toMatchObject({ resultType: "complete", structuredContent: { status: "completed", stdout: "1\n" } });
+  }, 90_000);
+
   test("the 2026 client's requests really went to both replicas", () => {
     expect(new Set(served)).toEqual(new Set(fabric.gateways.map((gateway) => gateway.mcpUrl)));
   });

@@ -6,12 +6,7 @@ import type { GatewayServices } from "./services.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { Logger } from "./logger.js";
 import { createToolCatalog } from "./mcp/tool-catalog.js";
-import { createBusTools } from "./tools/bus-tools.js";
-import { createDispatchTools } from "./tools/dispatch-tools.js";
-import { createJobTools } from "./tools/job-tools.js";
-import { createFarmTools } from "./tools/farm-tools.js";
-import { createArtifactTools } from "./tools/artifact-tools.js";
-import { createInboxTools } from "./tools/inbox-tools.js";
+import { createFabricTools } from "./tools/fabric-tools.js";
 import { createArtifactsRoute } from "./http/artifacts-route.js";
 import { mountBlendRoutes } from "./http/blends-route.js";
 import { mountNatsCredentialRoutes } from "./http/nats-credentials-route.js";
@@ -51,14 +46,7 @@ export function createTokenVerifierFromEnv(env: GatewayEnv): TokenVerifier {
 }
 
 export function createGatewayApp({ env, services, metrics, logger }: GatewayAppOptions): Hono {
-  const catalog = createToolCatalog([
-    ...createBusTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }),
-    ...createInboxTools(),
-    ...createDispatchTools(),
-    ...createJobTools(),
-    ...createFarmTools(),
-    ...createArtifactTools(),
-  ]);
+  const catalog = createToolCatalog(createFabricTools({ maxPayloadBytes: env.FABRIC_MAX_PAYLOAD_BYTES }));
   const verifyToken = createTokenVerifierFromEnv(env);
   const app = new Hono();
   app.onError(createErrorHandler(logger));

@@ -5,10 +5,14 @@
  * its job id. The job record in KV is the task's whole state, so `tasks/get` and
  * `tasks/cancel` work on any replica, and after any gateway restart; nothing is held here.
  *
+ * A dispatch tool called with a `_timeout` longer than the longest tier's wait is a task too:
+ * it is submitted as blender_submit would (its `_timeout` the deadline to start), instead of
+ * holding a request open for minutes.
+ *
  * A client that did not declare the extension keeps today's answer (the job id, to follow
- * with blender_job_status).
+ * with blender_job_status; a dispatch waits).
  */
-import { isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
+import { DISPATCH_COMMAND_NAMES, TIMEOUT_TIERS, isTerminalJobStatus, type JobRecord } from "@blender-fabric/protocol";
 import { RpcError } from "../rpc-error.js";
 import { runToolCall, type ToolCallDependencies } from "../run-tool-call.js";
 import type { ToolContext } from "../tool-context.js";
@@ -18,6 +22,29 @@ import type { GatewayEnv } from "../../env.js";
 
 /** Tools whose answer is a job that outlives the call. */
 const TASK_TOOLS = new Set(["blender_render_frames", "blender_farm_map", "blender_submit"]);
+
+/** A dispatch that would wait longer than this is a task. s */
+const LONG_DISPATCH_SECONDS = TIMEOUT_TIERS.medium;
+
+const DISPATCH_TOOLS = new Set(DISPATCH_COMMAND_NAMES.map((command) => `blender_${command}`));
+
+/** The blender_submit call that starts the same work as a long dispatch, or undefined. */
+function asSubmit(name: string, args: unknown): { name: string; args: Record<string, unknown> } | undefined {
+  if (!DISPATCH_TOOLS.has(name) || typeof args !== "object" || args === null) return undefined;
+  const { _timeout, _request_id, target_uuid, bus_id, ...params } = args as Record<string, unknown>;
+  if (typeof _timeout !== "number" || _timeout <= LONG_DISPATCH_SECONDS) return undefined;
+  return {
+    name: "blender_submit",
+    args: {
+      command: name.slice("blender_".length),
+      params,
+      deadline_seconds: _timeout,
+      ...(target_uuid === undefined ? {} : { target_uuid }),
+      ...(bus_id === undefined ? {} : { bus_id }),
+      ...(_request_id === undefined ? {} : { request_id: _request_id }),
+    },
+  };
+}
 
 /** How often a client should poll a task. ms */
 const POLL_INTERVAL_MS = 2_000;
@@ -38,9 +65,11 @@ export class TaskCalls {
    * no job (a refusal, invalid arguments), which the caller answers as it is.
    */
   async startIfWanted(request: StatelessRequest, context: ToolContext): Promise<Record<string, unknown> | undefined> {
-    const name = request.params.name as string;
-    if (!TASK_TOOLS.has(name) || !declaresTasks(request)) return undefined;
-    const result = await runToolCall(this.#dependencies, name, request.params.arguments, context);
+    if (!declaresTasks(request)) return undefined;
+    const called = request.params.name as string;
+    const call = TASK_TOOLS.has(called) ? { name: called, args: request.params.arguments } : asSubmit(called, request.params.arguments);
+    if (!call) return undefined;
+    const result = await runToolCall(this.#dependencies, call.name, call.args, context);
     const answer = result.structuredContent as { status?: string; job_id?: unknown } | undefined;
     const record = typeof answer?.job_id === "string" && !result.isError ? await context.services.jobs.get(context.identity.userId, answer.job_id) : undefined;
     if (!record) return { resultType: "complete", ...result, _meta: { [MetaKey.serverInfo]: SERVER_INFO } };
