@@ -123,7 +123,7 @@ const costTable = ["| what is built | µs each |", "|---|---:|", ...costs.map((c
 console.log(costTable);
 
 const nats = await startNatsServer();
-const gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_LOG_LEVEL: "warn" } });
+const gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_LOG_LEVEL: "warn", FABRIC_SESSIONS_PER_MINUTE: "10000", FABRIC_MAX_SESSIONS_PER_USER: "10000" } });
 const token = await mintToken({ sub: "bench" });
 const rows: Row[] = [];
 try {

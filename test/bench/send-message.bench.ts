@@ -16,7 +16,9 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { StreamName } from "@blender-fabric/protocol";
 import {
   FabricTestClient,
   findProgram,
@@ -33,7 +35,7 @@ const CONCURRENCY_LEVELS = [1, 32];
 
 type Row = { path: string; sessions: number } & Summary;
 
-async function benchFabric(mcpUrl: string, natsUrl: string, sessions: number): Promise<Row> {
+async function benchFabric(mcpUrl: string, natsUrl: string, sessions: number, label = ""): Promise<Row> {
   const token = await mintToken({ sub: "bench" });
   const receiver = await FabricTestClient.connect({ mcpUrls: [mcpUrl], token, name: "receiver" });
   const observer = await connect({ servers: natsUrl });
@@ -67,7 +69,7 @@ async function benchFabric(mcpUrl: string, natsUrl: string, sessions: number): P
   const { latencies, elapsedMs } = await closedLoops(sessions, PHASE_MS, roundTrip);
   await Promise.all([...senders, receiver].map((client) => client.close()));
   await observer.close();
-  return { path: "fabric: blender_send_message -> notification", sessions, ...summarize(latencies, elapsedMs) };
+  return { path: `fabric: blender_send_message -> notification${label}`, sessions, ...summarize(latencies, elapsedMs) };
 }
 
 async function benchRawNats(natsUrl: string, sessions: number): Promise<Row> {
@@ -98,7 +100,8 @@ function formatTable(rows: Row[]): string {
 }
 
 const nats = await startNatsServer();
-const gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_LOG_LEVEL: "warn" } });
+// Every phase opens its sessions anew: more than the default 60 a minute.
+const gateway = await startGatewayProcess({ natsUrls: [nats.url], env: { FABRIC_LOG_LEVEL: "warn", FABRIC_SESSIONS_PER_MINUTE: "10000", FABRIC_MAX_SESSIONS_PER_USER: "10000" } });
 const rows: Row[] = [];
 try {
   for (const sessions of CONCURRENCY_LEVELS) {
@@ -106,6 +109,17 @@ try {
     rows.push(await benchFabric(gateway.mcpUrl, nats.url, sessions));
     console.log(formatTable(rows.slice(-2)));
   }
+  // The same without the inbox stream (as before issue 19): what keeping every bus message costs.
+  const nc = await connect({ servers: nats.url });
+  await (await jetstreamManager(nc)).streams.delete(StreamName.Inbox);
+  await nc.close();
+  for (const sessions of CONCURRENCY_LEVELS) {
+    rows.push(await benchFabric(gateway.mcpUrl, nats.url, sessions, " (no FABRIC_INBOX)"));
+    console.log(formatTable(rows.slice(-1)));
+  }
+} catch (error) {
+  console.error(`the gateway's last words:\n${gateway.output()}`);
+  throw error;
 } finally {
   await gateway.stop();
   await nats.stop();
@@ -125,6 +139,8 @@ ${WARMUP_MS / 1000} s warm-up.
   (auth, KV-backed session, validation, registry read) -> NATS publish -> gateway holding the
   stream -> SSE -> receiver.
 - **raw NATS**: \`nc.request()\` to a responder on a plain subject, one connection per session.
+- **no FABRIC_INBOX**: the fabric rows again after deleting the inbox stream, so nats-server
+  no longer stores each bus message (the durable inboxes of issue 19): what they cost.
 
 ${formatTable(rows)}
 
