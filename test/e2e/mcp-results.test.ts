@@ -42,15 +42,18 @@ test("tools/list: every tool has a title, honest annotations and an object outpu
       .map(([name]) => `${tool.name}.${name}`),
   );
   expect(undescribed).toEqual([]);
-  // What strict clients warn about: type arrays (nullable as ["string", "null"]) and empty schemas.
+  // What strict clients warn about (the Inspector's --strict): type arrays (nullable as
+  // ["string", "null"]) and schemas that constrain nothing ({}, or only a description).
   const loose: string[] = [];
+  const saysNothing = (value: unknown) =>
+    typeof value === "object" && value !== null && Object.keys(value).every((key) => ["description", "title", "default", "examples"].includes(key));
   const walk = (node: unknown, path: string) => {
     if (typeof node !== "object" || node === null) return;
     if (!Array.isArray(node)) {
       const schema = node as Record<string, unknown>;
       if (Array.isArray(schema.type)) loose.push(`${path}: type array`);
-      for (const key of ["items", "additionalProperties", "not"]) if (JSON.stringify(schema[key]) === "{}") loose.push(`${path}.${key}: empty schema`);
-      for (const [name, value] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) if (JSON.stringify(value) === "{}") loose.push(`${path}.${name}: empty schema`);
+      for (const key of ["items", "additionalProperties", "not"]) if (saysNothing(schema[key])) loose.push(`${path}.${key}: constrains nothing`);
+      for (const [name, value] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) if (saysNothing(value)) loose.push(`${path}.${name}: constrains nothing`);
     }
     for (const [key, value] of Object.entries(node)) walk(value, `${path}.${key}`);
   };

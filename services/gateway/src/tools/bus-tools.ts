@@ -46,8 +46,9 @@ const registerClient = defineTool({
   outputSchema: ToolOutputSchemas.registerClient,
   description:
     "Join the caller's user bus, or update an existing registration in place. Messages " +
-    "addressed to the client arrive on this session's stream as notifications/message " +
-    "(logger _message_bus).",
+    "addressed to the client wait in its inbox (blender_receive_messages, resource " +
+    "fabric://clients/<uuid>/inbox); in an MCP session they also arrive on its stream as " +
+    "notifications/message (logger _message_bus).",
   inputSchema: RegisterClientInputSchema,
   async handler(input, context) {
     const { registry } = context.services;
