@@ -3,12 +3,13 @@
 // its cap: each gets a clear error naming what is wrong, and the inbox loses nothing. Real
 // nats-server and two gateway replicas; no Blender needed.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { mintToken } from "@blender-fabric/testkit";
+import { mintToken, waitFor } from "@blender-fabric/testkit";
 import { startFabric, type Fabric } from "../support/fabric.js";
 
 let fabric: Fabric;
 beforeAll(async () => {
-  fabric = await startFabric({ gateways: 2 });
+  // Three listen streams per user per replica (the per-user session limit), to reach it.
+  fabric = await startFabric({ gateways: 2, gatewayEnv: { FABRIC_MAX_SESSIONS_PER_USER: "3" } });
 });
 afterAll(async () => fabric?.[Symbol.asyncDispose]());
 
@@ -159,6 +160,38 @@ test("a listen names only inboxes of the caller's registered clients; another us
   controller.abort();
   const notAList = await post({ user: "walt", method: "subscriptions/listen", params: { notifications: { resourceSubscriptions: "fabric://clients/walt-agent/inbox" } } });
   expect(notAList.body.error).toMatchObject({ code: -32602, message: expect.stringContaining("resourceSubscriptions") });
+});
+
+test("one user holds at most FABRIC_MAX_SESSIONS_PER_USER listen streams on a replica; a closed one frees its place", async () => {
+  await call("yara", "blender_register_client", { client_uuid: "yara-agent", client_type: "llm" });
+  const token = await mintToken({ sub: "yara" });
+  const listen = (signal: AbortSignal) =>
+    fetch(fabric.gateways[0]!.mcpUrl, {
+      method: "POST",
+      signal,
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "subscriptions/listen",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: "l", method: "subscriptions/listen", params: { _meta: META, notifications: { resourceSubscriptions: ["fabric://clients/yara-agent/inbox"] } } }),
+    });
+  const controllers = [new AbortController(), new AbortController(), new AbortController()];
+  const open = await Promise.all(controllers.map((controller) => listen(controller.signal)));
+  expect(open.map((response) => response.status)).toEqual([200, 200, 200]);
+  const refused = await listen(new AbortController().signal);
+  expect(refused.status).toBe(429);
+  expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("quota_exceeded");
+  controllers[0]!.abort();
+  await waitFor("a place to free", async () => {
+    const controller = new AbortController();
+    const response = await listen(controller.signal);
+    controller.abort();
+    return response.status === 200;
+  }, 5_000, 100);
+  for (const controller of controllers) controller.abort();
 });
 
 test("a replica that stops ends its listen streams with their result, so clients listen again elsewhere", async () => {

@@ -34,6 +34,13 @@ export const INBOX_MESSAGES_PER_SUBJECT = 1_000;
 /** The whole stream's cap, a backstop behind the per-subject one. */
 const INBOX_STREAM_MAX_BYTES = 1024 ** 3;
 
+/**
+ * Stored messages one read looks at, at most: those for others on a shared subject (a group's
+ * messages from before the client joined, its own broadcasts) are skipped without counting
+ * toward `limit`, so a read stops here and says there is more.
+ */
+const MAX_LOOKS_PER_READ = 2_000;
+
 export type InboxMessage = { cursor: string; envelope: Envelope };
 
 export type InboxPage = {
@@ -155,12 +162,12 @@ export class InboxStore {
     for (const subject of subjectsOf(userId, client)) next(subject, after + 1);
     const messages: InboxMessage[] = [];
     let position = after;
-    for (;;) {
+    for (let looks = 0; ; looks += 1) {
       const candidates = (await Promise.all([...heads].map(async ([subject, head]) => ({ subject, head: await head })))).filter(
         (candidate): candidate is { subject: string; head: StoredHead } => candidate.head !== null,
       );
       if (candidates.length === 0) return { messages, next_cursor: `${position}.${tag}`, has_more: false };
-      if (messages.length >= limit) return { messages, next_cursor: `${position}.${tag}`, has_more: true };
+      if (messages.length >= limit || looks >= MAX_LOOKS_PER_READ) return { messages, next_cursor: `${position}.${tag}`, has_more: true };
       const first = candidates.reduce((a, b) => (a.head.seq <= b.head.seq ? a : b));
       next(first.subject, first.head.seq + 1);
       position = first.head.seq;

@@ -59,7 +59,8 @@ export async function openGatewayServices(env: GatewayEnv, logger: ServicesLogge
   const reaper = await JobReaper.start(buckets.jobs, jobs, registry, env.FABRIC_FINISHED_JOB_RETENTION_SECONDS, tally);
   reaper.makeVideosWith(new PreviewVideos(jobs, artifacts));
   const cancellations = new CallCancellations(nc);
-  const listens = new ListenStreams();
+  // As many listen streams per user as live sessions: each is what a 2025 GET stream was.
+  const listens = new ListenStreams(env.FABRIC_MAX_SESSIONS_PER_USER);
   // Every replica serves the peer API: the bridges' only way to the fabric's state.
   const peerApi = PeerApiServer.start(
     { nc, registry, jobs, work, artifacts, blends, projects: buckets.projects, quotas: { maxUploadBytes: env.FABRIC_MAX_BLEND_BYTES, maxArtifactBytes: env.FABRIC_TENANT_ARTIFACT_BYTES, maxBlendBytes: env.FABRIC_TENANT_BLEND_BYTES } },

@@ -20,28 +20,40 @@ import { RpcError } from "../rpc-error.js";
 import type { ToolContext } from "../tool-context.js";
 import { clientOfInboxUri, inboxUri } from "../resources.js";
 import { SERVER_INFO } from "../create-mcp-server.js";
-import { MetaKey, StatelessCode, type StatelessRequest } from "./wire.js";
+import { MetaKey, StatelessCode, StatelessError, type StatelessRequest } from "./wire.js";
 import { sseResponse } from "./sse.js";
 
 /** Inboxes one listen may watch, at most. */
 const MAX_SUBSCRIBED_INBOXES = 100;
 
-/** The listen streams this replica holds, so a shutdown can end each one properly. */
+/**
+ * The listen streams this replica holds, so a shutdown can end each one properly, and so one
+ * user cannot hold more than `perUser` of them here (each holds NATS subscriptions).
+ */
 export class ListenStreams {
-  readonly #open = new Set<() => void>();
+  readonly #open = new Map<() => void, string>();
+  readonly perUser: number;
+
+  constructor(perUser: number) {
+    this.perUser = perUser;
+  }
 
   get size(): number {
     return this.#open.size;
   }
 
-  add(end: () => void): () => void {
-    this.#open.add(end);
+  /** Registers a user's stream; undefined when the user already holds `perUser` here. */
+  add(userId: string, end: () => void): (() => void) | undefined {
+    let held = 0;
+    for (const owner of this.#open.values()) if (owner === userId) held += 1;
+    if (held >= this.perUser) return undefined;
+    this.#open.set(end, userId);
     return () => this.#open.delete(end);
   }
 
   /** Ends every stream with its result (the replica is stopping). */
   endAll(): void {
-    for (const end of [...this.#open]) end();
+    for (const end of [...this.#open.keys()]) end();
   }
 }
 
@@ -58,6 +70,12 @@ export async function openListenStream(c: Context, request: StatelessRequest, co
   }
   const clients = await subscribedClients(context, (wanted as string[] | undefined) ?? []);
   const subscriptionId = request.id;
+  // Taken before the stream opens, so a user over the limit gets an error, not a stream.
+  let endForShutdown = () => {};
+  const release = listens.add(context.identity.userId, () => endForShutdown());
+  if (!release) {
+    throw new StatelessError(429, StatelessCode.InternalError, `quota_exceeded: at most ${listens.perUser} listen streams per user on one replica; close one first`);
+  }
   const meta = { [MetaKey.subscriptionId]: subscriptionId };
   const { nc, registry } = context.services;
   const userId = context.identity.userId;
@@ -89,16 +107,15 @@ export async function openListenStream(c: Context, request: StatelessRequest, co
       for (const client of clients) void registry.heartbeat(userId, client.uuid).catch(() => {});
     }, context.env.FABRIC_HEARTBEAT_SECONDS * 1000);
     heartbeat.unref();
-    let forget = () => {};
     await new Promise<void>((resolve) => {
-      forget = listens.add(() => {
+      endForShutdown = () => {
         // The replica stops: the listen's result says the stream ended on purpose.
         writer.send({ jsonrpc: "2.0", id: subscriptionId, result: { resultType: "complete", _meta: { ...meta, [MetaKey.serverInfo]: SERVER_INFO } } });
         resolve();
-      });
+      };
       writer.onClose(resolve);
     });
-    forget();
+    release();
     clearInterval(heartbeat);
     for (const subscription of subscriptions) subscription.unsubscribe();
   }, c.req.raw.signal);

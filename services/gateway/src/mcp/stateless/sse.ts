@@ -48,7 +48,8 @@ export function sseResponse(produce: (writer: SseWriter) => Promise<void>, signa
     send(message) {
       if (!closed) controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
     },
-    onClose: (listener) => void listeners.push(listener),
+    // A listener added after the client left is told at once.
+    onClose: (listener) => (closed ? listener() : void listeners.push(listener)),
     get closed() {
       return closed;
     },

@@ -38,7 +38,7 @@ type RequestId = string | number;
 export class StatelessError extends Error {
   override name = "StatelessError";
   constructor(
-    readonly httpStatus: 200 | 400 | 404,
+    readonly httpStatus: 200 | 400 | 404 | 429,
     readonly code: number,
     message: string,
     readonly data?: Record<string, unknown>,
