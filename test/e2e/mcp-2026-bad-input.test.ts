@@ -82,6 +82,13 @@ test("an unknown protocol version is 400 -32022 with the supported versions; rem
     expect(answer.status).toBe(404);
     expect(answer.body).toMatchObject({ id: "req-1", error: { code: -32601, message: expect.stringContaining("removed in MCP 2026-07-28") } });
   }
+  const badId = await fetch(fabric.gateways[0]!.mcpUrl, {
+    method: "POST",
+    headers: { authorization: `Bearer ${await mintToken({ sub: "ursula" })}`, "content-type": "application/json", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: { not: "an id" }, method: "tools/list", params: { _meta: META } }),
+  });
+  expect(badId.status).toBe(400);
+  expect(((await badId.json()) as { error: { code: number } }).error.code).toBe(-32600);
   const unauthenticated = await fetch(fabric.gateways[0]!.mcpUrl, {
     method: "POST",
     headers: { "content-type": "application/json", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" },

@@ -169,7 +169,11 @@ describe("a 2026-07-28 client across two replicas", () => {
       },
       90_000,
       500,
-    );
+    ).catch(async (error: unknown) => {
+      // What the farm was doing, for whoever reads the failure.
+      const status = await rawRequest(1, "tools/call", { name: "blender_job_status", arguments: { job_id: taskId } });
+      throw new Error(`${String(error)}; the job: ${JSON.stringify(status.body.result?.structuredContent)}`);
+    });
     expect(task).toMatchObject({ resultType: "complete", taskId, status: "completed", result: { structuredContent: { status: "completed", farm: { frames_done: 2 } } } });
 
     // Without the extension the same tool answers at once with the job id, as before.

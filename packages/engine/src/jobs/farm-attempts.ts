@@ -66,8 +66,21 @@ export async function decideAttempt(
   // A peer blocklisted for this job leaves its tasks to the others (the reaper fails the job
   // when no one else is left).
   if (summary.success && blocklistedPeers(summary.data).includes(peerUuid)) return { later: PASSED_ON_RETRY_MS };
-  const last = attempts.at(-1);
+  let last = attempts.at(-1);
   if (last && taskEnded(attempts, budget)) return { ended: true };
+  if (last?.status === "running" && last.target_uuid === peerUuid) {
+    // This peer holds the attempt, yet asks for a task: a peer asks only when idle, and keeps
+    // its task's message from coming back while it runs it. So if this very boot holds it
+    // (`lose` checks the incarnation), the attempt never reached it (the replica that claimed
+    // it for the peer died before answering): it is settled lost, and the task goes on as
+    // after any lost attempt.
+    const settled = await jobs.lose(userId, last.job_id, taker.incarnation, `the attempt was claimed for ${peerUuid} by a gateway replica that stopped before handing it over; it never ran`);
+    if (settled?.status === "lost") {
+      last = { job_id: settled.job_id, status: settled.status, target_uuid: settled.target_uuid, error: settled.error };
+      attempts[attempts.length - 1] = last;
+      if (taskEnded(attempts, budget)) return { ended: true };
+    }
+  }
   // A peer runs it (and keeps it alive); if that peer died, the reaper settles it lost first.
   if (last?.status === "running") return { later: HELD_ELSEWHERE_RETRY_MS };
   // Only now: a message whose task runs is its runner's, and must come back if that attempt fails.

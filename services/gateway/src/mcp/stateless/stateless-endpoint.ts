@@ -86,7 +86,10 @@ export function createStatelessEndpoint(dependencies: StatelessDependencies) {
     }
     // A notification needs no answer (2026 has none a client must send over HTTP).
     if (message.id === undefined) return new Response(null, { status: 202 });
-    const id = message.id as string | number;
+    if (typeof message.id !== "string" && typeof message.id !== "number") {
+      return json(400, errorBody(undefined, { code: -32600, message: "Invalid Request: id is a string or a number" }));
+    }
+    const id = message.id;
     let request: StatelessRequest;
     try {
       request = checkStatelessRequest(message, c.req.raw.headers);
