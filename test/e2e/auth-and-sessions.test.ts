@@ -127,6 +127,14 @@ describe("sessions live in KV", () => {
     expect(listing.ephemeral).toEqual([]);
     expect(listing.persistent.map((c: { uuid: string }) => c.uuid)).toEqual(["per"]);
   });
+
+  test("55 sessions of one user started at once on one replica all begin (they used to retry each other into a 500)", async () => {
+    // Under the user's quotas (60 new a minute, 64 live), all at once, all to one replica.
+    const started = await Promise.allSettled(Array.from({ length: 55 }, () => fabric.connect("crowd", [fabric.gateways[0]!])));
+    const refused = started.filter((result) => result.status === "rejected").map((result) => String((result as PromiseRejectedResult).reason));
+    expect(refused).toEqual([]);
+    await Promise.all(started.map((result) => (result.status === "fulfilled" ? result.value.close() : undefined)));
+  });
 });
 
 test("health, readiness and metrics", async () => {

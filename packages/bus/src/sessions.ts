@@ -54,6 +54,12 @@ export class SessionStore {
   readonly #kv: KV;
   readonly #mirror: KvMirror<SessionRecord>;
   readonly #idleLimitSeconds: number;
+  /**
+   * Each user's session starts on this replica, one after another: they all write the user's
+   * one index key, and 40 at once retried each other past the retry deadline (HTTP 500 to a
+   * client starting a session). Between replicas the compare-and-set still decides.
+   */
+  readonly #starting = new Map<string, Promise<unknown>>();
 
   private constructor(kv: KV, mirror: KvMirror<SessionRecord>, idleLimitSeconds: number) {
     this.#kv = kv;
@@ -69,7 +75,23 @@ export class SessionStore {
    * Records a new session unless its user is at a quota. The index is written first: a
    * replica that dies before the record leaves an entry that lapses after a few seconds.
    */
-  async begin(sessionId: string, record: SessionRecord, quotas: SessionQuotas): Promise<SessionBegun> {
+  begin(sessionId: string, record: SessionRecord, quotas: SessionQuotas): Promise<SessionBegun> {
+    const userId = record.user_id;
+    const previous = this.#starting.get(userId) ?? Promise.resolve();
+    const beginning = previous.then(
+      () => this.#begin(sessionId, record, quotas),
+      () => this.#begin(sessionId, record, quotas),
+    );
+    this.#starting.set(userId, beginning);
+    // The last start of a user forgets the chain, so idle users hold nothing here.
+    const forget = () => {
+      if (this.#starting.get(userId) === beginning) this.#starting.delete(userId);
+    };
+    beginning.then(forget, forget);
+    return beginning;
+  }
+
+  async #begin(sessionId: string, record: SessionRecord, quotas: SessionQuotas): Promise<SessionBegun> {
     const userId = record.user_id;
     const indexKey = keyForSessionIndex(userId);
     const decision = await retryJetStream("count the user's sessions", async (): Promise<SessionBegun> => {
