@@ -37,6 +37,27 @@ async function post({ user = "ursula", method, params = {}, meta = META, headers
   return { status: response.status, body: (await response.json()) as { id?: unknown; result?: any; error?: { code: number; message: string; data?: any } } };
 }
 
+/** Opens a `subscriptions/listen` stream of `user` on one replica; the raw response. */
+async function listen(user: string, id: string | number, resourceSubscriptions: unknown, options: { replica?: number; signal?: AbortSignal; toolsListChanged?: boolean } = {}) {
+  return fetch(fabric.gateways[options.replica ?? 0]!.mcpUrl, {
+    method: "POST",
+    signal: options.signal,
+    headers: {
+      authorization: `Bearer ${await mintToken({ sub: user })}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "subscriptions/listen",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "subscriptions/listen",
+      params: { _meta: META, notifications: { ...(options.toolsListChanged ? { toolsListChanged: true } : {}), resourceSubscriptions } },
+    }),
+  });
+}
+
 const call = async (user: string, name: string, args: Record<string, unknown>, replica = 0) => {
   const answer = await post({ user, method: "tools/call", params: { name, arguments: args }, replica });
   return answer.body.result.structuredContent;
@@ -138,23 +159,8 @@ test("inbox cursors of another user or past the end, and waits beyond the cap, a
 test("a listen names only inboxes of the caller's registered clients; another user's is not acknowledged", async () => {
   await call("walt", "blender_register_client", { client_uuid: "walt-agent", client_type: "llm" });
   const controller = new AbortController();
-  const response = await fetch(fabric.gateways[1]!.mcpUrl, {
-    method: "POST",
-    signal: controller.signal,
-    headers: {
-      authorization: `Bearer ${await mintToken({ sub: "walt" })}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "subscriptions/listen",
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: "sub-7",
-      method: "subscriptions/listen",
-      params: { _meta: META, notifications: { toolsListChanged: true, resourceSubscriptions: ["fabric://clients/walt-agent/inbox", "fabric://clients/ursula-agent/inbox", "blender://scene/info"] } },
-    }),
-  });
+  const uris = ["fabric://clients/walt-agent/inbox", "fabric://clients/ursula-agent/inbox", "blender://scene/info"];
+  const response = await listen("walt", "sub-7", uris, { replica: 1, signal: controller.signal, toolsListChanged: true });
   expect(response.headers.get("content-type")).toBe("text/event-stream");
   const reader = response.body!.getReader();
   const { value } = await reader.read();
@@ -171,30 +177,17 @@ test("a listen names only inboxes of the caller's registered clients; another us
 
 test("one user holds at most FABRIC_MAX_SESSIONS_PER_USER listen streams on a replica; a closed one frees its place", async () => {
   await call("yara", "blender_register_client", { client_uuid: "yara-agent", client_type: "llm" });
-  const token = await mintToken({ sub: "yara" });
-  const listen = (signal: AbortSignal) =>
-    fetch(fabric.gateways[0]!.mcpUrl, {
-      method: "POST",
-      signal,
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": "subscriptions/listen",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: "l", method: "subscriptions/listen", params: { _meta: META, notifications: { resourceSubscriptions: ["fabric://clients/yara-agent/inbox"] } } }),
-    });
+  const open = (signal: AbortSignal) => listen("yara", "l", ["fabric://clients/yara-agent/inbox"], { signal });
   const controllers = [new AbortController(), new AbortController(), new AbortController()];
-  const open = await Promise.all(controllers.map((controller) => listen(controller.signal)));
-  expect(open.map((response) => response.status)).toEqual([200, 200, 200]);
-  const refused = await listen(new AbortController().signal);
+  const opened = await Promise.all(controllers.map((controller) => open(controller.signal)));
+  expect(opened.map((response) => response.status)).toEqual([200, 200, 200]);
+  const refused = await open(new AbortController().signal);
   expect(refused.status).toBe(429);
   expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("quota_exceeded");
   controllers[0]!.abort();
   await waitFor("a place to free", async () => {
     const controller = new AbortController();
-    const response = await listen(controller.signal);
+    const response = await open(controller.signal);
     controller.abort();
     return response.status === 200;
   }, 5_000, 100);
@@ -203,17 +196,7 @@ test("one user holds at most FABRIC_MAX_SESSIONS_PER_USER listen streams on a re
 
 test("a replica that stops ends its listen streams with their result, so clients listen again elsewhere", async () => {
   await call("xena", "blender_register_client", { client_uuid: "xena-agent", client_type: "llm" });
-  const response = await fetch(fabric.gateways[1]!.mcpUrl, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${await mintToken({ sub: "xena" })}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "subscriptions/listen",
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "subscriptions/listen", params: { _meta: META, notifications: { resourceSubscriptions: ["fabric://clients/xena-agent/inbox"] } } }),
-  });
+  const response = await listen("xena", 8, ["fabric://clients/xena-agent/inbox"], { replica: 1 });
   const reader = response.body!.getReader();
   await reader.read(); // the acknowledgement
   const stopping = fabric.gateways[1]!.stop();

@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { OPERATOR_INBOX_PREFIX, createFabricAccounts, mintUserCreds } from "@blender-fabric/bus";
+import { InboxStore, OPERATOR_INBOX_PREFIX, createFabricAccounts, mintUserCreds } from "@blender-fabric/bus";
 import { BucketName, StreamName, consumerForPeer, inboxPrefixForPeer, objectStoreForUser, subjectForPeerWork } from "@blender-fabric/protocol";
 import {
   FabricTestClient,
@@ -124,6 +124,14 @@ test("tenant anna's credential can neither read nor write tenant bert's subjects
     await (await jetstreamManager(trusted)).consumers.add(StreamName.Work, config);
     expect(await refused(jetstream(anna, { timeout: 2_000 }).consumers.get(StreamName.Work, bertConsumer).then((c) => c.next({ expires: 1_000 })))).toBe(true);
 
+    // Bert's durable inbox (every bus message of every tenant is kept in FABRIC_INBOX): a
+    // direct get of his broadcast, with the stream really there and holding it.
+    await InboxStore.open(trusted, 1);
+    trusted.publish("user.bert.broadcast", JSON.stringify({ secret: "bert's" }));
+    await trusted.flush();
+    expect(await refused(anna.request(`$JS.API.DIRECT.GET.${StreamName.Inbox}`, JSON.stringify({ last_by_subj: "user.bert.broadcast" }), { timeout: 2_000 }))).toBe(true);
+    expect(await refused(anna.request(`$JS.API.STREAM.MSG.GET.${StreamName.Inbox}`, JSON.stringify({ last_by_subj: "user.bert.broadcast" }), { timeout: 2_000 }))).toBe(true);
+
     // Bert's files.
     expect(await refused(new Objm(anna).open(objectStoreForUser(BucketName.Artifacts, "bert")).then((store) => store.getBlob("bert/j-bert/secret.txt")))).toBe(true);
   } finally {
@@ -151,6 +159,8 @@ test("the operations credential watches all traffic and KV, and every publish is
     operator.publish("user.anna.client.blender-anna", "{}");
     await operator.flush().catch(() => {});
     expect(await refused(clients.put("anna.x", "{}"))).toBe(true);
+    // Watching live traffic is its job; reading tenants' stored inboxes is not.
+    expect(await refused(operator.request(`$JS.API.DIRECT.GET.${StreamName.Inbox}`, JSON.stringify({ last_by_subj: "user.anna.broadcast" }), { timeout: 2_000 }))).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(watched).toContain("user.anna.broadcast");
     expect(arrived).toEqual([]);

@@ -30,7 +30,7 @@ import { retryJetStream } from "./kv-update.js";
 import { BIND_DEADLINE_MS, JETSTREAM_API_TIMEOUT_MS, RECORD_RETENTION_MS } from "./buckets.js";
 
 /** Messages kept per subject (per client, group, type, broadcast): the oldest go first. */
-export const INBOX_MESSAGES_PER_SUBJECT = 1_000;
+const INBOX_MESSAGES_PER_SUBJECT = 1_000;
 /** The whole stream's cap, a backstop behind the per-subject one. */
 const INBOX_STREAM_MAX_BYTES = 1024 ** 3;
 
@@ -65,7 +65,7 @@ const tagOf = (userId: string, clientUuid: string) => createHash("sha256").updat
 export const inboxStart = (userId: string, clientUuid: string) => `0.${tagOf(userId, clientUuid)}`;
 
 /** The subjects one client hears on (its group and type as registered now). */
-function subjectsOf(userId: string, client: ClientRecord): string[] {
+export function inboxSubjectsOf(userId: string, client: ClientRecord): string[] {
   return [
     subjectForClient(userId, client.uuid),
     subjectForClientType(userId, client.client_type),
@@ -133,20 +133,15 @@ export class InboxStore {
     if (match[2] !== tagOf(userId, clientUuid)) throw new InboxCursorError("this cursor belongs to another inbox");
     const sequence = Number(match[1]);
     if (sequence > 0) {
-      const last = await this.lastSequence();
+      const last = await this.#lastSequence();
       if (sequence > last) throw new InboxCursorError(`the cursor is past the end of the inbox (nothing was stored after ${last})`);
     }
     return sequence;
   }
 
-  async lastSequence(): Promise<number> {
+  async #lastSequence(): Promise<number> {
     const info = await this.#jsm.streams.info(StreamName.Inbox);
     return info.state.last_seq;
-  }
-
-  /** The cursor of this inbox that stands at its end now (read from here: only new messages). */
-  async endCursor(userId: string, clientUuid: string): Promise<string> {
-    return `${await this.lastSequence()}.${tagOf(userId, clientUuid)}`;
   }
 
   /**
@@ -159,7 +154,7 @@ export class InboxStore {
     const direct = subjectForClient(userId, client.uuid);
     const heads = new Map<string, Promise<StoredHead | null>>();
     const next = (subject: string, from: number) => heads.set(subject, this.#nextOn(subject, from));
-    for (const subject of subjectsOf(userId, client)) next(subject, after + 1);
+    for (const subject of inboxSubjectsOf(userId, client)) next(subject, after + 1);
     const messages: InboxMessage[] = [];
     let position = after;
     for (let looks = 0; ; looks += 1) {
@@ -194,6 +189,3 @@ export class InboxStore {
 }
 
 type StoredHead = { seq: number; envelope: Envelope | undefined };
-
-/** The subjects a listener watches for new messages of one client's inbox. */
-export const inboxSubjectsOf = subjectsOf;

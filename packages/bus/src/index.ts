@@ -17,4 +17,4 @@ export { authenticatorFor, ensureLocalCredentials, type LocalCredentials } from 
 export { OPERATOR_INBOX_PREFIX, operatorPermissions, peerPermissions } from "./nats-permissions.js";
 export { createFabricAccounts, mintUserCreds, serverAuthConfig, type FabricNatsAccounts, type MintOptions } from "./nats-accounts.js";
 export { capabilitiesWanted, demandKey, readWorkDemand, type WorkDemand } from "./work-demand.js";
-export { INBOX_MESSAGES_PER_SUBJECT, InboxCursorError, InboxStore, inboxReaches, inboxStart, inboxSubjectsOf, type InboxMessage, type InboxPage } from "./inbox.js";
+export { InboxCursorError, InboxStore, inboxReaches, inboxStart, inboxSubjectsOf, type InboxMessage, type InboxPage } from "./inbox.js";

@@ -1,6 +1,6 @@
 /** What a tool handler knows about the call it serves. */
 import type { VerifiedIdentity } from "@blender-fabric/auth";
-import type { SessionRecord } from "@blender-fabric/protocol";
+import { epochSeconds, type SessionRecord } from "@blender-fabric/protocol";
 import type { GatewayServices } from "../services.js";
 import type { GatewayEnv } from "../env.js";
 
@@ -22,3 +22,13 @@ export type ToolContext = {
 
 /** A call of a 2025-generation session. */
 export type SessionToolContext = ToolContext & { sessionId: string };
+
+/**
+ * A context with no MCP session behind it (a 2026-07-28 call, the dashboard): tools that read
+ * the session find one with no clients; `generation` says who is calling.
+ */
+export function sessionlessContext(services: GatewayServices, env: GatewayEnv, identity: VerifiedIdentity, generation: string, sessionId: string | null = null): ToolContext {
+  const now = epochSeconds();
+  const session: SessionRecord = { user_id: identity.userId, client_uuids: [], log_level: "info", protocol_version: generation, created_at: now, last_seen: now };
+  return { services, env, identity, sessionId, session };
+}

@@ -3,12 +3,12 @@
  * the tools would, and only the signed-in user's own data): the overview (peers and jobs) and
  * one job (its status summary, a page of tasks, the state of each frame, its last frame).
  */
-import { FarmSummarySchema, epochSeconds, frameOfFileName, isTerminalJobStatus, type SessionRecord } from "@blender-fabric/protocol";
+import { FarmSummarySchema, frameOfFileName, isTerminalJobStatus } from "@blender-fabric/protocol";
 import { artifactFileName, artifactRefOf } from "@blender-fabric/bus";
 import { farmArtifacts } from "@blender-fabric/engine";
 import type { VerifiedIdentity } from "@blender-fabric/auth";
 import type { ToolCatalog } from "../mcp/tool-catalog.js";
-import type { ToolContext } from "../mcp/tool-context.js";
+import { sessionlessContext } from "../mcp/tool-context.js";
 import type { GatewayServices } from "../services.js";
 import type { GatewayEnv } from "../env.js";
 import { farmFrames } from "./farm-frames.js";
@@ -44,15 +44,8 @@ export class UiViews {
   /** Calls one of the dashboard's tools as `identity`; resolves with its JSON answer. */
   async call(identity: VerifiedIdentity, tool: string, args: Record<string, unknown>): Promise<Answer> {
     if (!UI_TOOLS.has(tool)) throw new Error(`the dashboard does not call ${tool}`);
-    const result = await this.#catalog.call(tool, args, this.#context(identity));
+    const result = await this.#catalog.call(tool, args, sessionlessContext(this.#services, this.#env, identity, "dashboard", `dashboard:${identity.userId}`));
     return result.structuredContent as Answer;
-  }
-
-  /** A tool context with no MCP session behind it: the dashboard's tools never read one. */
-  #context(identity: VerifiedIdentity): ToolContext {
-    const now = epochSeconds();
-    const session: SessionRecord = { user_id: identity.userId, client_uuids: [], log_level: "info", protocol_version: "dashboard", created_at: now, last_seen: now };
-    return { services: this.#services, env: this.#env, identity, sessionId: `dashboard:${identity.userId}`, session };
   }
 
   /** The user's peers (with the job each runs) and newest jobs. */

@@ -38,10 +38,6 @@ export class ListenStreams {
     this.perUser = perUser;
   }
 
-  get size(): number {
-    return this.#open.size;
-  }
-
   /** Registers a user's stream; undefined when the user already holds `perUser` here. */
   add(userId: string, end: () => void): (() => void) | undefined {
     let held = 0;

@@ -13,7 +13,7 @@ export type SseWriter = {
 /** How often an idle stream carries a comment. ms */
 const KEEP_ALIVE_MS = 15_000;
 
-export const SSE_HEADERS = {
+const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache, no-transform",
   // nginx and similar proxies buffer responses unless told not to.

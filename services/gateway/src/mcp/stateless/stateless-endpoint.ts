@@ -10,11 +10,10 @@
  * any other replica (README, "MCP generations").
  */
 import type { Context } from "hono";
-import { epochSeconds, type SessionRecord } from "@blender-fabric/protocol";
 import type { VerifiedIdentity } from "@blender-fabric/auth";
 import { RpcError } from "../rpc-error.js";
 import { progressNotifier, runToolCall, type ToolCallDependencies } from "../run-tool-call.js";
-import type { ToolContext } from "../tool-context.js";
+import { sessionlessContext, type ToolContext } from "../tool-context.js";
 import { RESOURCE_TEMPLATES, listResources, readResource } from "../resources.js";
 import { SERVER_INFO } from "../create-mcp-server.js";
 import type { GatewayServices } from "../../services.js";
@@ -96,7 +95,7 @@ export function createStatelessEndpoint(dependencies: StatelessDependencies) {
     } catch (error) {
       return errorResponse(id, error);
     }
-    const context = toolContext(services, env, identity, request);
+    const context = sessionlessContext(services, env, identity, request.protocolVersion);
     try {
       switch (request.method) {
         case "server/discover":
@@ -172,11 +171,4 @@ export function createStatelessEndpoint(dependencies: StatelessDependencies) {
       }
     }, c.req.raw.signal);
   }
-}
-
-/** What a tool knows of a 2026 call: who calls, and no session. */
-function toolContext(services: GatewayServices, env: GatewayEnv, identity: VerifiedIdentity, request: StatelessRequest): ToolContext {
-  const now = epochSeconds();
-  const session: SessionRecord = { user_id: identity.userId, client_uuids: [], log_level: "info", protocol_version: request.protocolVersion, created_at: now, last_seen: now };
-  return { services, env, identity, sessionId: null, session };
 }
